@@ -1,0 +1,92 @@
+//! The one error type every public function returns.
+
+use thiserror::Error;
+
+/// Everything that can go wrong, each variant naming the offending value.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No GPU adapter could be found on any primary backend.
+    #[error(
+        "no GPU adapter found ({detail}); install a Vulkan driver, e.g. Mesa's software \
+         rasterizer lavapipe: `apt-get install -y mesa-vulkan-drivers libvulkan1`"
+    )]
+    NoAdapter { detail: String },
+
+    /// The adapter refused to create a device.
+    #[error("the adapter refused to create a device: {0}")]
+    RequestDevice(String),
+
+    /// A layer parameter that Keras rejects, or a NaN / infinite parameter.
+    #[error("invalid parameter for {layer}: {name} = {value}: {reason}")]
+    InvalidParameter {
+        layer: &'static str,
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+
+    /// The data length does not match the product of the shape.
+    #[error("data of length {len} does not match shape {shape:?} ({expected} elements)")]
+    LengthMismatch {
+        len: usize,
+        shape: Vec<usize>,
+        expected: usize,
+    },
+
+    /// Two tensors that must have the same shape do not.
+    #[error("shape mismatch: {what} has shape {actual:?}, expected {expected:?}")]
+    ShapeMismatch {
+        what: &'static str,
+        actual: Vec<usize>,
+        expected: Vec<usize>,
+    },
+
+    /// The tensor rank is not allowed for this operation.
+    #[error("{op} needs a tensor of rank {allowed}, got rank {rank} (shape {shape:?})")]
+    InvalidRank {
+        op: &'static str,
+        rank: usize,
+        shape: Vec<usize>,
+        allowed: &'static str,
+    },
+
+    /// An axis outside `[-rank, rank)`.
+    #[error("axis {axis} is out of range for rank {rank}: it must be in [{min}, {max})", min = -(*.rank as i64), max = *.rank)]
+    AxisOutOfRange { axis: i64, rank: usize },
+
+    /// The tensor is larger than this adapter can hold in one buffer.
+    #[error("tensor {what} of {bytes} bytes exceeds the adapter's max_buffer_size of {max} bytes")]
+    TooLarge {
+        what: &'static str,
+        bytes: u64,
+        max: u64,
+    },
+
+    /// A tensor created by one [`Gpu`](crate::Gpu) was passed to another.
+    #[error("tensor {what} belongs to another Gpu context")]
+    ForeignTensor { what: &'static str },
+
+    /// A WGSL kernel failed to compile into a pipeline.
+    #[error("kernel {kernel} failed to compile: {message}")]
+    ShaderCompile { kernel: String, message: String },
+
+    /// The GPU ran out of memory.
+    #[error("out of GPU memory while {during}")]
+    OutOfMemory { during: String },
+
+    /// wgpu reported a validation error: a bug in this library if it ever shows up.
+    #[error("wgpu rejected {during}: {message}")]
+    Gpu { during: String, message: String },
+
+    /// The device was lost; this `Gpu` can no longer be used.
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+
+    /// Reading results back from the GPU failed.
+    #[error("reading {what} back from the GPU failed: {message}")]
+    Readback { what: &'static str, message: String },
+}
+
+/// Shorthand for `Result<T, wgpu_activations::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

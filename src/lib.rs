@@ -1,0 +1,65 @@
+//! # wgpu-activations
+//!
+//! The Keras "advanced activation" layers as hand-written WGSL compute shaders run through
+//! [`wgpu`], forward and backward, computing what tf.keras (TensorFlow 2.x) computes:
+//! its gradient rules at the kinks and its NaN / Inf behaviour included.
+//!
+//! ```
+//! use wgpu_activations::{Gpu, LeakyReLU, Tensor};
+//!
+//! # fn main() -> Result<(), wgpu_activations::Error> {
+//! # let gpu = match Gpu::new() {
+//! #     Ok(gpu) => gpu,
+//! #     Err(wgpu_activations::Error::NoAdapter { .. }) if std::env::var_os("REQUIRE_GPU").is_none() => return Ok(()),
+//! #     Err(e) => return Err(e),
+//! # };
+//! // let gpu = Gpu::new()?;
+//! let x = Tensor::from_slice(&gpu, &[-2.0, -0.0, 0.5, 3.0], &[2, 2])?;
+//! let layer = LeakyReLU::new(0.3)?;
+//! let y = layer.forward(&gpu, &x)?;
+//! assert_eq!(y.to_vec(&gpu)?, vec![-0.6, -0.0, 0.5, 3.0]);
+//!
+//! let dy = Tensor::from_slice(&gpu, &[1.0; 4], &[2, 2])?;
+//! let dx = layer.backward(&gpu, &x, &dy)?;
+//! assert_eq!(dx.to_vec(&gpu)?, vec![0.3, 0.3, 1.0, 1.0]); // dx(0) takes the left slope
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The CPU reference in [`reference`] implements every op independently and needs no GPU.
+
+pub mod bench;
+pub mod check;
+pub mod compare;
+pub mod elementwise;
+mod error;
+mod gpu;
+pub mod prelu;
+pub mod reference;
+pub mod softmax;
+mod tensor;
+
+pub use elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU};
+pub use error::{Error, Result};
+pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+pub use tensor::{element_count, Tensor};
+
+/// Helpers every kernel may use (`shaders/common.wgsl`).
+pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
+
+/// Every complete WGSL source the crate compiles, labelled `family/op/direction`, for
+/// validating them without a GPU.
+pub fn shader_sources() -> Vec<(String, String)> {
+    let mut sources = Vec::new();
+    for op in Elementwise::presets() {
+        for direction in Direction::ALL {
+            let label = format!("elementwise/{}/{}", op.name(), direction.name());
+            if !sources.iter().any(|(l, _)| *l == label) {
+                sources.push((label, op.wgsl(direction)));
+            }
+        }
+    }
+    sources.extend(prelu::shader_sources());
+    sources.extend(softmax::shader_sources());
+    sources
+}

@@ -1,0 +1,167 @@
+use crate::elementwise::{Elementwise, ReLU, ReluPath};
+use crate::error::{Error, Result};
+
+/// `max(v, 0)` as Eigen computes it: NaN propagates.
+fn relu(v: f32) -> f32 {
+    if v.is_nan() || v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// `v * cast(keep)`: for non-finite `v` and `keep == false` this is NaN, as in IEEE.
+fn mul_mask(v: f32, keep: bool) -> f32 {
+    v * if keep { 1.0 } else { 0.0 }
+}
+
+/// `minimum` / `maximum` with NaN propagated.
+fn min_nan(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.min(b)
+    }
+}
+fn max_nan(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// `exp(x) - 1` as TensorFlow computes `tf.nn.elu` at alpha 1: an f32 exp, then an f32
+/// subtraction (not `expm1`).
+fn elu1(x: f32) -> f32 {
+    if x < 0.0 {
+        ((x as f64).exp() as f32) - 1.0
+    } else {
+        x
+    }
+}
+
+fn relu_positive(r: &ReLU, x: f32) -> f32 {
+    match r.path() {
+        ReluPath::Threshold => mul_mask(x, x > r.threshold()),
+        ReluPath::Relu6 => min_nan(relu(x), 6.0),
+        ReluPath::Relu | ReluPath::Leaky => relu(x),
+    }
+}
+
+/// `op(x)` for one element.
+pub fn elementwise_forward_scalar(op: &Elementwise, x: f32) -> f32 {
+    match op {
+        Elementwise::LeakyReLU(l) => {
+            if l.alpha() == 0.0 {
+                relu(x)
+            } else if x > 0.0 {
+                x
+            } else {
+                l.alpha() * x
+            }
+        }
+        Elementwise::ELU(l) => {
+            let y1 = elu1(x);
+            if x > 0.0 {
+                y1
+            } else {
+                l.alpha() * y1
+            }
+        }
+        Elementwise::ThresholdedReLU(l) => mul_mask(x, x > l.theta()),
+        Elementwise::ReLU(r) => {
+            let ns = r.negative_slope();
+            if r.path() == ReluPath::Leaky {
+                return if x > 0.0 { x } else { ns * x };
+            }
+            let mut t = relu_positive(r, x);
+            if r.clips() {
+                t = max_nan(min_nan(t, r.max_value().unwrap_or(f32::INFINITY)), 0.0);
+            }
+            if r.has_negative_part() {
+                t -= ns * relu(-x + r.threshold());
+            }
+            t
+        }
+    }
+}
+
+/// `dx` for one element, from `x` and the upstream gradient `dy`.
+pub fn elementwise_backward_scalar(op: &Elementwise, x: f32, dy: f32) -> f32 {
+    match op {
+        Elementwise::LeakyReLU(l) => {
+            if l.alpha() == 0.0 {
+                mul_mask(dy, x > 0.0) // ReluGrad
+            } else if x > 0.0 {
+                dy
+            } else {
+                dy * l.alpha() // LeakyReluGrad
+            }
+        }
+        Elementwise::ELU(l) => {
+            let y1 = elu1(x);
+            let elu_grad = if y1 < 0.0 { (y1 + 1.0) * dy } else { dy };
+            if x > 0.0 {
+                dy
+            } else {
+                l.alpha() * elu_grad
+            }
+        }
+        Elementwise::ThresholdedReLU(l) => mul_mask(dy, x > l.theta()),
+        Elementwise::ReLU(r) => {
+            let ns = r.negative_slope();
+            if r.path() == ReluPath::Leaky {
+                return if x > 0.0 { dy } else { dy * ns };
+            }
+            let mut g = dy;
+            if r.clips() {
+                // Gradients of maximum(minimum(t, mv), 0): ties pass, NaN compares false.
+                let mv = r.max_value().unwrap_or(f32::INFINITY);
+                let t = relu_positive(r, x);
+                if !(min_nan(t, mv) >= 0.0) {
+                    g = 0.0;
+                }
+                if !(t <= mv) {
+                    g = 0.0;
+                }
+            }
+            let keep = match r.path() {
+                ReluPath::Threshold => x > r.threshold(),
+                ReluPath::Relu6 => x > 0.0 && x < 6.0,
+                ReluPath::Relu | ReluPath::Leaky => x > 0.0,
+            };
+            let mut dx = mul_mask(g, keep);
+            if r.has_negative_part() {
+                // d/dx of -ns * relu(threshold - x): ReluGrad of -(dy * ns), through the negation.
+                dx += mul_mask(dy * ns, -x + r.threshold() > 0.0);
+            }
+            dx
+        }
+    }
+}
+
+/// `y = op(x)` elementwise.
+pub fn elementwise_forward(op: &Elementwise, x: &[f32]) -> Vec<f32> {
+    x.iter()
+        .map(|&v| elementwise_forward_scalar(op, v))
+        .collect()
+}
+
+/// `dx` from `x` and `dy` elementwise.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `x` and `dy` differ in length.
+pub fn elementwise_backward(op: &Elementwise, x: &[f32], dy: &[f32]) -> Result<Vec<f32>> {
+    if x.len() != dy.len() {
+        return Err(Error::ShapeMismatch {
+            what: "dy",
+            actual: vec![dy.len()],
+            expected: vec![x.len()],
+        });
+    }
+    Ok(x.iter()
+        .zip(dy)
+        .map(|(&v, &g)| elementwise_backward_scalar(op, v, g))
+        .collect())
+}
