@@ -204,7 +204,7 @@ impl Gpu {
             min_subgroup_size: adapter.subgroup_min_size,
             max_subgroup_size: adapter.subgroup_max_size,
             max_buffer_size: limits.max_buffer_size,
-            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
@@ -481,13 +481,12 @@ impl Gpu {
         label: &str,
         record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,
     ) -> Result<()> {
-        let recorded = self.scoped(&|| label.to_string(), || {
+        self.scoped(&|| label.to_string(), || {
             let mut encoder = self.encoder(label);
             record(&mut encoder)?;
             self.queue.submit([encoder.finish()]);
             Ok::<(), Error>(())
-        })?;
-        recorded
+        })?
     }
 
     /// Allocates a storage buffer of `bytes` (rounded up to 16, at least 16), zero-filled.
@@ -580,7 +579,28 @@ impl Gpu {
     /// offsets stay aligned.
     pub(crate) fn max_binding_bytes(&self) -> u64 {
         let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
-        (self.limits.max_storage_buffer_binding_size as u64 / align) * align
+        (self.limits.max_storage_buffer_binding_size / align) * align
+    }
+}
+
+impl Gpu {
+    /// Compiles `source` as a one-uniform kernel with entry `main`, as every kernel is
+    /// compiled: for testing that a WGSL error becomes [`Error::ShaderCompile`].
+    #[doc(hidden)]
+    pub fn compile_for_tests(&self, kernel: &'static str, source: &str) -> Result<()> {
+        let key = PipelineKey {
+            kernel,
+            entry: "main",
+            dtype: DType::F32,
+            variant: 0,
+            workgroup_size: 1,
+        };
+        let contract = BindingContract {
+            reads: 0,
+            writes: 0,
+        };
+        self.kernel(key, contract, || source.to_string())
+            .map(|_| ())
     }
 }
 

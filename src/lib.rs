@@ -29,8 +29,10 @@
 //! The CPU reference in [`reference`] implements every op independently and needs no GPU.
 
 pub mod bench;
+pub mod cases;
 pub mod check;
 pub mod compare;
+pub mod conformance;
 pub mod elementwise;
 mod error;
 mod gpu;

@@ -119,10 +119,9 @@ pub fn elementwise_backward_scalar(op: &Elementwise, x: f32, dy: f32) -> f32 {
                 // Gradients of maximum(minimum(t, mv), 0): ties pass, NaN compares false.
                 let mv = r.max_value().unwrap_or(f32::INFINITY);
                 let t = relu_positive(r, x);
-                if !(min_nan(t, mv) >= 0.0) {
-                    g = 0.0;
-                }
-                if !(t <= mv) {
+                let maximum_passes = min_nan(t, mv) >= 0.0;
+                let minimum_passes = t <= mv;
+                if !(maximum_passes && minimum_passes) {
                     g = 0.0;
                 }
             }

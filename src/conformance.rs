@@ -1,0 +1,167 @@
+//! Running reference cases ([`crate::cases`]) on the GPU or the CPU reference and judging
+//! the results under the documented tolerances: what `wgact check --cases` and the
+//! conformance tests do.
+
+use crate::cases::Case;
+use crate::compare::{flush_denormal, Comparison, Tolerance};
+use crate::elementwise::{Direction, Elementwise};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::reference;
+use crate::tensor::Tensor;
+
+/// Where a case runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend<'a> {
+    Gpu(&'a Gpu),
+    Cpu,
+}
+
+/// What a case computed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    pub y: Vec<f32>,
+    pub dx: Vec<f32>,
+    /// PReLU only.
+    pub dalpha: Option<Vec<f32>>,
+}
+
+/// The layer a case names, built with Keras's validation.
+enum Layer {
+    Elementwise(Elementwise),
+}
+
+fn layer_of(case: &Case) -> Result<Layer> {
+    if let Some(op) = Elementwise::from_case(case) {
+        return op.map(Layer::Elementwise);
+    }
+    Err(Error::InvalidParameter {
+        layer: "case",
+        name: "op",
+        value: case.op.clone(),
+        reason: "is not supported yet",
+    })
+}
+
+/// Builds the case's layer and runs it forward on `x` and backward with `dy`.
+///
+/// # Errors
+/// The library's error when it rejects the case (parameters, shapes) or the GPU fails.
+pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
+    match layer_of(case)? {
+        Layer::Elementwise(op) => match backend {
+            Backend::Cpu => Ok(Outputs {
+                y: reference::elementwise_forward(&op, &case.x),
+                dx: reference::elementwise_backward(&op, &case.x, &case.dy)?,
+                dalpha: None,
+            }),
+            Backend::Gpu(gpu) => {
+                let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
+                let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
+                Ok(Outputs {
+                    y: op.forward(gpu, &x)?.to_vec(gpu)?,
+                    dx: op.backward(gpu, &x, &dy)?.to_vec(gpu)?,
+                    dalpha: None,
+                })
+            }
+        },
+    }
+}
+
+/// Checks computed outputs against the case's expected ones. On the GPU a denormal may
+/// always be flushed (WGSL allows it); on the CPU only in cases flagged `ftz_dependent`.
+/// In those cases TensorFlow flushed denormal inputs in some positions (its SIMD body) and
+/// not in others (its scalar tail), so an element also passes when TensorFlow's value and
+/// ours are each one of the two legitimate results: the reference on `x`, and on `x` with
+/// denormals flushed.
+///
+/// # Errors
+/// A line naming the failing output and its worst element.
+pub fn judge(
+    case: &Case,
+    outputs: &Outputs,
+    backend: Backend<'_>,
+) -> std::result::Result<(), String> {
+    let layer = layer_of(case).map_err(|e| format!("rejected: {e}"))?;
+    let flush = case.ftz_dependent || matches!(backend, Backend::Gpu(_));
+    let Layer::Elementwise(op) = layer;
+    let (unflushed, flushed) = if case.ftz_dependent {
+        let x_flushed: Vec<f32> = case.x.iter().map(|&v| flush_denormal(v)).collect();
+        let dy_flushed: Vec<f32> = case.dy.iter().map(|&v| flush_denormal(v)).collect();
+        let on = |x: &[f32], dy: &[f32]| -> std::result::Result<Outputs, String> {
+            Ok(Outputs {
+                y: reference::elementwise_forward(&op, x),
+                dx: reference::elementwise_backward(&op, x, dy).map_err(|e| e.to_string())?,
+                dalpha: None,
+            })
+        };
+        (
+            Some(on(&case.x, &case.dy)?),
+            Some(on(&x_flushed, &dy_flushed)?),
+        )
+    } else {
+        (None, None)
+    };
+    let mut checks: Vec<Check<'_>> = Vec::new();
+    if let Some(y) = &case.y {
+        checks.push(("y", &outputs.y, y, op.tolerance(Direction::Forward), None));
+    }
+    if let Some(dx) = &case.dx {
+        let scale = op.tolerance_scales_with_dy().then_some(case.dy.as_slice());
+        checks.push((
+            "dx",
+            &outputs.dx,
+            dx,
+            op.tolerance(Direction::Backward),
+            scale,
+        ));
+    }
+    for (name, actual, expected, tolerance, abs_scale) in checks {
+        let pick = |o: &Option<Outputs>| {
+            o.as_ref().map(|o| {
+                if name == "y" {
+                    o.y.clone()
+                } else {
+                    o.dx.clone()
+                }
+            })
+        };
+        let alternative = match (pick(&unflushed), pick(&flushed)) {
+            (Some(a), Some(b)) => Some(other_legitimate_result(expected, &a, &b, tolerance)),
+            _ => None,
+        };
+        let mut comparison = Comparison::new(actual, expected, tolerance);
+        comparison.flush_denormals = flush;
+        comparison.abs_scale = abs_scale;
+        comparison.alternative = alternative.as_deref();
+        comparison.check().map_err(|m| format!("{name}: {m}"))?;
+    }
+    Ok(())
+}
+
+/// One output to compare: name, actual, expected, tolerance, per-element scale of `abs`.
+type Check<'a> = (&'static str, &'a [f32], &'a [f32], Tolerance, Option<&'a [f32]>);
+
+/// Element by element: where `expected` is one of the two legitimate results `a` and `b`,
+/// the other one; elsewhere `expected` itself (nothing else is accepted there).
+fn other_legitimate_result(
+    expected: &[f32],
+    a: &[f32],
+    b: &[f32],
+    tolerance: Tolerance,
+) -> Vec<f32> {
+    let same = |u: f32, v: f32| tolerance.accepts(flush_denormal(u), flush_denormal(v));
+    expected
+        .iter()
+        .zip(a.iter().zip(b))
+        .map(|(&e, (&a, &b))| {
+            if same(e, a) {
+                b
+            } else if same(e, b) {
+                a
+            } else {
+                e
+            }
+        })
+        .collect()
+}
