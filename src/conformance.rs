@@ -140,7 +140,13 @@ pub fn judge(
 }
 
 /// One output to compare: name, actual, expected, tolerance, per-element scale of `abs`.
-type Check<'a> = (&'static str, &'a [f32], &'a [f32], Tolerance, Option<&'a [f32]>);
+type Check<'a> = (
+    &'static str,
+    &'a [f32],
+    &'a [f32],
+    Tolerance,
+    Option<&'a [f32]>,
+);
 
 /// Element by element: where `expected` is one of the two legitimate results `a` and `b`,
 /// the other one; elsewhere `expected` itself (nothing else is accepted there).
@@ -164,4 +170,105 @@ fn other_legitimate_result(
             }
         })
         .collect()
+}
+
+/// One case's run: what was computed (or why the library rejected it) and the verdict.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub name: String,
+    pub op: String,
+    pub outcome: Result<Outputs>,
+    /// `Ok` when the case passed; else a line saying why (worst element, or the rejection).
+    pub verdict: std::result::Result<(), String>,
+}
+
+/// Runs every case and judges it. A case flagged `expect_error` passes only when the library
+/// rejects it; any other case fails when rejected.
+pub fn run_cases(cases: &[Case], backend: Backend<'_>) -> Vec<CaseResult> {
+    cases
+        .iter()
+        .map(|case| {
+            let outcome = run_case(case, backend);
+            let verdict = match (&outcome, case.expect_error) {
+                (Err(e), true) => {
+                    if is_rejection(e) {
+                        Ok(())
+                    } else {
+                        Err(format!("expected a rejection, got: {e}"))
+                    }
+                }
+                (Err(e), false) => Err(format!("rejected: {e}")),
+                (Ok(_), true) => Err("expected the library to reject this case, but it ran".into()),
+                (Ok(out), false) => judge(case, out, backend),
+            };
+            CaseResult {
+                name: case.name.clone(),
+                op: case.op.clone(),
+                outcome,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Whether an error is the library refusing bad input (as opposed to a GPU failure).
+pub fn is_rejection(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::InvalidParameter { .. }
+            | Error::ShapeMismatch { .. }
+            | Error::LengthMismatch { .. }
+            | Error::InvalidRank { .. }
+            | Error::AxisOutOfRange { .. }
+            | Error::TooLarge { .. }
+    )
+}
+
+/// A float in the case-file format: shortest round-trip decimal, or "NaN" / "Infinity" /
+/// "-Infinity".
+fn json_float(v: f32) -> String {
+    if v.is_nan() {
+        "\"NaN\"".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        }
+        .into()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+fn json_floats(values: &[f32]) -> String {
+    let items: Vec<String> = values.iter().map(|&v| json_float(v)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The results as a JSON list in the case-file number format: per case `name`, `op`, and
+/// the computed `y`, `dx` (and `dalpha`), or `error` with the message of a rejected case.
+pub fn results_json(results: &[CaseResult]) -> String {
+    let quote = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let lines: Vec<String> = results
+        .iter()
+        .map(|r| {
+            let head = format!("{{\"name\": {}, \"op\": {}", quote(&r.name), quote(&r.op));
+            match &r.outcome {
+                Ok(out) => {
+                    let mut line = format!(
+                        "{head}, \"y\": {}, \"dx\": {}",
+                        json_floats(&out.y),
+                        json_floats(&out.dx)
+                    );
+                    if let Some(dalpha) = &out.dalpha {
+                        line += &format!(", \"dalpha\": {}", json_floats(dalpha));
+                    }
+                    line + "}"
+                }
+                Err(e) => format!("{head}, \"error\": {}}}", quote(&e.to_string())),
+            }
+        })
+        .collect();
+    format!("[\n{}\n]\n", lines.join(",\n"))
 }

@@ -2,10 +2,13 @@
 
 mod bench;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wgpu_activations::cases::parse_cases;
 use wgpu_activations::check::{run_all, CheckRow};
+use wgpu_activations::conformance::{results_json, run_cases, Backend};
 use wgpu_activations::Gpu;
 
 #[derive(Parser)]
@@ -23,14 +26,24 @@ struct Cli {
 enum Command {
     /// Print the adapter, backend, driver, limits and optional features.
     Info,
-    /// Run every layer forward and backward on the GPU against the CPU reference.
+    /// Run every layer forward and backward on the GPU against the CPU reference, or, with
+    /// --cases, run a file of reference vectors (e.g. TensorFlow's) and compare.
     Check {
-        /// Skip the large tensor (past one storage binding and 65,535 workgroups).
+        /// Skip the large tensors (past one storage binding and 65,535 workgroups).
         #[arg(long)]
         quick: bool,
         /// Seed of the generated inputs.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A JSON file of reference cases (the format of tests/data/cases.json).
+        #[arg(long, value_name = "FILE")]
+        cases: Option<PathBuf>,
+        /// With --cases: run the CPU reference instead of the GPU.
+        #[arg(long, requires = "cases")]
+        cpu: bool,
+        /// With --cases: write the computed outputs as JSON (written even when cases fail).
+        #[arg(long, value_name = "OUT.json", requires = "cases")]
+        out: Option<PathBuf>,
     },
     /// Time every layer's kernels and compare their bandwidth with a copy kernel.
     Bench(bench::BenchArgs),
@@ -48,15 +61,74 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> Result<ExitCode, wgpu_activations::Error> {
-    let gpu = Gpu::new()?;
     match command {
         Command::Info => {
-            print_info(&gpu);
+            print_info(&Gpu::new()?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { quick, seed } => check(&gpu, quick, seed),
-        Command::Bench(args) => bench::run(&gpu, &args),
+        Command::Check {
+            cases: Some(file),
+            cpu,
+            out,
+            ..
+        } => check_cases(&file, cpu, out.as_deref()),
+        Command::Check { quick, seed, .. } => check(&Gpu::new()?, quick, seed),
+        Command::Bench(args) => bench::run(&Gpu::new()?, &args),
     }
+}
+
+/// `wgact check --cases FILE`: exit 0 all passed, 1 some failed, 2 the file is not valid.
+fn check_cases(
+    file: &Path,
+    cpu: bool,
+    out: Option<&Path>,
+) -> Result<ExitCode, wgpu_activations::Error> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let cases = match parse_cases(&text) {
+        Ok(cases) => cases,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let gpu = if cpu { None } else { Some(Gpu::new()?) };
+    let backend = gpu.as_ref().map_or(Backend::Cpu, Backend::Gpu);
+    match &gpu {
+        Some(gpu) => println!(
+            "# {} cases on {} ({})",
+            cases.len(),
+            gpu.info().name,
+            gpu.info().backend
+        ),
+        None => println!("# {} cases on the CPU reference", cases.len()),
+    }
+    let results = run_cases(&cases, backend);
+    for r in &results {
+        match (&r.verdict, &r.outcome) {
+            (Ok(()), Err(e)) => println!("ok    {:<44} rejected: {e}", r.name),
+            (Ok(()), Ok(_)) => println!("ok    {}", r.name),
+            (Err(why), _) => println!("FAIL  {:<44} {why}", r.name),
+        }
+    }
+    if let Some(path) = out {
+        if let Err(e) = std::fs::write(path, results_json(&results)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let failed = results.iter().filter(|r| r.verdict.is_err()).count();
+    println!("{} passed, {failed} failed", results.len() - failed);
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_info(gpu: &Gpu) {
