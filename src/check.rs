@@ -228,8 +228,7 @@ pub struct CheckRow {
 }
 
 /// Runs `op` in `direction` on the GPU over deterministic inputs of `n` elements and
-/// compares with the CPU reference under the op's tolerance. A denormal input or output
-/// may be flushed to zero.
+/// compares with the CPU reference: see [`check_elementwise_on`].
 ///
 /// # Errors
 /// GPU errors (the comparison itself goes in the row).
@@ -241,26 +240,36 @@ pub fn check_elementwise(
     seed: u64,
 ) -> Result<CheckRow> {
     let (x, dy) = elementwise_inputs(op, n, seed);
-    let shape = [n];
-    let xt = Tensor::from_slice(gpu, &x, &shape)?;
+    check_elementwise_on(gpu, op, direction, &x, &dy, &[n])
+}
+
+/// Runs `op` in `direction` on the GPU over `x` (and `dy`) of `shape` and compares with the
+/// CPU reference under the op's tolerance. A denormal input or output may be flushed to zero.
+///
+/// # Errors
+/// Upload, shape and GPU errors (the comparison itself goes in the row).
+pub fn check_elementwise_on(
+    gpu: &Gpu,
+    op: &Elementwise,
+    direction: Direction,
+    x: &[f32],
+    dy: &[f32],
+    shape: &[usize],
+) -> Result<CheckRow> {
+    let xt = Tensor::from_slice(gpu, x, shape)?;
+    let xf: Vec<f32> = x.iter().map(|&v| flush_denormal(v)).collect();
     let (actual, expected, alternative) = match direction {
-        Direction::Forward => {
-            let y = op.forward(gpu, &xt)?.to_vec(gpu)?;
-            let xf: Vec<f32> = x.iter().map(|&v| flush_denormal(v)).collect();
-            (
-                y,
-                reference::elementwise_forward(op, &x),
-                reference::elementwise_forward(op, &xf),
-            )
-        }
+        Direction::Forward => (
+            op.forward(gpu, &xt)?.to_vec(gpu)?,
+            reference::elementwise_forward(op, x),
+            reference::elementwise_forward(op, &xf),
+        ),
         Direction::Backward => {
-            let dyt = Tensor::from_slice(gpu, &dy, &shape)?;
-            let dx = op.backward(gpu, &xt, &dyt)?.to_vec(gpu)?;
-            let xf: Vec<f32> = x.iter().map(|&v| flush_denormal(v)).collect();
+            let dyt = Tensor::from_slice(gpu, dy, shape)?;
             (
-                dx,
-                reference::elementwise_backward(op, &x, &dy)?,
-                reference::elementwise_backward(op, &xf, &dy)?,
+                op.backward(gpu, &xt, &dyt)?.to_vec(gpu)?,
+                reference::elementwise_backward(op, x, dy)?,
+                reference::elementwise_backward(op, &xf, dy)?,
             )
         }
     };
@@ -268,7 +277,7 @@ pub fn check_elementwise(
     comparison.alternative = Some(&alternative);
     comparison.flush_denormals = true;
     if direction == Direction::Backward && op.tolerance_scales_with_dy() {
-        comparison.abs_scale = Some(&dy);
+        comparison.abs_scale = Some(dy);
     }
     Ok(CheckRow {
         op: op.describe(),
