@@ -253,6 +253,14 @@ impl Gpu {
         &self.queue
     }
 
+    /// `Ok` while the context is usable: the device is not lost and no GPU error escaped.
+    ///
+    /// # Errors
+    /// [`Error::DeviceLost`], or [`Error::Gpu`] with an error that escaped every scope.
+    pub fn health(&self) -> Result<()> {
+        self.ensure_usable()
+    }
+
     /// Bytes held by live tensors of this context (their buffers are freed on drop).
     pub fn live_tensor_bytes(&self) -> u64 {
         self.live_bytes.load(Ordering::Relaxed)
