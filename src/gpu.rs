@@ -585,9 +585,10 @@ impl Gpu {
 
     /// Largest number of bytes one storage binding may cover, rounded down so that chunk
     /// offsets stay aligned.
+    /// Also at most 4 GiB, so that element and vec4 indices inside one binding fit in u32.
     pub(crate) fn max_binding_bytes(&self) -> u64 {
         let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
-        (self.limits.max_storage_buffer_binding_size / align) * align
+        (self.limits.max_storage_buffer_binding_size.min(1 << 32) / align) * align
     }
 }
 

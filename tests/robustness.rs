@@ -168,3 +168,63 @@ fn malformed_case_files_name_the_case_and_the_field() {
     assert!(parse_cases("{").unwrap_err().to_string().contains("JSON"));
     assert!(parse_cases("{}").is_err());
 }
+
+fn any_param() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        -5.0f32..5.0,
+        Just(f32::NAN),
+        Just(f32::INFINITY),
+        Just(f32::NEG_INFINITY),
+        Just(-0.0f32)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random parameters (valid or not) and random, often mismatched, shapes: every call
+    /// returns a value or a typed error, never a panic, and invalid input is always an error.
+    #[test]
+    fn no_public_elementwise_call_panics_on_bad_parameters_or_shapes(
+        a in any_param(), b in any_param(), c in any_param(), with_max in any::<bool>(),
+        x_shape in prop::collection::vec(0usize..5, 0..4),
+        dy_shape in prop::collection::vec(0usize..5, 0..4),
+        data_len in 0usize..70,
+    ) {
+        use wgpu_activations::{LeakyReLU, ReLU, ThresholdedReLU};
+        let built: Vec<Result<Elementwise, Error>> = vec![
+            LeakyReLU::new(a).map(Into::into),
+            ELU::new(a).map(Into::into),
+            ThresholdedReLU::new(a).map(Into::into),
+            ReLU::new(with_max.then_some(a), b, c).map(Into::into),
+        ];
+        // Keras's rules, plus "finite": alphas may be negative, the rest may not.
+        let non_negative = |v: f32| v.is_finite() && v >= 0.0;
+        let valid = [
+            a.is_finite(),
+            a.is_finite(),
+            non_negative(a),
+            (!with_max || non_negative(a)) && non_negative(b) && non_negative(c),
+        ];
+        for (layer, valid) in built.iter().zip(valid) {
+            prop_assert_eq!(layer.is_ok(), valid, "{:?}", layer);
+            if let Err(e) = layer {
+                prop_assert!(matches!(e, Error::InvalidParameter { .. }), "{e}");
+            }
+        }
+        let Some(gpu) = common::gpu() else { return Ok(()) };
+        let data = vec![1.0f32; data_len];
+        let x = Tensor::from_slice(gpu, &data, &x_shape);
+        let dy = Tensor::from_slice(gpu, &data, &dy_shape);
+        let x_fits = x_shape.iter().product::<usize>() == data_len;
+        prop_assert_eq!(x.is_ok(), x_fits);
+        if let (Ok(x), Ok(dy)) = (x, dy) {
+            for layer in built.into_iter().flatten() {
+                prop_assert!(layer.forward(gpu, &x).is_ok());
+                let dx = layer.backward(gpu, &x, &dy);
+                prop_assert_eq!(dx.is_ok(), x_shape == dy_shape, "{:?} vs {:?}", x_shape, dy_shape);
+            }
+        }
+        prop_assert!(gpu.health().is_ok());
+    }
+}
