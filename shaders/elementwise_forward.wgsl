@@ -1,22 +1,13 @@
 // Elementwise forward template: y = fwd(x), one vec4 per step of a grid-stride loop.
 //
 // Binding contract:
-//   @binding(0) params  uniform ElementwiseParams
+//   @binding(0) params  uniform ElementwiseParams (elementwise_params.wgsl)
 //   @binding(1) x       storage, read       array<vec4<f32>>
 //   @binding(2) y       storage, read_write array<vec4<f32>>
 // Buffers are padded to whole vec4s, so there is no scalar tail: the padding lanes compute
 // garbage that is never read back. The op file appended to this one defines
 // `fn fwd(x: vec4<f32>) -> vec4<f32>` and reads its parameters from `params.p`/`params.flags`.
 
-struct ElementwiseParams {
-    len_vec4: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    p: vec4<f32>,
-}
-
-@group(0) @binding(0) var<uniform> params: ElementwiseParams;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
 

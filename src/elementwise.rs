@@ -340,8 +340,9 @@ impl Elementwise {
             Direction::Backward => include_str!("../shaders/elementwise_backward.wgsl"),
         };
         format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{template}\n{}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{template}\n{}",
             crate::COMMON_WGSL,
+            include_str!("../shaders/elementwise_params.wgsl"),
             self.shader()
         )
     }
