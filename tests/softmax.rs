@@ -51,7 +51,11 @@ fn a_row_of_a_million_elements_matches_the_reference() {
 #[test]
 fn every_axis_of_3d_and_4d_shapes_matches_the_reference() {
     let gpu = require_gpu!();
-    for shape in [vec![5usize, 33, 7], vec![3, 4, 65, 6], vec![2, 3, 4, 5, 2, 3]] {
+    for shape in [
+        vec![5usize, 33, 7],
+        vec![3, 4, 65, 6],
+        vec![2, 3, 4, 5, 2, 3],
+    ] {
         let rank = shape.len() as i64;
         for axis in -rank..rank {
             check(gpu, Softmax::new(axis).unwrap(), &shape, 8.0, None);
@@ -100,12 +104,13 @@ fn row_sums_are_one_within_tolerance() {
             .product();
         for o in 0..n / (len * inner) {
             for i in 0..inner {
-                let s: f64 = (0..len)
-                    .map(|k| y[(o * len + k) * inner + i] as f64)
-                    .sum();
+                let s: f64 = (0..len).map(|k| y[(o * len + k) * inner + i] as f64).sum();
                 // Each y is within 8 ulp (relative 1e-6) or 1e-7 of the exact quotient.
                 let bound = 1e-6 + len as f64 * 1e-7;
-                assert!((s - 1.0).abs() < bound, "{shape:?} row ({o},{i}) sums to {s}");
+                assert!(
+                    (s - 1.0).abs() < bound,
+                    "{shape:?} row ({o},{i}) sums to {s}"
+                );
             }
         }
     }
@@ -140,7 +145,10 @@ fn special_rows_behave_as_in_tensorflow() {
         }
         if xs.iter().all(|v| *v == xs[0]) && xs[0].is_finite() {
             for v in row(r) {
-                assert!((v - 0.125).abs() <= 2.0 * f32::EPSILON * 0.125, "row {r}: {v}");
+                assert!(
+                    (v - 0.125).abs() <= 2.0 * f32::EPSILON * 0.125,
+                    "row {r}: {v}"
+                );
             }
         }
     }
@@ -225,12 +233,20 @@ fn f32_of(v: &Value) -> f32 {
 }
 
 fn floats(case: &Value, key: &str) -> Vec<f32> {
-    case[key].as_array().expect(key).iter().map(f32_of).collect()
+    case[key]
+        .as_array()
+        .expect(key)
+        .iter()
+        .map(f32_of)
+        .collect()
 }
 
 fn softmax_cases() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cases.json"))
-        .expect("tests/data/cases.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/cases.json"
+    ))
+    .expect("tests/data/cases.json");
     let all: Vec<Value> = serde_json::from_str(&text).expect("cases.json parses");
     let cases: Vec<Value> = all.into_iter().filter(|c| c["op"] == "softmax").collect();
     assert!(cases.len() >= 30, "only {} softmax cases", cases.len());
@@ -289,8 +305,14 @@ fn every_tensorflow_softmax_case_matches_on_the_cpu_reference() {
             .collect();
         let axis = case["params"]["axis"].as_i64().unwrap();
         let y = softmax_forward(&floats(&case, "x"), &shape, axis, None).unwrap();
-        let dx =
-            softmax_backward(&floats(&case, "y"), &floats(&case, "dy"), &shape, axis, None).unwrap();
+        let dx = softmax_backward(
+            &floats(&case, "y"),
+            &floats(&case, "dy"),
+            &shape,
+            axis,
+            None,
+        )
+        .unwrap();
         against_tensorflow(name, &shape, axis, &y, &dx, &case);
     }
 }
@@ -377,7 +399,11 @@ fn a_fully_masked_row_is_zero_and_masked_positions_are_exactly_zero() {
         let mt = Tensor::from_slice(gpu, &mask, &shape).unwrap();
         let y = layer.forward_masked(gpu, &xt, &mt).unwrap();
         let dy = Tensor::from_slice(gpu, &vec![f32::NAN; 2 * len], &shape).unwrap();
-        let dx = layer.backward_masked(gpu, &y, &dy, &mt).unwrap().to_vec(gpu).unwrap();
+        let dx = layer
+            .backward_masked(gpu, &y, &dy, &mt)
+            .unwrap()
+            .to_vec(gpu)
+            .unwrap();
         let y = y.to_vec(gpu).unwrap();
         assert!(y[..len].iter().all(|v| *v == 0.0), "len {len}");
         assert_eq!(&y[len..len + 2], &[0.0, 0.0]);
@@ -396,7 +422,11 @@ fn a_mask_of_ones_changes_nothing() {
     let ones = Tensor::from_slice(gpu, &vec![1.0; 3 * 257], &shape).unwrap();
     let layer = Softmax::default();
     let plain = layer.forward(gpu, &xt).unwrap().to_vec(gpu).unwrap();
-    let masked = layer.forward_masked(gpu, &xt, &ones).unwrap().to_vec(gpu).unwrap();
+    let masked = layer
+        .forward_masked(gpu, &xt, &ones)
+        .unwrap()
+        .to_vec(gpu)
+        .unwrap();
     assert_eq!(plain, masked);
 }
 
@@ -524,4 +554,25 @@ fn every_softmax_shader_is_valid_wgsl() {
         .validate(&module)
         .unwrap_or_else(|e| panic!("{label}: {e:?}"));
     }
+}
+
+#[test]
+fn a_tensor_past_one_storage_binding_with_more_than_65535_workgroups_matches_the_reference() {
+    let gpu = require_gpu!();
+    // 2^24 + 1 rows of 2: rows this short take 256 per workgroup, so one slice of up to
+    // 128 MiB (2^24 rows) already needs 65,536 workgroups: a 2-D grid in each of two slices.
+    let shape = [(1usize << 24) + 1, 2];
+    let n = shape[0] * shape[1];
+    if (n * 4) as u64 <= gpu.info().max_storage_buffer_binding_size {
+        eprintln!("note: this adapter binds {n} floats at once; the slices are not exercised");
+    }
+    let x = sm::logits(n, 8.0, 5);
+    let xt = Tensor::from_slice(gpu, &x, &shape).unwrap();
+    let y = Softmax::default()
+        .forward(gpu, &xt)
+        .unwrap()
+        .to_vec(gpu)
+        .unwrap();
+    let expected = softmax_forward(&x, &shape, -1, None).unwrap();
+    sm::compare_y(&y, &expected).unwrap();
 }
