@@ -10,3 +10,5 @@ pub use elementwise::{
     elementwise_backward, elementwise_backward_scalar, elementwise_forward,
     elementwise_forward_scalar,
 };
+mod softmax;
+pub use softmax::{softmax_backward, softmax_forward, softmax_row_f64};

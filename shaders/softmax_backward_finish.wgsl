@@ -1,0 +1,32 @@
+// Softmax backward, long rows, pass 2 of 2: each workgroup adds up the `chunks` partial sums
+// of its rows, then writes dx = (dy - sum) * y for its own chunk (0 at masked positions).
+//
+// Binding contract (declared by src/softmax/kernels.rs):
+//   @binding(0) params  uniform SoftmaxParams
+//   reads:  y, dy (array<f32>), then mask (array<f32>) in the masked variant, then
+//           partials (array<vec4<f32>>)
+//   writes: dx (array<f32>)
+
+@compute @workgroup_size(WG)
+fn backward_finish(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ln = lane_layout(local, wid);
+    var sum = 0.0;
+    if (ln.valid) {
+        for (var c = ln.j; c < params.chunks; c += params.lanes) {
+            sum += partials[ln.row * params.chunks + c].x;
+        }
+    }
+    let total = reduce_sum(ln, sum);
+    let start = ln.chunk * params.chunk_len;
+    let end = min(start + params.chunk_len, params.len);
+    if (ln.valid) {
+        for (var k = start + ln.j; k < end; k += params.lanes) {
+            let i = elem(ln, k);
+            var g = 0.0;
+            if (kept(i)) {
+                g = (dy[i] - total) * y[i];
+            }
+            dx[i] = g;
+        }
+    }
+}

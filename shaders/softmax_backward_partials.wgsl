@@ -1,0 +1,27 @@
+// Softmax backward, long rows, pass 1 of 2: each workgroup sums dy * y over one chunk of
+// `slots` rows (kept positions only) into partials[row * chunks + chunk].x.
+//
+// Binding contract (declared by src/softmax/kernels.rs):
+//   @binding(0) params  uniform SoftmaxParams
+//   reads:  y, dy (array<f32>), then mask (array<f32>) in the masked variant
+//   writes: partials (array<vec4<f32>>)
+
+@compute @workgroup_size(WG)
+fn backward_partials(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ln = lane_layout(local, wid);
+    var sum = 0.0;
+    let start = ln.chunk * params.chunk_len;
+    let end = min(start + params.chunk_len, params.len);
+    if (ln.valid) {
+        for (var k = start + ln.j; k < end; k += params.lanes) {
+            let i = elem(ln, k);
+            if (kept(i)) {
+                sum += dy[i] * y[i];
+            }
+        }
+    }
+    let total = reduce_sum(ln, sum);
+    if (ln.valid && ln.j == 0u) {
+        partials[ln.row * params.chunks + ln.chunk] = vec4<f32>(total, 0.0, 0.0, 0.0);
+    }
+}

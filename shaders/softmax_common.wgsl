@@ -1,0 +1,195 @@
+// Softmax helpers shared by every softmax kernel: the uniform block, the row/lane layout,
+// the workgroup tree reductions and the special-value tests. Binding contract of this file:
+//   @binding(0) params  uniform SoftmaxParams
+// The storage bindings (1..) are declared by src/softmax/kernels.rs, in contract order, with
+// the names each kernel file lists in its header; `kept(i)` comes from there too (always true
+// without a mask; `mask[i] != 0` on the bits with one).
+//
+// Layout: the tensor is viewed as (outer, len, inner) around the softmax axis; a "row" is one
+// (outer, inner) pair, and its elements lie `inner` apart. A workgroup of WG invocations holds
+// `slots` rows of `lanes` invocations each (slots * lanes == WG). Contiguous rows (inner == 1)
+// put the lanes of a row next to each other, so neighbouring invocations read neighbouring
+// elements of one row; strided rows (inner > 1) put the rows next to each other, so
+// neighbouring invocations read neighbouring inner indices: coalesced without a transpose.
+
+struct SoftmaxParams {
+    rows: u32,       // rows in this slice (outer_in_slice * inner)
+    len: u32,        // length of the softmax axis
+    inner: u32,      // product of the dimensions after the axis
+    base: u32,       // element offset of the slice inside the bindings
+    lanes: u32,      // invocations per row (power of two)
+    slots: u32,      // rows per workgroup (WG / lanes)
+    strided: u32,    // 1 when inner > 1 (rows interleaved), else 0
+    chunk_len: u32,  // long rows: elements of one chunk (a multiple of lanes)
+    chunks: u32,     // long rows: chunks per row; 1 for the register kernels
+    groups_x: u32,   // workgroups along x of the (possibly 2-D) grid
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: SoftmaxParams;
+
+// Rows are poisoned (all NaN) by NaN or +inf anywhere in them (Eigen: x - max = NaN).
+const FLAG_BAD: u32 = 1u;
+// At least one element of the row is kept (not masked).
+const FLAG_KEPT: u32 = 2u;
+
+const NEG_INF_BITS: u32 = 0xff800000u;
+const POS_INF_BITS: u32 = 0x7f800000u;
+
+fn neg_inf() -> f32 {
+    return bitcast<f32>(NEG_INF_BITS);
+}
+
+fn nan1() -> f32 {
+    return nan4().x;
+}
+
+fn is_neg_inf(v: f32) -> bool {
+    return bitcast<u32>(v) == NEG_INF_BITS;
+}
+
+// NaN or +inf, decided on the bits.
+fn poisons_row(v: f32) -> bool {
+    let b = bitcast<u32>(v);
+    return (b & F32_ABS_MASK) > F32_EXP_MASK || b == POS_INF_BITS;
+}
+
+// max for non-NaN values (NaN and +inf never decide a result: they set FLAG_BAD).
+fn max_keep(a: f32, b: f32) -> f32 {
+    return select(a, b, b > a);
+}
+
+// exp(d) for d <= 0, with d = -inf (an -inf entry, or x - max overflowing) giving exactly 0.
+// Below -104 exp is 0 in f32 anyway; the test keeps -inf away from exp on every driver.
+fn exp_nonpos(d: f32) -> f32 {
+    return select(exp(d), 0.0, d < -104.0);
+}
+
+// Online softmax pairs (max, sum of exp(x - max)); an empty pair is (-inf, 0).
+fn combine_pairs(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let m = max_keep(a.x, b.x);
+    if (is_neg_inf(m)) {
+        return vec2<f32>(m, 0.0);
+    }
+    return vec2<f32>(m, a.y * exp_nonpos(a.x - m) + b.y * exp_nonpos(b.x - m));
+}
+
+struct Lane {
+    local: u32,  // local_invocation_index
+    j: u32,      // lane within its row
+    head: u32,   // local index of lane 0 of this row
+    step: u32,   // local-index distance between neighbouring lanes of a row
+    row: u32,    // row within the slice (may be >= params.rows: padding)
+    chunk: u32,  // chunk of the row (long rows), else 0
+    valid: bool, // row < params.rows
+    first: u32,  // element index of the row's first element
+}
+
+fn lane_layout(local: u32, wid: vec3<u32>) -> Lane {
+    let group = wid.x + wid.y * params.groups_x;
+    let row_group = group / params.chunks;
+    let chunk = group % params.chunks;
+    var ln: Lane;
+    ln.local = local;
+    if (params.strided != 0u) {
+        let slot = local % params.slots;
+        ln.j = local / params.slots;
+        ln.head = slot;
+        ln.step = params.slots;
+        ln.row = row_group * params.slots + slot;
+    } else {
+        let slot = local / params.lanes;
+        ln.j = local % params.lanes;
+        ln.head = slot * params.lanes;
+        ln.step = 1u;
+        ln.row = row_group * params.slots + slot;
+    }
+    ln.chunk = chunk;
+    ln.valid = ln.row < params.rows;
+    let outer = ln.row / params.inner;
+    let inner = ln.row % params.inner;
+    ln.first = params.base + outer * params.len * params.inner + inner;
+    return ln;
+}
+
+// Element index of position k along the axis.
+fn elem(ln: Lane, k: u32) -> u32 {
+    return ln.first + k * params.inner;
+}
+
+var<workgroup> red_a: array<f32, WG>;
+var<workgroup> red_b: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
+
+// Shared-memory trees over the lanes of each row (log2(lanes) barriers). Every invocation of
+// the workgroup must call them (they hold barriers); the loop bound is a uniform.
+
+struct MaxFlags {
+    m: f32,
+    flags: u32,
+}
+
+fn reduce_max_flags(ln: Lane, m: f32, flags: u32) -> MaxFlags {
+    red_a[ln.local] = m;
+    red_u[ln.local] = flags;
+    workgroupBarrier();
+    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+        if (ln.j < s) {
+            let p = ln.local + s * ln.step;
+            red_a[ln.local] = max_keep(red_a[ln.local], red_a[p]);
+            red_u[ln.local] = red_u[ln.local] | red_u[p];
+        }
+        workgroupBarrier();
+    }
+    let r = MaxFlags(red_a[ln.head], red_u[ln.head]);
+    workgroupBarrier();
+    return r;
+}
+
+fn reduce_sum(ln: Lane, v: f32) -> f32 {
+    red_a[ln.local] = v;
+    workgroupBarrier();
+    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+        if (ln.j < s) {
+            red_a[ln.local] = red_a[ln.local] + red_a[ln.local + s * ln.step];
+        }
+        workgroupBarrier();
+    }
+    let r = red_a[ln.head];
+    workgroupBarrier();
+    return r;
+}
+
+struct PairFlags {
+    pair: vec2<f32>,
+    flags: u32,
+}
+
+fn reduce_pairs(ln: Lane, pair: vec2<f32>, flags: u32) -> PairFlags {
+    red_a[ln.local] = pair.x;
+    red_b[ln.local] = pair.y;
+    red_u[ln.local] = flags;
+    workgroupBarrier();
+    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+        if (ln.j < s) {
+            let p = ln.local + s * ln.step;
+            let c = combine_pairs(
+                vec2<f32>(red_a[ln.local], red_b[ln.local]),
+                vec2<f32>(red_a[p], red_b[p]),
+            );
+            red_a[ln.local] = c.x;
+            red_b[ln.local] = c.y;
+            red_u[ln.local] = red_u[ln.local] | red_u[p];
+        }
+        workgroupBarrier();
+    }
+    let r = PairFlags(vec2<f32>(red_a[ln.head], red_b[ln.head]), red_u[ln.head]);
+    workgroupBarrier();
+    return r;
+}
+
+// The row's verdict: NaN when poisoned or when every kept entry is -inf (-inf - -inf).
+fn row_is_nan(m: f32, flags: u32) -> bool {
+    return (flags & FLAG_BAD) != 0u || ((flags & FLAG_KEPT) != 0u && is_neg_inf(m));
+}

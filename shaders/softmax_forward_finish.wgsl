@@ -1,0 +1,43 @@
+// Softmax forward, long rows, pass 2 of 2: each workgroup combines all `chunks` partial pairs
+// of its rows (lanes loop over them, then a tree), then writes y for its own chunk:
+// y = exp(x - max) * (1 / sum), or the special-row values.
+//
+// Binding contract (declared by src/softmax/kernels.rs):
+//   @binding(0) params  uniform SoftmaxParams
+//   reads:  x (array<f32>), then mask (array<f32>) in the masked variant, then
+//           partials (array<vec4<f32>>)
+//   writes: y (array<f32>)
+
+@compute @workgroup_size(WG)
+fn forward_finish(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ln = lane_layout(local, wid);
+    var pair = vec2<f32>(neg_inf(), 0.0);
+    var flags = 0u;
+    if (ln.valid) {
+        for (var c = ln.j; c < params.chunks; c += params.lanes) {
+            let p = partials[ln.row * params.chunks + c];
+            pair = combine_pairs(pair, p.xy);
+            flags |= bitcast<u32>(p.z);
+        }
+    }
+    let r = reduce_pairs(ln, pair, flags);
+    let row_max = r.pair.x;
+    let inv = 1.0 / r.pair.y;
+    let nan_row = row_is_nan(row_max, r.flags);
+    let start = ln.chunk * params.chunk_len;
+    let end = min(start + params.chunk_len, params.len);
+    if (ln.valid) {
+        for (var k = start + ln.j; k < end; k += params.lanes) {
+            let i = elem(ln, k);
+            var yv = 0.0;
+            if (kept(i)) {
+                let xv = x[i];
+                yv = exp_nonpos(xv - row_max) * inv;
+                if (nan_row) {
+                    yv = nan1();
+                }
+            }
+            y[i] = yv;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// Softmax forward, long rows, pass 1 of 2: each workgroup reduces one chunk of
+// `chunk_len` elements of `slots` rows to an online-softmax pair (max, sum of exp(x - max))
+// plus the row flags, written to partials[row * chunks + chunk] = (max, sum, flags bits, 0).
+// Every element is read once; lanes loop over the chunk with stride `lanes`.
+//
+// Binding contract (declared by src/softmax/kernels.rs):
+//   @binding(0) params  uniform SoftmaxParams
+//   reads:  x (array<f32>), then mask (array<f32>) in the masked variant
+//   writes: partials (array<vec4<f32>>)
+
+@compute @workgroup_size(WG)
+fn forward_partials(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let ln = lane_layout(local, wid);
+    var pair = vec2<f32>(neg_inf(), 0.0);
+    var flags = 0u;
+    let start = ln.chunk * params.chunk_len;
+    let end = min(start + params.chunk_len, params.len);
+    if (ln.valid) {
+        for (var k = start + ln.j; k < end; k += params.lanes) {
+            let i = elem(ln, k);
+            if (kept(i)) {
+                let xv = x[i];
+                flags |= FLAG_KEPT;
+                if (poisons_row(xv)) {
+                    flags |= FLAG_BAD;
+                } else {
+                    pair = combine_pairs(pair, vec2<f32>(xv, 1.0));
+                }
+            }
+        }
+    }
+    let r = reduce_pairs(ln, pair, flags);
+    if (ln.valid && ln.j == 0u) {
+        partials[ln.row * params.chunks + ln.chunk] =
+            vec4<f32>(r.pair.x, r.pair.y, bitcast<f32>(r.flags), 0.0);
+    }
+}

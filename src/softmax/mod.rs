@@ -1,0 +1,243 @@
+//! `Softmax(axis=-1)`: forward and backward along any axis, with an optional mask.
+//!
+//! The tensor is viewed as `(outer, len, inner)` around the axis; each of the `outer * inner`
+//! rows is reduced inside a workgroup (shared-memory trees), with a strategy picked by row
+//! length (see [`plan::strategy`]): short rows share a workgroup, rows up to 4096 elements are
+//! read once into registers, longer rows go through a two-pass chunked scheme. Non-last axes
+//! are reduced in place by a strided layout in which neighbouring invocations handle
+//! neighbouring inner indices, so no transpose is ever made.
+
+mod check;
+mod kernels;
+mod plan;
+
+use crate::check::CheckRow;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
+
+pub(crate) use plan::{axis_view, AxisView};
+
+use kernels::{Kernel, Pass, Tuning};
+
+/// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
+/// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
+/// `dx = (dy - sum(dy * y)) * y` from `y` and `dy`.
+///
+/// - `axis` is any integer in `[-rank, rank)`, the batch axis 0 included; it is checked when
+///   the layer is called, as in TensorFlow. Inputs of rank 1 (or 0) are rejected, as Keras
+///   rejects them.
+/// - Special rows (TensorFlow's Eigen path): a row containing NaN or +inf, or made only of
+///   -inf, gives a row of NaN in `y` and in `dx`; -inf entries of other rows give `y = 0` and
+///   `dx = 0`; huge finite values (±1e30, ±FLT_MAX) stay finite because the max is subtracted
+///   first; a row of equal values gives `1/n`.
+/// - Masked variants ([`Softmax::forward_masked`], [`Softmax::backward_masked`]) take a mask
+///   tensor of the same shape: `0.0` (either sign) masks a position, any other value (NaN
+///   included) keeps it. Masked positions are ignored entirely (their `x` is never looked at,
+///   so a NaN there does not poison the row), get `y = 0` exactly and `dx = 0`; the kept
+///   positions get the softmax of the kept values alone. A fully masked row gives all zeros,
+///   not NaN: this deliberately differs from the usual additive `-1e9` mask, which would give
+///   `1/n` there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Softmax {
+    axis: i64,
+    tuning: Tuning,
+}
+
+impl Default for Softmax {
+    fn default() -> Self {
+        Self {
+            axis: -1,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+impl Softmax {
+    /// A softmax over `axis`. Any axis is accepted here; it is checked against the input's
+    /// rank when the layer is called (as in TensorFlow).
+    ///
+    /// # Errors
+    /// None today; the `Result` keeps the constructor uniform with the other layers.
+    pub fn new(axis: i64) -> Result<Self> {
+        Ok(Self {
+            axis,
+            tuning: Tuning::default(),
+        })
+    }
+
+    pub fn axis(&self) -> i64 {
+        self.axis
+    }
+
+    /// Runs under smaller limits than the device's: at most `max_binding_bytes` per storage
+    /// binding and `max_groups_per_dim` workgroups per grid dimension. For testing the chunked
+    /// and 2-D grid paths with small tensors; results must not change.
+    #[doc(hidden)]
+    pub fn with_limits_for_tests(
+        mut self,
+        max_binding_bytes: Option<u64>,
+        max_groups_per_dim: Option<u32>,
+    ) -> Self {
+        self.tuning = Tuning {
+            max_binding_bytes,
+            max_groups_per_dim,
+        };
+        self
+    }
+
+    /// `y = softmax(x)` along the axis.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRank`](crate::Error::InvalidRank) below rank 2,
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) for an axis outside
+    /// `[-rank, rank)`, [`Error::ForeignTensor`](crate::Error::ForeignTensor),
+    /// [`Error::TooLarge`](crate::Error::TooLarge) when one index of the dimensions before the
+    /// axis spans more than one storage binding; GPU errors.
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+        self.forward_impl(gpu, x, None)
+    }
+
+    /// `y = softmax(x)` over the kept positions (`mask != 0`); 0 at masked positions.
+    ///
+    /// # Errors
+    /// As [`Softmax::forward`], and [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+    /// when `mask` has another shape.
+    pub fn forward_masked(&self, gpu: &Gpu, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_impl(gpu, x, Some(mask))
+    }
+
+    /// `dx = (dy - sum(dy * y)) * y` along the axis, from the forward output `y`.
+    ///
+    /// # Errors
+    /// As [`Softmax::forward`], and [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+    /// when `dy` has another shape than `y`.
+    pub fn backward(&self, gpu: &Gpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+        self.backward_impl(gpu, y, dy, None)
+    }
+
+    /// The gradient of [`Softmax::forward_masked`]: the sum runs over kept positions only and
+    /// masked positions get `dx = 0`.
+    ///
+    /// # Errors
+    /// As [`Softmax::backward`], and a shape mismatch of `mask`.
+    pub fn backward_masked(
+        &self,
+        gpu: &Gpu,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        self.backward_impl(gpu, y, dy, Some(mask))
+    }
+
+    fn forward_impl(&self, gpu: &Gpu, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        x.check_gpu(gpu, "x")?;
+        axis_view(x.shape(), self.axis)?;
+        if let Some(m) = mask {
+            m.expect(gpu, "mask", x.shape())?;
+        }
+        let y = Tensor::alloc(gpu, "softmax/y", x.shape())?;
+        gpu.run("softmax/fwd", |encoder| {
+            self.record_forward(gpu, encoder, x, mask, &y)
+        })?;
+        Ok(y)
+    }
+
+    fn backward_impl(
+        &self,
+        gpu: &Gpu,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        y.check_gpu(gpu, "y")?;
+        axis_view(y.shape(), self.axis)?;
+        dy.expect(gpu, "dy", y.shape())?;
+        if let Some(m) = mask {
+            m.expect(gpu, "mask", y.shape())?;
+        }
+        let dx = Tensor::alloc(gpu, "softmax/dx", y.shape())?;
+        gpu.run("softmax/bwd", |encoder| {
+            self.record_backward(gpu, encoder, y, dy, mask, &dx)
+        })?;
+        Ok(dx)
+    }
+
+    /// Records the forward pass into `encoder`, writing `y` (same shape as `x`, and `mask`).
+    /// One dispatch per slice for rows up to 4096 elements, two for longer rows.
+    pub(crate) fn record_forward(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        y: &Tensor,
+    ) -> Result<()> {
+        y.expect(gpu, "y", x.shape())?;
+        kernels::record(
+            gpu,
+            encoder,
+            Pass::Forward,
+            self.axis,
+            self.tuning,
+            &[x],
+            mask,
+            y,
+        )
+    }
+
+    /// Records the backward pass into `encoder`, writing `dx`.
+    pub(crate) fn record_backward(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: Option<&Tensor>,
+        dx: &Tensor,
+    ) -> Result<()> {
+        dx.expect(gpu, "dx", y.shape())?;
+        kernels::record(
+            gpu,
+            encoder,
+            Pass::Backward,
+            self.axis,
+            self.tuning,
+            &[y, dy],
+            mask,
+            dx,
+        )
+    }
+}
+
+/// Every WGSL source of this family, labelled `softmax/...`.
+pub(crate) fn shader_sources() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for kernel in Kernel::ALL {
+        for masked in [false, true] {
+            let label = format!(
+                "softmax/{}{}",
+                kernel.entry(),
+                if masked { "/masked" } else { "" }
+            );
+            out.push((label, kernel.wgsl(masked)));
+        }
+    }
+    out
+}
+
+/// The `wgact check` rows of this family.
+pub(crate) fn check_rows(
+    gpu: &Gpu,
+    quick: bool,
+    seed: u64,
+    emit: &mut dyn FnMut(&CheckRow),
+) -> Result<()> {
+    check::check_rows(gpu, quick, seed, emit)
+}
+
+pub use check::{
+    check_case, compare_dx, compare_y, dx_abs_scale, logits, random_mask, special_rows, upstream,
+    DX_TOLERANCE, ROW_LENGTHS, Y_TOLERANCE,
+};
