@@ -42,6 +42,7 @@ pub mod softmax;
 mod tensor;
 
 pub use elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU};
+pub use softmax::Softmax;
 pub use error::{Error, Result};
 pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
 pub use tensor::{element_count, Tensor};
