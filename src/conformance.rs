@@ -8,6 +8,7 @@ use crate::elementwise::{Direction, Elementwise};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::reference;
+use crate::softmax::{self, Softmax};
 use crate::tensor::Tensor;
 
 /// Where a case runs.
@@ -29,18 +30,39 @@ pub struct Outputs {
 /// The layer a case names, built with Keras's validation.
 enum Layer {
     Elementwise(Elementwise),
+    Softmax(Softmax),
 }
 
 fn layer_of(case: &Case) -> Result<Layer> {
     if let Some(op) = Elementwise::from_case(case) {
         return op.map(Layer::Elementwise);
     }
-    Err(Error::InvalidParameter {
-        layer: "case",
-        name: "op",
-        value: case.op.clone(),
-        reason: "is not supported yet",
-    })
+    match case.op.as_str() {
+        "softmax" => softmax_of(case).map(Layer::Softmax),
+        _ => Err(Error::InvalidParameter {
+            layer: "case",
+            name: "op",
+            value: case.op.clone(),
+            reason: "is not supported yet",
+        }),
+    }
+}
+
+/// `Softmax(axis)`: absent or `null` is the last axis (Keras treats `axis=None` so); a
+/// non-integer is rejected as Keras rejects `axis=1.5`.
+fn softmax_of(case: &Case) -> Result<Softmax> {
+    match case.params.get("axis") {
+        None | Some(serde_json::Value::Null) => Softmax::new(-1),
+        Some(v) => match v.as_i64() {
+            Some(axis) => Softmax::new(axis),
+            None => Err(Error::InvalidParameter {
+                layer: "Softmax",
+                name: "axis",
+                value: v.to_string(),
+                reason: "must be an integer",
+            }),
+        },
+    }
 }
 
 /// Builds the case's layer and runs it forward on `x` and backward with `dy`.
@@ -65,6 +87,30 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
                 })
             }
         },
+        // TensorFlow's SoftmaxGrad works from its own forward output: so do both paths.
+        Layer::Softmax(layer) => match backend {
+            Backend::Cpu => {
+                let y = reference::softmax_forward(&case.x, &case.shape, layer.axis(), None)?;
+                let dx =
+                    reference::softmax_backward(&y, &case.dy, &case.shape, layer.axis(), None)?;
+                Ok(Outputs {
+                    y,
+                    dx,
+                    dalpha: None,
+                })
+            }
+            Backend::Gpu(gpu) => {
+                let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
+                let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
+                let y = layer.forward(gpu, &x)?;
+                let dx = layer.backward(gpu, &y, &dy)?;
+                Ok(Outputs {
+                    y: y.to_vec(gpu)?,
+                    dx: dx.to_vec(gpu)?,
+                    dalpha: None,
+                })
+            }
+        },
     }
 }
 
@@ -82,16 +128,35 @@ pub fn judge(
     outputs: &Outputs,
     backend: Backend<'_>,
 ) -> std::result::Result<(), String> {
-    let layer = layer_of(case).map_err(|e| format!("rejected: {e}"))?;
+    match layer_of(case).map_err(|e| format!("rejected: {e}"))? {
+        Layer::Elementwise(op) => judge_elementwise(case, &op, outputs, backend),
+        Layer::Softmax(layer) => {
+            if let Some(y) = &case.y {
+                softmax::compare_y(&outputs.y, y).map_err(|m| format!("y: {m}"))?;
+            }
+            if let Some(dx) = &case.dx {
+                softmax::compare_dx(&outputs.dx, dx, &case.dy, &case.shape, layer.axis())
+                    .map_err(|m| format!("dx: {m}"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn judge_elementwise(
+    case: &Case,
+    op: &Elementwise,
+    outputs: &Outputs,
+    backend: Backend<'_>,
+) -> std::result::Result<(), String> {
     let flush = case.ftz_dependent || matches!(backend, Backend::Gpu(_));
-    let Layer::Elementwise(op) = layer;
     let (unflushed, flushed) = if case.ftz_dependent {
         let x_flushed: Vec<f32> = case.x.iter().map(|&v| flush_denormal(v)).collect();
         let dy_flushed: Vec<f32> = case.dy.iter().map(|&v| flush_denormal(v)).collect();
         let on = |x: &[f32], dy: &[f32]| -> std::result::Result<Outputs, String> {
             Ok(Outputs {
-                y: reference::elementwise_forward(&op, x),
-                dx: reference::elementwise_backward(&op, x, dy).map_err(|e| e.to_string())?,
+                y: reference::elementwise_forward(op, x),
+                dx: reference::elementwise_backward(op, x, dy).map_err(|e| e.to_string())?,
                 dalpha: None,
             })
         };

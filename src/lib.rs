@@ -42,9 +42,9 @@ pub mod softmax;
 mod tensor;
 
 pub use elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU};
-pub use softmax::Softmax;
 pub use error::{Error, Result};
 pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor};
 
 /// Helpers every kernel may use (`shaders/common.wgsl`).

@@ -53,3 +53,16 @@ fn every_elementwise_tensorflow_case_passes_on_the_gpu() {
 fn every_elementwise_tensorflow_case_passes_on_the_cpu_reference() {
     assert_all_pass(&cases(&ELEMENTWISE), Backend::Cpu);
 }
+
+#[test]
+fn every_softmax_tensorflow_case_passes_through_the_conformance_runner_on_the_gpu() {
+    let gpu = require_gpu!();
+    let cases = cases(&["softmax"]);
+    assert_eq!(cases.len(), 33);
+    assert_all_pass(&cases, Backend::Gpu(gpu));
+}
+
+#[test]
+fn every_softmax_tensorflow_case_passes_through_the_conformance_runner_on_the_cpu() {
+    assert_all_pass(&cases(&["softmax"]), Backend::Cpu);
+}
