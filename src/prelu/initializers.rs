@@ -12,12 +12,13 @@ use crate::error::{Error, Result};
 
 /// Keras's `VarianceScaling` truncated-normal correction: the standard deviation of a unit
 /// normal truncated to [-2, 2].
-pub const TRUNCATED_NORMAL_STDDEV: f64 = 0.879_625_661_034_239_78;
+pub const TRUNCATED_NORMAL_STDDEV: f64 = 0.879_625_661_034_239_8;
 
 /// How alpha is initialised (Keras names; defaults via the lowercase constructors).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Initializer {
     /// `zeros`, the Keras default for PReLU.
+    #[default]
     Zeros,
     /// `ones`.
     Ones,
@@ -41,12 +42,6 @@ pub enum Initializer {
     LecunUniform { seed: u64 },
     /// `lecun_normal`: truncated normal, stddev `sqrt(1 / fan_in) / 0.8796…`.
     LecunNormal { seed: u64 },
-}
-
-impl Default for Initializer {
-    fn default() -> Self {
-        Initializer::Zeros
-    }
 }
 
 /// What a variance-scaling initializer divides `scale` by.

@@ -14,6 +14,50 @@
 //!
 //! Initializers, regularizers and constraints follow Keras's names and defaults; the last
 //! two run on the CPU (alpha is small), see [`Regularizer`] and [`Constraint`].
+//!
+//! ```
+//! use wgpu_activations::prelu::{Constraint, Initializer, PReLU, Regularizer};
+//! use wgpu_activations::{Gpu, Tensor};
+//!
+//! # fn main() -> Result<(), wgpu_activations::Error> {
+//! # let gpu = match Gpu::new() {
+//! #     Ok(gpu) => gpu,
+//! #     Err(wgpu_activations::Error::NoAdapter { .. }) if std::env::var_os("REQUIRE_GPU").is_none() => return Ok(()),
+//! #     Err(e) => return Err(e),
+//! # };
+//! // let gpu = Gpu::new()?;
+//! // NHWC input, alpha shared over height and width: one alpha per channel, shape [1, 1, 3].
+//! let mut prelu = PReLU::new(
+//!     Initializer::Constant(0.25),
+//!     Some(Regularizer::l2()), // l2 = 0.01
+//!     Some(Constraint::non_neg()),
+//!     Some(vec![1, 2]),
+//! )?;
+//! prelu.build(&gpu, &[2, 4, 4, 3])?;
+//! assert_eq!(prelu.alpha_shape()?, &[1, 1, 3]);
+//!
+//! let x = Tensor::from_slice(&gpu, &[-1.0; 96], &[2, 4, 4, 3])?;
+//! let y = prelu.forward(&gpu, &x)?;
+//! assert_eq!(y.to_vec(&gpu)?, vec![-0.25; 96]);
+//!
+//! let dy = Tensor::from_slice(&gpu, &[-1.0; 96], &[2, 4, 4, 3])?;
+//! // dalpha = Σ dy * min(x, 0) over batch, height and width = 32, plus 2 * l2 * alpha.
+//! let (dx, dalpha) = prelu.backward_with(&gpu, &x, &dy, true)?;
+//! assert_eq!(dx.to_vec(&gpu)?, vec![-0.25; 96]);
+//! assert_eq!(dalpha.to_vec(&gpu)?, vec![32.005; 3]);
+//!
+//! // An SGD step, then the constraint, as Keras applies it after an optimizer step.
+//! let stepped: Vec<f32> = prelu.alpha(&gpu)?.iter()
+//!     .zip(dalpha.to_vec(&gpu)?)
+//!     .map(|(a, g)| a - 0.1 * g)
+//!     .collect();
+//! prelu.set_alpha(&gpu, &stepped)?; // about -2.95 each
+//! prelu.apply_constraint(&gpu)?; // non_neg: w * [w >= 0]
+//! assert_eq!(prelu.alpha(&gpu)?, vec![0.0; 3]);
+//! assert_eq!(prelu.regularization_penalty(), 0.0);
+//! # Ok(())
+//! # }
+//! ```
 
 mod constraints;
 mod initializers;
@@ -738,7 +782,7 @@ impl PReLU {
         let lanes = WORKGROUP_SIZE as usize / group_a;
         let block = lanes * TERMS_PER_INVOCATION;
         let outer = axes[0].size;
-        let slice = if outer == 0 { 0 } else { n / outer };
+        let slice = n.checked_div(outer).unwrap_or(0);
         let inner_red: usize = red[1..].iter().map(|r| r.0).product();
         let limit = self.limits.binding_elems(gpu);
         if slice + ALIGN_ELEMS > limit {
