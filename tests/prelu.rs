@@ -719,3 +719,16 @@ fn a_layer_built_on_first_forward_takes_its_initializer_values() {
     assert_eq!(l.alpha_shape().unwrap(), &[1, 4]);
     assert_eq!(l.alpha(gpu).unwrap(), init.values(&[1, 4]));
 }
+
+#[test]
+fn an_empty_batch_gives_empty_outputs_and_a_zero_dalpha() {
+    let gpu = require_gpu!();
+    let mut l = layer(None);
+    l.build(gpu, &[2, 3]).unwrap();
+    l.set_alpha(gpu, &[0.5, 1.0, 2.0]).unwrap();
+    let x = Tensor::from_slice(gpu, &[], &[0, 3]).unwrap();
+    assert!(l.forward(gpu, &x).unwrap().to_vec(gpu).unwrap().is_empty());
+    let (dx, dalpha) = l.backward(gpu, &x, &x).unwrap();
+    assert!(dx.to_vec(gpu).unwrap().is_empty());
+    assert_eq!(dalpha.to_vec(gpu).unwrap(), vec![0.0; 3]);
+}

@@ -270,6 +270,16 @@ struct ReducePlan {
     depth: u32,
 }
 
+/// What one dalpha reduction needs besides its inputs: the plan and the partial-sum
+/// buffers, allocated before recording so that they outlive the submission. Build it once
+/// per input shape with [`PReLU::dalpha_scratch`] and reuse it (the benchmarks do).
+#[derive(Clone, Debug)]
+pub(crate) struct DalphaScratch {
+    plan: ReducePlan,
+    partials: Vec<Tensor>,
+    x_shape: Vec<usize>,
+}
+
 /// Crate-internal limits, lowered by tests to exercise chunking and 2-D grids at modest
 /// sizes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -572,11 +582,10 @@ impl PReLU {
         let alpha_shape = self.built()?.alpha_shape.clone();
         let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
         let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
-        let plan = self.reduce_plan(gpu, x.shape())?;
-        let scratch = self.reduce_scratch(gpu, &plan)?;
+        let scratch = self.dalpha_scratch(gpu, x.shape())?;
         gpu.run("prelu/bwd", |encoder| {
             self.record_dx(gpu, encoder, x, dy, &dx)?;
-            self.record_dalpha(gpu, encoder, &plan, &scratch, x, dy, &dalpha)
+            self.record_dalpha(gpu, encoder, &scratch, x, dy, &dalpha)
         })?;
         drop(scratch);
         match (&self.regularizer, add_regularizer_gradient) {
@@ -717,6 +726,11 @@ impl PReLU {
         inputs: &[&Tensor],
         out: &Tensor,
     ) -> Result<()> {
+        for t in inputs {
+            t.expect(gpu, "x", out.shape())?;
+        }
+        out.check_gpu(gpu, "out")?;
+        self.check_input(out.shape())?;
         let n = out.len();
         if n == 0 {
             return Ok(());
@@ -837,34 +851,48 @@ impl PReLU {
         })
     }
 
-    /// The partial-sum buffers of a plan (allocated before recording, so they outlive the
-    /// submission).
-    fn reduce_scratch(&self, gpu: &Gpu, plan: &ReducePlan) -> Result<Vec<Tensor>> {
-        let mut scratch = Vec::new();
+    /// The plan and partial-sum buffers of the dalpha reduction for inputs of `x_shape`.
+    pub(crate) fn dalpha_scratch(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<DalphaScratch> {
+        self.check_input(x_shape)?;
+        let plan = self.reduce_plan(gpu, x_shape)?;
+        let mut partials = Vec::new();
         for &p in &plan.passes {
-            scratch.push(Tensor::alloc(
+            partials.push(Tensor::alloc(
                 gpu,
                 "prelu/dalpha_partials",
                 &[plan.count_a, p],
             )?);
         }
-        Ok(scratch)
+        Ok(DalphaScratch {
+            plan,
+            partials,
+            x_shape: x_shape.to_vec(),
+        })
     }
 
     /// Records the dalpha reduction into `encoder`: pass 1 reads x and dy chunk by chunk
     /// and writes `[count_a][p_total]` partial sums (or dalpha itself when one block per
     /// alpha element suffices); each later pass reduces rows of partials by 1024.
-    #[allow(clippy::too_many_arguments)]
-    fn record_dalpha(
+    pub(crate) fn record_dalpha(
         &self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
-        plan: &ReducePlan,
-        scratch: &[Tensor],
+        scratch: &DalphaScratch,
         x: &Tensor,
         dy: &Tensor,
         dalpha: &Tensor,
     ) -> Result<()> {
+        if scratch.x_shape != x.shape() {
+            return Err(Error::ShapeMismatch {
+                what: "x (the dalpha scratch was planned for another shape)",
+                actual: x.shape().to_vec(),
+                expected: scratch.x_shape.clone(),
+            });
+        }
+        dy.expect(gpu, "dy", x.shape())?;
+        dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
+        let plan = &scratch.plan;
+        let scratch = &scratch.partials;
         let count_a = plan.count_a;
         if count_a == 0 {
             return Ok(());
@@ -986,6 +1014,11 @@ pub fn check_presets() -> Vec<(Vec<usize>, Option<Vec<usize>>)> {
         (nhwc.clone(), Some(vec![2, 3])),
         (nhwc, Some(vec![1, 2, 3])),
         (vec![3, 33, 65, 130], Some(vec![1, 2])),
+        // Reduced counts around one 1024-term block, and many blocks with alpha per element.
+        (vec![1023, 1], None),
+        (vec![4, 256], Some(vec![1])),
+        (vec![1025, 1], None),
+        (vec![300, 5, 7], None),
     ]
 }
 
