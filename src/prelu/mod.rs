@@ -742,6 +742,13 @@ impl PReLU {
         let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
         let max_groups = MAX_WORKGROUPS.min(self.limits.groups_per_dim(gpu));
         let alpha_len = built.alpha.len().max(1);
+        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
+            return Err(Error::TooLarge {
+                what: "alpha (must fit one storage binding)",
+                bytes: alpha_len as u64 * 4,
+                max: gpu.max_binding_bytes(),
+            });
+        }
         let mut start = 0;
         while start < n {
             let count = chunk.min(n - start);
