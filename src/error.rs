@@ -86,6 +86,10 @@ pub enum Error {
     /// Reading results back from the GPU failed.
     #[error("reading {what} back from the GPU failed: {message}")]
     Readback { what: &'static str, message: String },
+
+    /// A layer with weights was used before it was built for an input shape.
+    #[error("{layer} is not built yet: call build(gpu, input_shape) or forward first")]
+    NotBuilt { layer: &'static str },
 }
 
 /// Shorthand for `Result<T, wgpu_activations::Error>`.

@@ -5,6 +5,7 @@
 //! GPU can use it directly.
 
 mod elementwise;
+pub mod prelu;
 
 pub use elementwise::{
     elementwise_backward, elementwise_backward_scalar, elementwise_forward,

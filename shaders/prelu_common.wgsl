@@ -1,0 +1,102 @@
+// PReLU: the uniform block and indexing shared by every prelu kernel. No bindings.
+//
+// The input shape is canonicalised on the CPU: size-1 axes dropped and adjacent axes of the
+// same kind merged, where an axis is "kept" (alpha varies along it) or "reduced" (the batch
+// axis and the shared axes). At most 8 canonical axes, at most 4 of each kind.
+//
+// Special values are decided on the bits (see common.wgsl): 0 * inf must be NaN.
+
+struct PreluParams {
+    // Elementwise kernels: elements in this chunk. Reduction: reduced terms per alpha
+    // element in this chunk (or the row length of the partials being reduced).
+    n: u32,
+    // Elementwise kernels: flat index in x of this chunk's first element.
+    // Reduction: element offset of the chunk's first element from the binding's start.
+    first: u32,
+    // Number of alpha elements.
+    count_a: u32,
+    // Reduction: row length of the output partials, and this chunk's first slot in a row.
+    p_total: u32,
+    p_offset: u32,
+    // Reduction: alpha elements per workgroup (a power of two dividing WG).
+    group_a: u32,
+    // Reduction: workgroups per group of alpha elements in this chunk.
+    blocks: u32,
+    // Canonical rank (elementwise kernels).
+    rank: u32,
+    n_kept: u32,
+    n_red: u32,
+    _pad0: u32,
+    _pad1: u32,
+    // Elementwise kernels: canonical sizes, outermost first, and alpha's stride along each
+    // (0 along reduced axes).
+    sizes: array<vec4<u32>, 2>,
+    astrides: array<vec4<u32>, 2>,
+    // Reduction: sizes and x strides of the kept and of the reduced axes, outermost first.
+    kept_sizes: vec4<u32>,
+    kept_xstrides: vec4<u32>,
+    red_sizes: vec4<u32>,
+    red_xstrides: vec4<u32>,
+}
+
+@group(0) @binding(0) var<uniform> params: PreluParams;
+
+// Index into alpha of the element at flat index g of x.
+fn alpha_index(g: u32) -> u32 {
+    var rest = g;
+    var a = 0u;
+    for (var k = i32(params.rank) - 1; k >= 0; k--) {
+        let size = params.sizes[k / 4][k % 4];
+        a += (rest % size) * params.astrides[k / 4][k % 4];
+        rest /= size;
+    }
+    return a;
+}
+
+fn is_nan1(v: f32) -> bool {
+    return (bitcast<u32>(v) & F32_ABS_MASK) > F32_EXP_MASK;
+}
+
+fn is_inf1(v: f32) -> bool {
+    return (bitcast<u32>(v) & F32_ABS_MASK) == F32_EXP_MASK;
+}
+
+fn is_zero1(v: f32) -> bool {
+    return (bitcast<u32>(v) & F32_ABS_MASK) == 0u;
+}
+
+fn nan1() -> f32 {
+    return bitcast<f32>(0x7fc00000u);
+}
+
+// a * b as IEEE computes it, 0 * inf = NaN decided on the bits.
+fn mul_ieee(a: f32, b: f32) -> f32 {
+    let zero_times_inf = (is_zero1(a) && is_inf1(b)) || (is_inf1(a) && is_zero1(b));
+    return select(a * b, nan1(), zero_times_inf);
+}
+
+// max(v, 0) with NaN propagated (Eigen's relu).
+fn relu1(v: f32) -> f32 {
+    return select(0.0, v, v > 0.0 || is_nan1(v));
+}
+
+// v * f32(keep): v where keep, else 0 for finite v and NaN for inf / NaN.
+fn mul_mask1(v: f32, keep: bool) -> f32 {
+    return select(select(0.0, nan1(), is_inf1(v) || is_nan1(v)), v, keep);
+}
+
+// y = relu(x) + (-alpha) * relu(-x), Keras's formula: alpha == 0 at x == -inf gives NaN.
+fn prelu_fwd(x: f32, alpha: f32) -> f32 {
+    return relu1(x) + mul_ieee(-alpha, relu1(-x));
+}
+
+// dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
+// 0 at x == 0 and at NaN.
+fn prelu_dx(x: f32, alpha: f32, dy: f32) -> f32 {
+    return mul_mask1(dy, x > 0.0) + -mul_mask1(mul_ieee(-alpha, dy), -x > 0.0);
+}
+
+// One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0).
+fn prelu_dalpha_term(x: f32, dy: f32) -> f32 {
+    return -mul_ieee(dy, relu1(-x));
+}
