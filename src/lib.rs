@@ -44,6 +44,7 @@ mod tensor;
 pub use elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU};
 pub use error::{Error, Result};
 pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor};
 

@@ -6,10 +6,10 @@
 
 mod elementwise;
 pub mod prelu;
+mod softmax;
 
 pub use elementwise::{
     elementwise_backward, elementwise_backward_scalar, elementwise_forward,
     elementwise_forward_scalar,
 };
-mod softmax;
 pub use softmax::{softmax_backward, softmax_forward, softmax_row_f64};
