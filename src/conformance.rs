@@ -7,6 +7,7 @@ use crate::compare::{flush_denormal, Comparison, Tolerance};
 use crate::elementwise::{Direction, Elementwise};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::prelu::{self, Initializer, PReLU};
 use crate::reference;
 use crate::softmax::{self, Softmax};
 use crate::tensor::Tensor;
@@ -31,6 +32,7 @@ pub struct Outputs {
 enum Layer {
     Elementwise(Elementwise),
     Softmax(Softmax),
+    PReLU(PReLU),
 }
 
 fn layer_of(case: &Case) -> Result<Layer> {
@@ -39,6 +41,7 @@ fn layer_of(case: &Case) -> Result<Layer> {
     }
     match case.op.as_str() {
         "softmax" => softmax_of(case).map(Layer::Softmax),
+        "prelu" => prelu_of(case).map(Layer::PReLU),
         _ => Err(Error::InvalidParameter {
             layer: "case",
             name: "op",
@@ -63,6 +66,70 @@ fn softmax_of(case: &Case) -> Result<Softmax> {
             }),
         },
     }
+}
+
+/// `PReLU(alpha_initializer, shared_axes)`: `shared_axes` null, an int or a list; the
+/// initializer `zeros`, `ones` or `{"constant": v}` (a case's `alpha`, when given, replaces it
+/// after building, as the reference file's cases do).
+fn prelu_of(case: &Case) -> Result<PReLU> {
+    let invalid =
+        |name: &'static str, v: &serde_json::Value, reason: &'static str| Error::InvalidParameter {
+            layer: "PReLU",
+            name,
+            value: v.to_string(),
+            reason,
+        };
+    let shared_axes = match case.params.get("shared_axes") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => {
+            let axes: Vec<&serde_json::Value> = match v {
+                serde_json::Value::Array(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            let axes = axes
+                .into_iter()
+                .map(|a| a.as_u64().and_then(|a| usize::try_from(a).ok()))
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| invalid("shared_axes", v, "must be axes in 1..rank"))?;
+            Some(axes)
+        }
+    };
+    let initializer = match case.params.get("alpha_initializer") {
+        None | Some(serde_json::Value::Null) => Initializer::Zeros,
+        Some(serde_json::Value::String(name)) if name == "zeros" => Initializer::Zeros,
+        Some(serde_json::Value::String(name)) if name == "ones" => Initializer::Ones,
+        Some(v) => match v.get("constant").and_then(serde_json::Value::as_f64) {
+            Some(c) => Initializer::Constant(c as f32),
+            None if case.alpha.is_some() => Initializer::Zeros,
+            None => {
+                return Err(invalid(
+                    "alpha_initializer",
+                    v,
+                    "is not deterministic: give the case an alpha",
+                ))
+            }
+        },
+    };
+    PReLU::new(initializer, None, None, shared_axes)
+}
+
+/// The alpha a PReLU case runs with, and its shape: the case's own, or the initializer's.
+fn prelu_alpha(case: &Case, layer: &PReLU) -> Result<(Vec<f32>, Vec<usize>)> {
+    let alpha_shape = layer.alpha_shape_for(&case.shape)?;
+    if let Some(given) = &case.alpha_shape {
+        if *given != alpha_shape {
+            return Err(Error::ShapeMismatch {
+                what: "alpha",
+                actual: given.clone(),
+                expected: alpha_shape,
+            });
+        }
+    }
+    let alpha = match &case.alpha {
+        Some(alpha) => alpha.clone(),
+        None => layer.initializer().values(&alpha_shape),
+    };
+    Ok((alpha, alpha_shape))
 }
 
 /// Builds the case's layer and runs it forward on `x` and backward with `dy`.
@@ -111,6 +178,44 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
                 })
             }
         },
+        Layer::PReLU(mut layer) => {
+            let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
+            match backend {
+                Backend::Cpu => {
+                    let y = reference::prelu::prelu_forward(
+                        &case.x,
+                        &case.shape,
+                        &alpha,
+                        &alpha_shape,
+                    )?;
+                    let g = reference::prelu::prelu_backward(
+                        &case.x,
+                        &case.dy,
+                        &case.shape,
+                        &alpha,
+                        &alpha_shape,
+                    )?;
+                    Ok(Outputs {
+                        y,
+                        dx: g.dx,
+                        dalpha: Some(g.dalpha),
+                    })
+                }
+                Backend::Gpu(gpu) => {
+                    layer.build(gpu, &case.shape)?;
+                    layer.set_alpha(gpu, &alpha)?;
+                    let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
+                    let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
+                    let y = layer.forward(gpu, &x)?;
+                    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
+                    Ok(Outputs {
+                        y: y.to_vec(gpu)?,
+                        dx: dx.to_vec(gpu)?,
+                        dalpha: Some(dalpha.to_vec(gpu)?),
+                    })
+                }
+            }
+        }
     }
 }
 
@@ -140,7 +245,57 @@ pub fn judge(
             }
             Ok(())
         }
+        Layer::PReLU(layer) => {
+            judge_prelu(case, layer, outputs, backend).unwrap_or_else(|e| Err(e.to_string()))
+        }
     }
+}
+
+/// PReLU: `y` and `dx` exact (denormals as for the elementwise ops); `dalpha` within the
+/// documented reduction bound, widened by a tree of depth `ceil(log2 n) + 1` for the
+/// expected side's own rounding (TensorFlow's sum rounds too).
+fn judge_prelu(
+    case: &Case,
+    mut layer: PReLU,
+    outputs: &Outputs,
+    backend: Backend<'_>,
+) -> Result<std::result::Result<(), String>> {
+    let flush = case.ftz_dependent || matches!(backend, Backend::Gpu(_));
+    let exact = |name: &str,
+                 actual: &[f32],
+                 expected: &Option<Vec<f32>>|
+     -> std::result::Result<(), String> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let mut c = Comparison::new(actual, expected, Tolerance::EXACT);
+        c.flush_denormals = flush;
+        c.check().map_err(|m| format!("{name}: {m}"))
+    };
+    let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
+    let reference =
+        reference::prelu::prelu_backward(&case.x, &case.dy, &case.shape, &alpha, &alpha_shape)?;
+    let depth = match backend {
+        Backend::Cpu => 0,
+        Backend::Gpu(gpu) => {
+            layer.build(gpu, &case.shape)?;
+            layer.dalpha_tree_depth(gpu, &case.shape)?
+        }
+    };
+    let expected_side = (reference.dalpha_terms.max(1) as f64).log2().ceil() as u32 + 1;
+    let bounds = prelu::dalpha_bounds(
+        depth + expected_side,
+        &reference.dalpha_abs_sum,
+        reference.dalpha_terms,
+    );
+    Ok((|| {
+        exact("y", &outputs.y, &case.y)?;
+        exact("dx", &outputs.dx, &case.dx)?;
+        if let (Some(actual), Some(expected)) = (&outputs.dalpha, &case.dalpha) {
+            prelu::check_dalpha(actual, expected, &bounds).map_err(|m| format!("dalpha: {m}"))?;
+        }
+        Ok(())
+    })())
 }
 
 fn judge_elementwise(

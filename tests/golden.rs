@@ -66,3 +66,16 @@ fn every_softmax_tensorflow_case_passes_through_the_conformance_runner_on_the_gp
 fn every_softmax_tensorflow_case_passes_through_the_conformance_runner_on_the_cpu() {
     assert_all_pass(&cases(&["softmax"]), Backend::Cpu);
 }
+
+#[test]
+fn every_prelu_tensorflow_case_passes_through_the_conformance_runner_on_the_gpu() {
+    let gpu = require_gpu!();
+    let cases = cases(&["prelu"]);
+    assert_eq!(cases.len(), 21);
+    assert_all_pass(&cases, Backend::Gpu(gpu));
+}
+
+#[test]
+fn every_prelu_tensorflow_case_passes_through_the_conformance_runner_on_the_cpu() {
+    assert_all_pass(&cases(&["prelu"]), Backend::Cpu);
+}
