@@ -6,7 +6,9 @@ mod common;
 
 use proptest::prelude::*;
 use wgpu_activations::check::{check_elementwise_on, special_values};
-use wgpu_activations::{Direction, Elementwise, LeakyReLU, ReLU, ThresholdedReLU, ELU};
+use wgpu_activations::{
+    prelu, softmax, Direction, Elementwise, LeakyReLU, ReLU, Softmax, ThresholdedReLU, ELU,
+};
 
 /// Ranks 1-5, dims 1-300, at most 2^16 elements (lavapipe is slow).
 fn shapes() -> impl Strategy<Value = Vec<usize>> {
@@ -54,6 +56,52 @@ proptest! {
         for direction in Direction::ALL {
             let row = check_elementwise_on(gpu, &op, direction, &x, &dy, &shape).unwrap();
             prop_assert!(row.outcome.is_ok(), "{} {} {:?}: {}", row.op, direction.name(), shape, row.outcome.unwrap_err());
+        }
+    }
+}
+
+/// Ranks 2-5 (softmax rejects rank 1), at most 2^14 elements.
+fn shapes_rank_2_to_5() -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(1usize..=300, 2..=5).prop_filter("at most 2^14 elements", |s| {
+        s.iter().product::<usize>() <= 1 << 14
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn softmax_matches_the_cpu_reference_on_random_shapes_axes_inputs_and_masks(
+        (shape, axis, x, mask) in shapes_rank_2_to_5().prop_flat_map(|shape| {
+            let n = shape.iter().product::<usize>();
+            let rank = shape.len() as i64;
+            (
+                Just(shape),
+                -rank..rank,
+                prop::collection::vec(value(), n),
+                prop::option::of(prop::collection::vec(prop_oneof![Just(0.0f32), Just(1.0f32)], n)),
+            )
+        }),
+        seed in any::<u64>(),
+    ) {
+        let Some(gpu) = common::gpu() else { return Ok(()) };
+        let layer = Softmax::new(axis).unwrap();
+        for row in softmax::check_case(gpu, &layer, &x, mask.as_deref(), &shape, seed).unwrap() {
+            prop_assert!(row.outcome.is_ok(), "{} {} {:?}: {}", row.op, row.direction.name(), shape, row.outcome.unwrap_err());
+        }
+    }
+
+    #[test]
+    fn prelu_matches_the_cpu_reference_on_random_shapes_and_shared_axes(
+        (shape, shared) in shapes_rank_2_to_5().prop_flat_map(|shape| {
+            let rank = shape.len();
+            (Just(shape), prop::option::of(prop::sample::subsequence((1..rank).collect::<Vec<_>>(), 0..rank)))
+        }),
+        seed in any::<u64>(),
+    ) {
+        let Some(gpu) = common::gpu() else { return Ok(()) };
+        for row in prelu::check_preset(gpu, &shape, shared.clone(), seed).unwrap() {
+            prop_assert!(row.outcome.is_ok(), "{} {} {:?}: {}", row.op, row.direction.name(), shape, row.outcome.unwrap_err());
         }
     }
 }
