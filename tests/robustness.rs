@@ -4,8 +4,10 @@ mod common;
 
 use proptest::prelude::*;
 use wgpu_activations::cases::parse_cases;
-use wgpu_activations::check::check_elementwise;
-use wgpu_activations::{Direction, Elementwise, Error, Gpu, Tensor, ELU};
+use wgpu_activations::check::{check_elementwise, CheckRow};
+use wgpu_activations::{
+    prelu, softmax, Direction, Elementwise, Error, Gpu, PReLU, Softmax, Tensor, ELU,
+};
 
 #[test]
 fn gpu_and_tensors_are_send_and_sync() {
@@ -24,19 +26,40 @@ fn every_op_from_eight_threads_at_once_matches_the_reference() {
                 let presets = &presets;
                 scope.spawn(move || {
                     let mut failures = Vec::new();
+                    let mut note = |row: &CheckRow| {
+                        if let Err(why) = &row.outcome {
+                            failures.push(format!(
+                                "thread {t}: {} {} {:?}: {why}",
+                                row.op,
+                                row.direction.name(),
+                                row.shape
+                            ));
+                        }
+                    };
                     for (i, op) in presets.iter().enumerate() {
                         for direction in Direction::ALL {
                             let n = 1 + (t * 997 + i * 131) % 5000;
-                            let row = check_elementwise(gpu, op, direction, n, t as u64)
-                                .expect("GPU call succeeds");
-                            if let Err(why) = row.outcome {
-                                failures.push(format!(
-                                    "thread {t}: {} {} n={n}: {why}",
-                                    row.op,
-                                    direction.name()
-                                ));
-                            }
+                            note(
+                                &check_elementwise(gpu, op, direction, n, t as u64)
+                                    .expect("GPU call succeeds"),
+                            );
                         }
+                    }
+                    let shape = [3 + t, 2 + (t * 7) % 300];
+                    let x = softmax::logits(shape[0] * shape[1], 5.0, t as u64);
+                    for axis in [-1, 0] {
+                        let layer = Softmax::new(axis).unwrap();
+                        for row in softmax::check_case(gpu, &layer, &x, None, &shape, t as u64)
+                            .expect("GPU call succeeds")
+                        {
+                            note(&row);
+                        }
+                    }
+                    for row in
+                        prelu::check_preset(gpu, &[2 + t, 6, 5, 8], Some(vec![1, 2]), t as u64)
+                            .expect("GPU call succeeds")
+                    {
+                        note(&row);
                     }
                     failures
                 })
@@ -62,33 +85,52 @@ fn ten_thousand_forward_and_backward_calls_keep_memory_bounded() {
     let Some(_) = common::gpu() else { return };
     // A context of its own: other tests allocate on the shared one concurrently.
     let gpu = &Gpu::new().unwrap();
-    let n = 1 << 14;
-    let x = Tensor::from_slice(gpu, &vec![0.5; n], &[n]).unwrap();
-    let op = Elementwise::from(ELU::default());
+    let shape = [16, 1024];
+    let n = shape[0] * shape[1];
+    let x = Tensor::from_slice(gpu, &vec![0.5; n], &shape).unwrap();
+    let elu = Elementwise::from(ELU::default());
+    let softmax = Softmax::default();
+    let mut prelu = PReLU::default();
+    prelu.build(gpu, &shape).unwrap();
     let baseline = gpu.live_tensor_bytes();
     let mut rss_after_warmup = None;
+    // 10,000 calls and more: forward and backward of each family in turn.
     for i in 0..5_000 {
-        let y = op.forward(gpu, &x).unwrap();
-        let dx = op.backward(gpu, &x, &y).unwrap();
+        let outputs = match i % 3 {
+            0 => vec![
+                elu.forward(gpu, &x).unwrap(),
+                elu.backward(gpu, &x, &x).unwrap(),
+            ],
+            1 => vec![
+                softmax.forward(gpu, &x).unwrap(),
+                softmax.backward(gpu, &x, &x).unwrap(),
+            ],
+            _ => {
+                let (dx, dalpha) = prelu.backward(gpu, &x, &x).unwrap();
+                vec![prelu.forward(gpu, &x).unwrap(), dx, dalpha]
+            }
+        };
         assert!(gpu.live_tensor_bytes() >= baseline + 2 * (n as u64) * 4);
-        drop((y, dx));
+        drop(outputs);
         if i == 1_000 {
-            y_and_dx_are_freed(gpu, baseline);
+            outputs_are_freed(gpu, baseline);
             rss_after_warmup = resident_bytes();
         }
     }
-    y_and_dx_are_freed(gpu, baseline);
+    outputs_are_freed(gpu, baseline);
     if let (Some(before), Some(after)) = (rss_after_warmup, resident_bytes()) {
-        // 4,000 more iterations each allocate 128 KiB of tensors: a leak would add ~500 MiB.
+        // 4,000 more iterations each allocate at least 128 KiB of outputs: a leak would add
+        // about 500 MiB.
         let growth = after.saturating_sub(before);
         assert!(
             growth < 64 << 20,
             "resident memory grew by {growth} bytes over 8,000 calls"
         );
     }
+    gpu.health().unwrap();
 }
 
-fn y_and_dx_are_freed(gpu: &Gpu, baseline: u64) {
+fn outputs_are_freed(gpu: &Gpu, baseline: u64) {
     assert_eq!(
         gpu.live_tensor_bytes(),
         baseline,
@@ -223,6 +265,74 @@ proptest! {
                 prop_assert!(layer.forward(gpu, &x).is_ok());
                 let dx = layer.backward(gpu, &x, &dy);
                 prop_assert_eq!(dx.is_ok(), x_shape == dy_shape, "{:?} vs {:?}", x_shape, dy_shape);
+            }
+        }
+        prop_assert!(gpu.health().is_ok());
+    }
+}
+
+#[test]
+fn prelu_on_a_tensor_past_one_storage_binding_matches_the_reference() {
+    let gpu = require_gpu!();
+    // NHWC with one alpha per channel: 4 * 1024 * 1025 * 8 floats = 128.1 MiB.
+    let shape = [4, 1024, 1025, 8];
+    let bytes = shape.iter().product::<usize>() as u64 * 4;
+    assert!(bytes > gpu.info().max_storage_buffer_binding_size.min(128 << 20));
+    for row in prelu::check_preset(gpu, &shape, Some(vec![1, 2]), 3).unwrap() {
+        assert!(
+            row.outcome.is_ok(),
+            "{} {}: {}",
+            row.op,
+            row.direction.name(),
+            row.outcome.unwrap_err()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Softmax and PReLU with random (often invalid) axes and shapes: typed errors, no panic.
+    #[test]
+    fn no_softmax_or_prelu_call_panics_on_bad_axes_or_shapes(
+        axis in -7i64..7,
+        shared in prop::option::of(prop::collection::vec(0usize..7, 0..4)),
+        x_shape in prop::collection::vec(1usize..4, 0..5),
+        dy_shape in prop::collection::vec(1usize..4, 0..5),
+    ) {
+        let Some(gpu) = common::gpu() else { return Ok(()) };
+        let n = |s: &[usize]| s.iter().product::<usize>();
+        let x = Tensor::from_slice(gpu, &vec![0.25; n(&x_shape)], &x_shape).unwrap();
+        let dy = Tensor::from_slice(gpu, &vec![0.5; n(&dy_shape)], &dy_shape).unwrap();
+        let rank = x_shape.len() as i64;
+
+        let layer = Softmax::new(axis).unwrap();
+        let y = layer.forward(gpu, &x);
+        let axis_ok = rank >= 2 && (-rank..rank).contains(&axis);
+        prop_assert_eq!(y.is_ok(), axis_ok, "softmax axis {} on {:?}: {:?}", axis, x_shape, y.as_ref().err());
+        if let Err(e) = &y {
+            prop_assert!(matches!(e, Error::InvalidRank { .. } | Error::AxisOutOfRange { .. }), "{e}");
+        }
+        if let Ok(y) = y {
+            let dx = layer.backward(gpu, &y, &dy);
+            prop_assert_eq!(dx.is_ok(), x_shape == dy_shape);
+        }
+
+        match PReLU::new(Default::default(), None, None, shared.clone()) {
+            Err(e) => prop_assert!(matches!(e, Error::InvalidParameter { .. }), "{e}"),
+            Ok(mut layer) => {
+                let axes_fit = shared.iter().flatten().all(|&a| a >= 1 && (a as i64) < rank);
+                let y = layer.forward(gpu, &x);
+                prop_assert_eq!(y.is_ok(), axes_fit && rank >= 1, "{:?} on {:?}: {:?}", shared, x_shape, y.as_ref().err());
+                if y.is_ok() {
+                    // Only the batch size (and shared axes) may differ between x and dy.
+                    let grads = layer.backward(gpu, &x, &dy);
+                    if x_shape == dy_shape {
+                        prop_assert!(grads.is_ok(), "{:?}", grads.err());
+                    } else {
+                        prop_assert!(grads.is_err());
+                    }
+                }
             }
         }
         prop_assert!(gpu.health().is_ok());
