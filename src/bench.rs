@@ -104,11 +104,18 @@ pub enum OpKind {
 /// A prepared measurement: inputs allocated, ready to record or call.
 pub struct Case {
     pub shape: Vec<usize>,
+    /// What else identifies the kernel run, e.g. the copy's grid; empty for most ops.
+    pub detail: String,
     /// Bytes a perfect kernel moves.
     pub bytes: u64,
-    record: Box<dyn Fn(&Gpu, &mut wgpu::CommandEncoder) -> Result<()>>,
-    call: Box<dyn Fn(&Gpu) -> Result<()>>,
+    record: Box<RecordFn>,
+    call: Box<CallFn>,
 }
+
+/// Records the op's dispatches into an encoder.
+type RecordFn = dyn Fn(&Gpu, &mut wgpu::CommandEncoder) -> Result<()>;
+/// Makes the public call a user would make.
+type CallFn = dyn Fn(&Gpu) -> Result<()>;
 
 impl Case {
     /// Records the op's dispatches (what the kernel time covers).
@@ -176,9 +183,7 @@ impl OpKind {
     fn case(&self, gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
         match *self {
             OpKind::Copy => match direction {
-                Direction::Forward => {
-                    copy_case(gpu, random_tensor(gpu, n, seed)?, u32::MAX).map(Some)
-                }
+                Direction::Forward => tuned_copy_case(gpu, n, seed).map(Some),
                 Direction::Backward => Ok(None),
             },
             OpKind::Elementwise(op) => {
@@ -194,6 +199,7 @@ impl OpKind {
                 let recorded = inputs.clone();
                 Ok(Some(Case {
                     shape: vec![n],
+                    detail: String::new(),
                     bytes,
                     record: Box::new(move |gpu, encoder| {
                         let refs: Vec<&Tensor> = recorded.iter().collect();
@@ -295,8 +301,13 @@ fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Case> {
     };
     let record = std::sync::Arc::new(record);
     let for_call = std::sync::Arc::clone(&record);
+    let groups = (n.div_ceil(4) as u32)
+        .div_ceil(COPY_WORKGROUP_SIZE)
+        .min(max_groups)
+        .min(gpu.limits().max_compute_workgroups_per_dimension);
     Ok(Case {
         shape: vec![n],
+        detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
         bytes: f32_bytes(n, 2),
         record: Box::new(move |gpu, encoder| record(gpu, encoder)),
         call: Box::new(move |gpu| gpu.run("bench/copy", |encoder| for_call(gpu, encoder))),
@@ -463,33 +474,33 @@ pub fn measure(gpu: &Gpu, case: &Case, opts: &Options) -> Result<Measurement> {
     })
 }
 
-/// The copy roof at `n` elements: the fastest of [`COPY_GRIDS`], measured as any row.
+/// The copy kernel at `n` elements on the fastest grid of [`COPY_GRIDS`] (a few quick timed
+/// runs each), so that the roof is the best copy this adapter does.
 ///
 /// # Errors
-/// As [`measure`].
-pub fn measure_copy(gpu: &Gpu, n: usize, opts: &Options) -> Result<(Case, Measurement)> {
+/// As [`gpu_times`].
+pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
     let quick = Options {
         warmup: 1,
         min_reps: 3,
         max_reps: 3,
-        ..opts.clone()
+        ..Options::default()
     };
+    let src = random_tensor(gpu, n, seed)?;
     let needed = (n.div_ceil(4) as u32).div_ceil(COPY_WORKGROUP_SIZE);
-    let mut best: Option<(u32, Duration)> = None;
+    let mut best: Option<(Case, Duration)> = None;
     for grid in COPY_GRIDS {
         if grid != u32::MAX && grid >= needed {
             continue; // the same dispatch as one workgroup per 256 vec4s
         }
-        let case = copy_case(gpu, random_tensor(gpu, n, opts.seed)?, grid)?;
+        let case = copy_case(gpu, src.clone(), grid)?;
         let (t, _) = kernel_time(gpu, &case, &quick)?;
-        if best.is_none_or(|(_, b)| t < b) {
-            best = Some((grid, t));
+        if best.as_ref().is_none_or(|(_, b)| t < *b) {
+            best = Some((case, t));
         }
     }
-    let grid = best.map_or(u32::MAX, |(g, _)| g);
-    let case = copy_case(gpu, random_tensor(gpu, n, opts.seed)?, grid)?;
-    let m = measure(gpu, &case, opts)?;
-    Ok((case, m))
+    let (case, _) = best.expect("one workgroup per 256 vec4s is always tried");
+    Ok(case)
 }
 
 /// One line of `wgact bench`.
@@ -507,6 +518,8 @@ pub struct Row {
     pub backend: String,
     pub driver: String,
     pub timer: &'static str,
+    /// [`Case::detail`].
+    pub detail: String,
 }
 
 impl Row {
@@ -538,6 +551,7 @@ fn row(gpu: &Gpu, op: &str, dir: Direction, case: &Case, m: &Measurement, copy_g
             .trim()
             .to_string(),
         timer: m.timer.name(),
+        detail: case.detail.clone(),
     }
 }
 
@@ -565,7 +579,8 @@ pub fn run(
                 break;
             }
         }
-        let (case, m) = measure_copy(gpu, n, opts)?;
+        let case = tuned_copy_case(gpu, n, opts.seed)?;
+        let m = measure(gpu, &case, opts)?;
         let copy = row(gpu, "copy", Direction::Forward, &case, &m, 1.0);
         let copy_gbps = copy.gbps;
         let copy = Row {

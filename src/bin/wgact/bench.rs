@@ -105,7 +105,7 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
     let started = Instant::now();
     let rows = bench::run(gpu, &ops, &sizes, &opts, &mut |r: &Row| {
         eprintln!(
-            "[{:6.1} s] {:<16} {} {:>10} elements: {:>10.1} us {:>8.2} GB/s  x{:.2} of copy  e2e {:.1} us",
+            "[{:6.1} s] {:<16} {} {:>10} elements: {:>10.1} us {:>8.2} GB/s  x{:.2} of copy  e2e {:.1} us  {}",
             started.elapsed().as_secs_f64(),
             r.op,
             r.dir,
@@ -113,7 +113,8 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
             r.kernel_us,
             r.gbps,
             r.ratio_to_copy,
-            r.e2e_us
+            r.e2e_us,
+            r.detail
         );
     })?;
     print_table(gpu, &rows, timer.name());
@@ -179,6 +180,7 @@ fn write_json(path: &PathBuf, rows: &[Row]) -> std::io::Result<()> {
                 "backend": r.backend,
                 "driver": r.driver,
                 "timer": r.timer,
+                "detail": r.detail,
             })
         })
         .collect();
