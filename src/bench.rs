@@ -89,6 +89,9 @@ impl Default for Options {
 pub struct BenchOp {
     /// The `op` field of its rows, named as `torch_baseline.py` names the same op.
     pub name: &'static str,
+    /// Tells apart presets of one op that share a size, e.g. softmax's row lengths
+    /// (`"256 columns"`); each is its own line in the chart. Empty for most.
+    pub variant: &'static str,
     pub kind: OpKind,
 }
 
@@ -136,11 +139,13 @@ impl BenchOp {
         };
         let elementwise = |name, op: Elementwise| BenchOp {
             name,
+            variant: "",
             kind: OpKind::Elementwise(op),
         };
         vec![
             BenchOp {
                 name: "copy",
+                variant: "",
                 kind: OpKind::Copy,
             },
             elementwise("leaky_relu", LeakyReLU::default().into()),
@@ -507,6 +512,8 @@ pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
 #[derive(Clone, Debug)]
 pub struct Row {
     pub op: String,
+    /// [`BenchOp::variant`].
+    pub variant: String,
     pub dir: &'static str,
     pub dtype: &'static str,
     pub shape: Vec<usize>,
@@ -523,6 +530,14 @@ pub struct Row {
 }
 
 impl Row {
+    /// The op and its variant, as the chart labels its line.
+    pub fn series(&self) -> String {
+        if self.variant.is_empty() {
+            self.op.clone()
+        } else {
+            format!("{} {}", self.op, self.variant)
+        }
+    }
     pub fn elements(&self) -> usize {
         crate::tensor::element_count(&self.shape).unwrap_or(0)
     }
@@ -533,11 +548,19 @@ pub fn gbps(bytes: u64, time: Duration) -> f64 {
     bytes as f64 / time.as_secs_f64().max(1e-12) / 1e9
 }
 
-fn row(gpu: &Gpu, op: &str, dir: Direction, case: &Case, m: &Measurement, copy_gbps: f64) -> Row {
+fn row(
+    gpu: &Gpu,
+    op: &BenchOp,
+    dir: Direction,
+    case: &Case,
+    m: &Measurement,
+    copy_gbps: f64,
+) -> Row {
     let info = gpu.info();
     let gbps = gbps(case.bytes, m.kernel);
     Row {
-        op: op.to_string(),
+        op: op.name.to_string(),
+        variant: op.variant.to_string(),
         dir: dir.name(),
         dtype: DType::F32.name(),
         shape: case.shape.clone(),
@@ -581,7 +604,12 @@ pub fn run(
         }
         let case = tuned_copy_case(gpu, n, opts.seed)?;
         let m = measure(gpu, &case, opts)?;
-        let copy = row(gpu, "copy", Direction::Forward, &case, &m, 1.0);
+        let copy_op = BenchOp {
+            name: "copy",
+            variant: "",
+            kind: OpKind::Copy,
+        };
+        let copy = row(gpu, &copy_op, Direction::Forward, &case, &m, 1.0);
         let copy_gbps = copy.gbps;
         let copy = Row {
             ratio_to_copy: 1.0,
@@ -599,7 +627,7 @@ pub fn run(
                     continue;
                 };
                 let m = measure(gpu, &case, opts)?;
-                let r = row(gpu, op.name, direction, &case, &m, copy_gbps);
+                let r = row(gpu, op, direction, &case, &m, copy_gbps);
                 progress(&r);
                 rows.push(r);
             }

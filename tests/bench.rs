@@ -171,8 +171,14 @@ fn wgact_bench_writes_json_rows_with_every_field_and_an_svg_naming_every_op() {
 #[test]
 fn the_copy_shader_is_valid_wgsl_without_a_gpu() {
     let sources = wgpu_activations::shader_sources();
-    let copy: Vec<_> = sources.iter().filter(|(l, _)| l.starts_with("bench/")).collect();
-    assert!(!copy.is_empty(), "the copy kernel is missing from shader_sources()");
+    let copy: Vec<_> = sources
+        .iter()
+        .filter(|(l, _)| l.starts_with("bench/"))
+        .collect();
+    assert!(
+        !copy.is_empty(),
+        "the copy kernel is missing from shader_sources()"
+    );
     for (label, source) in copy {
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(source)));

@@ -107,7 +107,7 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
         eprintln!(
             "[{:6.1} s] {:<16} {} {:>10} elements: {:>10.1} us {:>8.2} GB/s  x{:.2} of copy  e2e {:.1} us  {}",
             started.elapsed().as_secs_f64(),
-            r.op,
+            r.series(),
             r.dir,
             r.elements(),
             r.kernel_us,
@@ -147,14 +147,18 @@ fn print_table(gpu: &Gpu, rows: &[Row], timer: &str) {
         info.name, info.backend, info.driver, info.driver_info
     );
     println!();
-    println!("| op | dir | elements | kernel µs | GB/s | ratio to copy | end-to-end µs |");
+    println!("| op | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
             "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} |",
-            r.op,
+            r.series(),
             r.dir,
-            r.elements(),
+            r.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("×"),
             r.kernel_us,
             r.gbps,
             r.ratio_to_copy,
@@ -169,6 +173,7 @@ fn write_json(path: &PathBuf, rows: &[Row]) -> std::io::Result<()> {
         .map(|r| {
             serde_json::json!({
                 "op": r.op,
+                "variant": r.variant,
                 "dir": r.dir,
                 "dtype": r.dtype,
                 "shape": r.shape,

@@ -13,11 +13,11 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
     let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min).max(1.0);
     let hi = sizes.iter().copied().fold(0.0, f64::max).max(lo);
     let top = rows.iter().map(|r| r.gbps).fold(0.0, f64::max).max(1e-3) * 1.15;
-    // Ops in order of first appearance, copy first.
-    let mut ops: Vec<&str> = Vec::new();
+    // Series (op and variant) in order of first appearance; copy is the roof.
+    let mut ops: Vec<String> = Vec::new();
     for r in rows {
-        if r.op != "copy" && !ops.contains(&r.op.as_str()) {
-            ops.push(&r.op);
+        if r.op != "copy" && !ops.contains(&r.series()) {
+            ops.push(r.series());
         }
     }
     let copy: Vec<(f64, f64)> = series(rows, "copy", "fwd");
@@ -65,7 +65,7 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
             chart
                 .draw_series(LineSeries::new(points, style))
                 .map_err(|e| err(&e))?
-                .label(*op)
+                .label(op.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         chart
@@ -79,11 +79,11 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
     root.present().map_err(|e| err(&e))
 }
 
-/// `(elements, GB/s)` of one op and direction, by size.
-fn series(rows: &[Row], op: &str, dir: &str) -> Vec<(f64, f64)> {
+/// `(elements, GB/s)` of one series (op and variant) and direction, by size.
+fn series(rows: &[Row], series: &str, dir: &str) -> Vec<(f64, f64)> {
     let mut points: Vec<(f64, f64)> = rows
         .iter()
-        .filter(|r| r.op == op && r.dir == dir)
+        .filter(|r| r.series() == series && r.dir == dir)
         .map(|r| (r.elements() as f64, r.gbps))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
