@@ -487,24 +487,31 @@ pub fn measure(gpu: &Gpu, case: &Case, opts: &Options) -> Result<Measurement> {
 pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
     let quick = Options {
         warmup: 1,
-        min_reps: 3,
-        max_reps: 3,
+        min_reps: 5,
+        max_reps: 5,
         ..Options::default()
     };
     let src = random_tensor(gpu, n, seed)?;
     let needed = (n.div_ceil(4) as u32).div_ceil(COPY_WORKGROUP_SIZE);
     let mut best: Option<(Case, Duration)> = None;
+    let mut tried = Vec::new();
     for grid in COPY_GRIDS {
         if grid != u32::MAX && grid >= needed {
             continue; // the same dispatch as one workgroup per 256 vec4s
         }
         let case = copy_case(gpu, src.clone(), grid)?;
         let (t, _) = kernel_time(gpu, &case, &quick)?;
+        tried.push(format!(
+            "{}: {:.1} us",
+            grid.min(needed),
+            t.as_secs_f64() * 1e6
+        ));
         if best.as_ref().is_none_or(|(_, b)| t < *b) {
             best = Some((case, t));
         }
     }
-    let (case, _) = best.expect("one workgroup per 256 vec4s is always tried");
+    let (mut case, _) = best.expect("one workgroup per 256 vec4s is always tried");
+    case.detail = format!("{} (tried {})", case.detail, tried.join(", "));
     Ok(case)
 }
 

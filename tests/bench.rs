@@ -190,3 +190,19 @@ fn the_copy_shader_is_valid_wgsl_without_a_gpu() {
         .unwrap_or_else(|e| panic!("{label}: {e:?}"));
     }
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn wgact_bench_refuses_an_unknown_op_and_names_the_known_ones() {
+    let _ = require_gpu!();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgact"))
+        .args(["bench", "--ops", "leaky_relu,swish", "--sizes", "64"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted an unknown op: {stderr}");
+    assert!(
+        stderr.contains("\"swish\"") && stderr.contains("relu_general"),
+        "{stderr}"
+    );
+}
