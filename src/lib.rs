@@ -65,5 +65,6 @@ pub fn shader_sources() -> Vec<(String, String)> {
     }
     sources.extend(prelu::shader_sources());
     sources.extend(softmax::shader_sources());
+    sources.extend(bench::shader_sources());
     sources
 }
