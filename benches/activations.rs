@@ -11,7 +11,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wgpu_activations::bench::{self, BenchOp, OpKind};
 use wgpu_activations::check::Rng;
-use wgpu_activations::reference::{elementwise_backward, elementwise_forward};
+use wgpu_activations::reference::{
+    elementwise_backward, elementwise_forward, prelu, softmax_backward, softmax_forward,
+};
 use wgpu_activations::{Direction, Gpu};
 
 const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
@@ -37,6 +39,37 @@ fn cpu_reference(op: &BenchOp, direction: Direction, n: usize) -> Option<Box<dyn
         (OpKind::Elementwise(e), Direction::Backward) => Some(Box::new(move || {
             black_box(elementwise_backward(&e, black_box(&x), black_box(&dy)).unwrap());
         })),
+        (OpKind::PReLU, direction) => {
+            let shape = [n / 4096, 8, 8, 64];
+            let (alpha, alpha_shape) = (vec![0.25f32; 64], [1, 1, 64]);
+            Some(match direction {
+                Direction::Forward => Box::new(move || {
+                    black_box(
+                        prelu::prelu_forward(black_box(&x), &shape, &alpha, &alpha_shape).unwrap(),
+                    );
+                }),
+                Direction::Backward => Box::new(move || {
+                    black_box(
+                        prelu::prelu_backward(black_box(&x), &dy, &shape, &alpha, &alpha_shape)
+                            .unwrap(),
+                    );
+                }),
+            })
+        }
+        (OpKind::SoftmaxLast { .. } | OpKind::SoftmaxAxis1, direction) => {
+            let (shape, axis) = match op.kind {
+                OpKind::SoftmaxLast { cols } => (vec![n / cols, cols], -1),
+                _ => (vec![n / (64 * 128 * 128), 64, 128, 128], 1),
+            };
+            Some(match direction {
+                Direction::Forward => Box::new(move || {
+                    black_box(softmax_forward(black_box(&x), &shape, axis, None).unwrap());
+                }),
+                Direction::Backward => Box::new(move || {
+                    black_box(softmax_backward(black_box(&x), &dy, &shape, axis, None).unwrap());
+                }),
+            })
+        }
     }
 }
 
@@ -57,7 +90,11 @@ fn activations(c: &mut Criterion) {
     );
     for op in BenchOp::defaults() {
         for direction in Direction::ALL {
-            let mut group = c.benchmark_group(format!("{}/{}", op.name, direction.name()));
+            let mut group = c.benchmark_group(format!(
+                "{}/{}",
+                op.label().replace(' ', "_"),
+                direction.name()
+            ));
             for n in SIZES {
                 let Some(case) = op.case(&gpu, direction, n, SEED).expect("bench inputs") else {
                     continue;

@@ -13,7 +13,7 @@
 //! output allocation, encoding, submission and completion; no upload or download).
 //!
 //! # Adding an op
-//! One [`OpKind`] variant, its arm in [`OpKind::case`] (allocate inputs, say what to record
+//! One [`OpKind`] variant, its arm in `OpKind::case` (allocate inputs, say what to record
 //! and what a user would call) and its presets in [`BenchOp::defaults`].
 
 use std::time::{Duration, Instant};
@@ -22,6 +22,8 @@ use crate::check::Rng;
 use crate::elementwise::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
 use crate::error::{Error, Result};
 use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
+use crate::prelu::{Initializer, PReLU};
+use crate::softmax::Softmax;
 use crate::tensor::Tensor;
 use crate::LeakyReLU;
 
@@ -102,6 +104,13 @@ pub enum OpKind {
     Copy,
     /// An elementwise layer.
     Elementwise(Elementwise),
+    /// PReLU with one alpha per channel on NHWC input (`shared_axes=[1, 2]`), 64 channels of
+    /// 8x8, as `torch_baseline.py` runs it. Backward computes dx and dalpha.
+    PReLU,
+    /// Softmax along the last axis of rows of `cols` elements.
+    SoftmaxLast { cols: usize },
+    /// Softmax along axis 1 of `(N, 64, 128, 128)`: the strided kernel, no transpose.
+    SoftmaxAxis1,
 }
 
 /// A prepared measurement: inputs allocated, ready to record or call.
@@ -154,7 +163,32 @@ impl BenchOp {
             elementwise("relu", ReLU::default().into()),
             elementwise("relu_max6", relu(Some(6.0), 0.0, 0.0).into()),
             elementwise("relu_general", relu(Some(6.0), 0.1, 0.5).into()),
+            BenchOp {
+                name: "prelu",
+                variant: "",
+                kind: OpKind::PReLU,
+            },
+            softmax_last("32 columns", 32),
+            softmax_last("256 columns", 256),
+            softmax_last("1024 columns", 1024),
+            softmax_last("4096 columns", 4096),
+            softmax_last("32768 columns", 32768),
+            BenchOp {
+                name: "softmax_axis1",
+                variant: "",
+                kind: OpKind::SoftmaxAxis1,
+            },
         ]
+    }
+
+    /// The op with its variant, e.g. `softmax_last 256 columns`: one criterion group or chart
+    /// line each.
+    pub fn label(&self) -> String {
+        if self.variant.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{} {}", self.name, self.variant)
+        }
     }
 
     /// The inputs for `direction` at about `n` elements, or `None` when the op has no such
@@ -170,6 +204,14 @@ impl BenchOp {
         seed: u64,
     ) -> Result<Option<Case>> {
         self.kind.case(gpu, direction, n, seed)
+    }
+}
+
+fn softmax_last(variant: &'static str, cols: usize) -> BenchOp {
+    BenchOp {
+        name: "softmax_last",
+        variant,
+        kind: OpKind::SoftmaxLast { cols },
     }
 }
 
@@ -216,8 +258,111 @@ impl OpKind {
                     }),
                 }))
             }
+            OpKind::PReLU => prelu_case(gpu, direction, n, seed),
+            OpKind::SoftmaxLast { cols } => {
+                if !n.is_multiple_of(cols) {
+                    return Ok(None);
+                }
+                softmax_case(gpu, direction, &[n / cols, cols], -1, seed).map(Some)
+            }
+            OpKind::SoftmaxAxis1 => {
+                const PLANE: usize = 64 * 128 * 128;
+                if !n.is_multiple_of(PLANE) {
+                    return Ok(None);
+                }
+                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed).map(Some)
+            }
         }
     }
+}
+
+/// PReLU on `(n / 4096, 8, 8, 64)` with `shared_axes=[1, 2]`; `None` when 4096 does not
+/// divide `n`. Backward is dx and dalpha (bytes: x, dy and dx, plus dalpha).
+fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
+    if !n.is_multiple_of(4096) {
+        return Ok(None);
+    }
+    let shape = [n / 4096, 8, 8, 64];
+    let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2]))?;
+    layer.build(gpu, &shape)?;
+    let x = random_tensor(gpu, n, seed)?.reshape(&shape)?;
+    let out = Tensor::alloc(gpu, "bench/prelu/out", &shape)?;
+    let layer = std::rc::Rc::new(std::cell::RefCell::new(layer));
+    let recorded = std::rc::Rc::clone(&layer);
+    Ok(Some(match direction {
+        Direction::Forward => {
+            let xr = x.clone();
+            Case {
+                shape: shape.to_vec(),
+                detail: String::new(),
+                bytes: f32_bytes(n, 2),
+                record: Box::new(move |gpu, encoder| {
+                    recorded.borrow().record_forward(gpu, encoder, &xr, &out)
+                }),
+                call: Box::new(move |gpu| layer.borrow_mut().forward(gpu, &x).map(drop)),
+            }
+        }
+        Direction::Backward => {
+            let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(&shape)?;
+            let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
+            let dalpha = Tensor::alloc(gpu, "bench/prelu/dalpha", &alpha_shape)?;
+            let scratch = layer.borrow().dalpha_scratch(gpu, &shape)?;
+            let (xr, dyr) = (x.clone(), dy.clone());
+            Case {
+                shape: shape.to_vec(),
+                detail: String::new(),
+                bytes: f32_bytes(n, 3) + f32_bytes(dalpha.len(), 1),
+                record: Box::new(move |gpu, encoder| {
+                    let layer = recorded.borrow();
+                    layer.record_dx(gpu, encoder, &xr, &dyr, &out)?;
+                    layer.record_dalpha(gpu, encoder, &scratch, &xr, &dyr, &dalpha)
+                }),
+                call: Box::new(move |gpu| layer.borrow_mut().backward(gpu, &x, &dy).map(drop)),
+            }
+        }
+    }))
+}
+
+/// Softmax along `axis` of `shape`. Backward works from a real forward output `y`.
+fn softmax_case(
+    gpu: &Gpu,
+    direction: Direction,
+    shape: &[usize],
+    axis: i64,
+    seed: u64,
+) -> Result<Case> {
+    let n = crate::tensor::element_count(shape).unwrap_or(0);
+    let layer = Softmax::new(axis)?;
+    let x = random_tensor(gpu, n, seed)?.reshape(shape)?;
+    let out = Tensor::alloc(gpu, "bench/softmax/out", shape)?;
+    Ok(match direction {
+        Direction::Forward => {
+            let xr = x.clone();
+            Case {
+                shape: shape.to_vec(),
+                detail: String::new(),
+                bytes: f32_bytes(n, 2),
+                record: Box::new(move |gpu, encoder| {
+                    layer.record_forward(gpu, encoder, &xr, None, &out)
+                }),
+                call: Box::new(move |gpu| layer.forward(gpu, &x).map(drop)),
+            }
+        }
+        Direction::Backward => {
+            let y = layer.forward(gpu, &x)?;
+            let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(shape)?;
+            let (yr, dyr) = (y.clone(), dy.clone());
+            Case {
+                shape: shape.to_vec(),
+                detail: String::new(),
+                bytes: f32_bytes(n, 3),
+                record: Box::new(move |gpu, encoder| {
+                    layer.record_backward(gpu, encoder, &yr, &dyr, None, &out)
+                }),
+                call: Box::new(move |gpu| layer.backward(gpu, &y, &dy).map(drop)),
+            }
+        }
+    })
 }
 
 /// The copy kernel's WGSL source.
