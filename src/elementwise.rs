@@ -271,9 +271,6 @@ struct ElementwiseParams {
 
 /// Workgroup size of the elementwise kernels.
 const WORKGROUP_SIZE: u32 = 256;
-/// Grid-stride loops run on at most this many workgroups: about 128 per SM on an H100,
-/// where a fixed grid of this size reached the copy roof (see `shared/device/README.md`).
-const MAX_WORKGROUPS: u32 = 16_384;
 
 impl Elementwise {
     /// The Keras op name, as in the conformance files: `leaky_relu`, `elu`, ...
@@ -409,7 +406,7 @@ impl Elementwise {
         let kernel = gpu.kernel(self.key(direction), contract, || self.wgsl(direction))?;
         let (flags, p) = self.uniform();
         let chunk = (gpu.max_binding_bytes() / 4) as usize;
-        let max_groups = MAX_WORKGROUPS.min(gpu.limits().max_compute_workgroups_per_dimension);
+        let max_groups = gpu.grid_stride_workgroups();
         let mut start = 0;
         while start < n {
             let count = chunk.min(n - start);

@@ -97,6 +97,8 @@ pub struct Gpu {
     queue: wgpu::Queue,
     info: GpuInfo,
     limits: wgpu::Limits,
+    /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
+    grid_stride_workgroups: u32,
     kernels: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
     layouts: Mutex<HashMap<BindingContract, wgpu::BindGroupLayout>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -223,12 +225,20 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
         }));
+        // About 128 per SM on an H100 reached the copy roof (shared/device/README.md); a CPU
+        // adapter (lavapipe) runs each workgroup as a task and copies fastest on ~1024.
+        let grid_stride_workgroups = match adapter.device_type {
+            wgpu::DeviceType::Cpu => 1_024,
+            _ => 16_384,
+        }
+        .min(limits.max_compute_workgroups_per_dimension);
         Gpu {
             id: NEXT_GPU_ID.fetch_add(1, Ordering::Relaxed),
             device,
             queue,
             info,
             limits,
+            grid_stride_workgroups,
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
             lost,
@@ -277,6 +287,11 @@ impl Gpu {
 
     pub(crate) fn limits(&self) -> &wgpu::Limits {
         &self.limits
+    }
+
+    /// How many workgroups a grid-stride loop should run on for this adapter.
+    pub(crate) fn grid_stride_workgroups(&self) -> u32 {
+        self.grid_stride_workgroups
     }
 
     pub(crate) fn live_bytes_counter(&self) -> Arc<AtomicU64> {

@@ -77,8 +77,6 @@ use crate::tensor::Tensor;
 
 /// Workgroup size of every prelu kernel.
 const WORKGROUP_SIZE: u32 = 256;
-/// Grid-stride loops of the elementwise kernels run on at most this many workgroups.
-const MAX_WORKGROUPS: u32 = 16_384;
 /// Terms each invocation of a reduction pass adds before the shared-memory tree.
 const TERMS_PER_INVOCATION: usize = 4;
 /// Largest number of alpha elements one reduction workgroup handles side by side.
@@ -740,7 +738,9 @@ impl PReLU {
         let compiled = kernel.load(gpu)?;
         let mut params = self.elementwise_params(out.shape())?;
         let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
-        let max_groups = MAX_WORKGROUPS.min(self.limits.groups_per_dim(gpu));
+        let max_groups = gpu
+            .grid_stride_workgroups()
+            .min(self.limits.groups_per_dim(gpu));
         let alpha_len = built.alpha.len().max(1);
         if alpha_len * 4 > gpu.max_binding_bytes() as usize {
             return Err(Error::TooLarge {
