@@ -9,9 +9,23 @@ use wgpu_activations::bench::Row;
 /// Draws `rows` into an SVG file at `path`.
 pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let sizes: Vec<f64> = rows.iter().map(|r| r.elements() as f64).collect();
-    let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min).max(1.0);
-    let hi = sizes.iter().copied().fold(0.0, f64::max).max(lo);
+    // The x axis is log2 of the element count, labelled 2^k at whole k only.
+    let exps: Vec<f64> = rows
+        .iter()
+        .map(|r| (r.elements().max(1) as f64).log2())
+        .collect();
+    let lo = exps
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .floor()
+        .min(60.0);
+    let hi = exps
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .ceil()
+        .max(lo + 1.0);
     let top = rows.iter().map(|r| r.gbps).fold(0.0, f64::max).max(1e-3) * 1.15;
     // Series (op and variant) in order of first appearance; copy is the roof.
     let mut ops: Vec<String> = Vec::new();
@@ -37,13 +51,20 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((lo / 1.5..hi * 1.5).log_scale(), 0.0..top)
+            .build_cartesian_2d(lo - 0.5..hi + 0.5, 0.0..top)
             .map_err(|e| err(&e))?;
         chart
             .configure_mesh()
             .x_desc("tensor size (elements)")
             .y_desc("GB/s")
-            .x_label_formatter(&|v| format!("2^{}", v.log2().round()))
+            .x_labels((hi - lo) as usize + 2)
+            .x_label_formatter(&|v| {
+                if (v - v.round()).abs() < 1e-6 {
+                    format!("2^{}", v.round())
+                } else {
+                    String::new()
+                }
+            })
             .draw()
             .map_err(|e| err(&e))?;
         let roof = BLACK.stroke_width(3);
@@ -79,12 +100,12 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
     root.present().map_err(|e| err(&e))
 }
 
-/// `(elements, GB/s)` of one series (op and variant) and direction, by size.
+/// `(log2 elements, GB/s)` of one series (op and variant) and direction, by size.
 fn series(rows: &[Row], series: &str, dir: &str) -> Vec<(f64, f64)> {
     let mut points: Vec<(f64, f64)> = rows
         .iter()
         .filter(|r| r.series() == series && r.dir == dir)
-        .map(|r| (r.elements() as f64, r.gbps))
+        .map(|r| ((r.elements().max(1) as f64).log2(), r.gbps))
         .collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points
