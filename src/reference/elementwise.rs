@@ -1,19 +1,6 @@
+use super::{mul_mask, relu};
 use crate::elementwise::{Elementwise, ReLU, ReluPath};
 use crate::error::{Error, Result};
-
-/// `max(v, 0)` as Eigen computes it: NaN propagates.
-fn relu(v: f32) -> f32 {
-    if v.is_nan() || v > 0.0 {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// `v * cast(keep)`: for non-finite `v` and `keep == false` this is NaN, as in IEEE.
-fn mul_mask(v: f32, keep: bool) -> f32 {
-    v * if keep { 1.0 } else { 0.0 }
-}
 
 /// `minimum` / `maximum` with NaN propagated.
 fn min_nan(a: f32, b: f32) -> f32 {

@@ -13,3 +13,18 @@ pub use elementwise::{
     elementwise_forward_scalar,
 };
 pub use softmax::{softmax_backward, softmax_forward, softmax_row_f64};
+
+/// `max(v, 0)` as Eigen computes it: NaN propagates.
+fn relu(v: f32) -> f32 {
+    if v.is_nan() || v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// `v * cast(keep)` as TensorFlow multiplies by a cast mask: for non-finite `v` and
+/// `keep == false` this is NaN, as in IEEE.
+fn mul_mask(v: f32, keep: bool) -> f32 {
+    v * if keep { 1.0 } else { 0.0 }
+}

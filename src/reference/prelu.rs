@@ -1,21 +1,8 @@
 //! PReLU on the CPU: `y = relu(x) + (-alpha) * relu(-x)` (Keras's formula, term by term in
 //! f32), TensorFlow's gradients, and dalpha summed in f64.
 
+use super::{mul_mask, relu};
 use crate::error::{Error, Result};
-
-/// `max(v, 0)` with NaN propagated.
-fn relu(v: f32) -> f32 {
-    if v.is_nan() || v > 0.0 {
-        v
-    } else {
-        0.0
-    }
-}
-
-/// `v * cast(keep)`: NaN for non-finite `v` when `keep` is false, as in IEEE.
-fn mul_mask(v: f32, keep: bool) -> f32 {
-    v * if keep { 1.0 } else { 0.0 }
-}
 
 /// `y` for one element.
 pub fn prelu_forward_scalar(x: f32, alpha: f32) -> f32 {

@@ -11,7 +11,6 @@ mod check;
 mod kernels;
 mod plan;
 
-use crate::check::CheckRow;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
@@ -228,14 +227,7 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
 }
 
 /// The `wgact check` rows of this family.
-pub(crate) fn check_rows(
-    gpu: &Gpu,
-    quick: bool,
-    seed: u64,
-    emit: &mut dyn FnMut(&CheckRow),
-) -> Result<()> {
-    check::check_rows(gpu, quick, seed, emit)
-}
+pub(crate) use check::check_rows;
 
 pub use check::{
     check_case, compare_dx, compare_y, dx_abs_scale, logits, random_mask, special_rows, upstream,
