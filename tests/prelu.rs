@@ -39,7 +39,7 @@ fn every_prelu_shader_validates_with_naga() {
         .into_iter()
         .filter(|(label, _)| label.starts_with("prelu/"))
         .collect();
-    assert_eq!(sources.len(), 4);
+    assert_eq!(sources.len(), 8);
     for (label, source) in sources {
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(&source)));
@@ -271,13 +271,19 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
     let gpu = require_gpu!();
     // Binding limits of 1000 and 4099 elements force many chunks with unaligned starts
     // (slices of 7 * 13 and 130 elements), and 12 workgroups per dimension force 2-D grids
-    // (e.g. 130 rows of partials: 12 x 11) and the skipping of surplus workgroups.
+    // (e.g. 130 rows of partials: 12 x 11) and the skipping of surplus workgroups. The last
+    // four shapes have an innermost canonical axis of a multiple of 4 (72 and 12 kept, 20
+    // and 400 reduced), so y and dx take the vec4 kernels, across chunks of 960 and 4096.
     for (shape, axes) in [
         (vec![40, 7, 13], None),
         (vec![40, 7, 13], Some(vec![1])),
         (vec![9, 10, 13], Some(vec![1, 2])),
         (vec![3, 33, 65, 2], Some(vec![1, 2])),
         (vec![40, 130], None),
+        (vec![40, 6, 12], None),
+        (vec![40, 6, 12], Some(vec![1])),
+        (vec![20, 6, 4, 5], Some(vec![2, 3])),
+        (vec![10, 5, 8], Some(vec![1, 2])),
     ] {
         for (binding, groups) in [(Some(1000), Some(12)), (Some(4099), None), (None, Some(12))] {
             let mut l = layer(axes.clone());

@@ -113,27 +113,85 @@ struct PreluParams {
     red_xstrides: [u32; 4],
 }
 
+/// How the elementwise kernels (y and dx) walk their chunk, chosen on the host from the
+/// canonical shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lanes {
+    /// One element per step, one alpha index (`rank - 1` divisions) per element.
+    Scalar,
+    /// vec4 loads and stores, one alpha index per vec4: the innermost canonical axis is kept
+    /// and a multiple of 4 long, so the 4 lanes take 4 consecutive alpha elements.
+    KeptVec4,
+    /// As `KeptVec4` with the innermost canonical axis reduced: the 4 lanes share one alpha.
+    ReducedVec4,
+}
+
+impl Lanes {
+    const ALL: [Lanes; 3] = [Lanes::Scalar, Lanes::KeptVec4, Lanes::ReducedVec4];
+
+    /// The vec4 kernels need every vec4 on one row of the innermost canonical axis; chunk
+    /// starts are multiples of [`ALIGN_ELEMS`], so that is all they need.
+    fn for_shape(axes: &[Axis]) -> Lanes {
+        match axes.last() {
+            Some(inner) if inner.size.is_multiple_of(4) && inner.kept => Lanes::KeptVec4,
+            Some(inner) if inner.size.is_multiple_of(4) => Lanes::ReducedVec4,
+            _ => Lanes::Scalar,
+        }
+    }
+
+    fn variant(self) -> u32 {
+        match self {
+            Lanes::Scalar => 0,
+            Lanes::KeptVec4 => 1,
+            Lanes::ReducedVec4 => 2,
+        }
+    }
+
+    /// The elementwise kernel's body (without the common files) for this walk.
+    fn wgsl(self, scalar: &str, vec4: &str) -> String {
+        match self {
+            Lanes::Scalar => scalar.to_string(),
+            Lanes::KeptVec4 => format!(
+                "{vec4}\n{}",
+                include_str!("../../shaders/prelu_alpha_kept4.wgsl")
+            ),
+            Lanes::ReducedVec4 => format!(
+                "{vec4}\n{}",
+                include_str!("../../shaders/prelu_alpha_reduced4.wgsl")
+            ),
+        }
+    }
+}
+
 /// The kernels of this family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PreluKernel {
-    Forward,
-    Dx,
+    Forward(Lanes),
+    Dx(Lanes),
     DalphaTerms,
     DalphaPartials,
 }
 
 impl PreluKernel {
-    const ALL: [PreluKernel; 4] = [
-        PreluKernel::Forward,
-        PreluKernel::Dx,
+    const ALL: [PreluKernel; 8] = [
+        PreluKernel::Forward(Lanes::ALL[0]),
+        PreluKernel::Forward(Lanes::ALL[1]),
+        PreluKernel::Forward(Lanes::ALL[2]),
+        PreluKernel::Dx(Lanes::ALL[0]),
+        PreluKernel::Dx(Lanes::ALL[1]),
+        PreluKernel::Dx(Lanes::ALL[2]),
         PreluKernel::DalphaTerms,
         PreluKernel::DalphaPartials,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            PreluKernel::Forward => "prelu/forward",
-            PreluKernel::Dx => "prelu/dx",
+            PreluKernel::Forward(Lanes::Scalar) => "prelu/forward",
+            PreluKernel::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
+            PreluKernel::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
+            PreluKernel::Dx(Lanes::Scalar) => "prelu/dx",
+            PreluKernel::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
+            PreluKernel::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
             PreluKernel::DalphaTerms => "prelu/dalpha_terms",
             PreluKernel::DalphaPartials => "prelu/dalpha_partials",
         }
@@ -141,16 +199,23 @@ impl PreluKernel {
 
     fn entry(self) -> &'static str {
         match self {
-            PreluKernel::Forward => "forward",
-            PreluKernel::Dx => "backward",
+            PreluKernel::Forward(_) => "forward",
+            PreluKernel::Dx(_) => "backward",
             PreluKernel::DalphaTerms | PreluKernel::DalphaPartials => "reduce",
+        }
+    }
+
+    fn variant(self) -> u32 {
+        match self {
+            PreluKernel::Forward(lanes) | PreluKernel::Dx(lanes) => lanes.variant(),
+            PreluKernel::DalphaTerms | PreluKernel::DalphaPartials => 0,
         }
     }
 
     fn contract(self) -> BindingContract {
         let (reads, writes) = match self {
-            PreluKernel::Forward => (2, 1),
-            PreluKernel::Dx => (3, 1),
+            PreluKernel::Forward(_) => (2, 1),
+            PreluKernel::Dx(_) => (3, 1),
             PreluKernel::DalphaTerms => (2, 1),
             PreluKernel::DalphaPartials => (1, 1),
         };
@@ -159,8 +224,14 @@ impl PreluKernel {
 
     fn wgsl(self) -> String {
         let body = match self {
-            PreluKernel::Forward => include_str!("../../shaders/prelu_forward.wgsl").to_string(),
-            PreluKernel::Dx => include_str!("../../shaders/prelu_backward.wgsl").to_string(),
+            PreluKernel::Forward(lanes) => lanes.wgsl(
+                include_str!("../../shaders/prelu_forward.wgsl"),
+                include_str!("../../shaders/prelu_forward4.wgsl"),
+            ),
+            PreluKernel::Dx(lanes) => lanes.wgsl(
+                include_str!("../../shaders/prelu_backward.wgsl"),
+                include_str!("../../shaders/prelu_backward4.wgsl"),
+            ),
             PreluKernel::DalphaTerms => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
@@ -184,7 +255,7 @@ impl PreluKernel {
             kernel: self.name(),
             entry: self.entry(),
             dtype: DType::F32,
-            variant: 0,
+            variant: self.variant(),
             workgroup_size: WORKGROUP_SIZE,
         };
         gpu.kernel(key, self.contract(), || self.wgsl())
@@ -662,8 +733,9 @@ impl PReLU {
         };
     }
 
-    /// Uniforms describing the canonical shape for the elementwise kernels.
-    fn elementwise_params(&self, x_shape: &[usize]) -> Result<PreluParams> {
+    /// Uniforms describing the canonical shape for the elementwise kernels, and how those
+    /// kernels walk it.
+    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes)> {
         let built = self.built()?;
         let axes = canonical(x_shape, &built.alpha_shape);
         let mut p = PreluParams {
@@ -679,7 +751,7 @@ impl PReLU {
                 astride *= axis.size;
             }
         }
-        Ok(p)
+        Ok((p, Lanes::for_shape(&axes)))
     }
 
     fn check_u32(what: &'static str, n: usize) -> Result<()> {
@@ -720,7 +792,7 @@ impl PReLU {
         &self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
-        kernel: PreluKernel,
+        kernel: fn(Lanes) -> PreluKernel,
         inputs: &[&Tensor],
         out: &Tensor,
     ) -> Result<()> {
@@ -735,8 +807,13 @@ impl PReLU {
         }
         Self::check_u32("x", n)?;
         let built = self.built()?;
-        let compiled = kernel.load(gpu)?;
-        let mut params = self.elementwise_params(out.shape())?;
+        let (mut params, lanes) = self.elementwise_params(out.shape())?;
+        let compiled = kernel(lanes).load(gpu)?;
+        // Elements per invocation and step of the grid-stride loop.
+        let per_step = match lanes {
+            Lanes::Scalar => 1,
+            Lanes::KeptVec4 | Lanes::ReducedVec4 => 4,
+        };
         let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
         let max_groups = gpu
             .grid_stride_workgroups()
@@ -754,7 +831,8 @@ impl PReLU {
             let count = chunk.min(n - start);
             params.n = count as u32;
             params.first = start as u32;
-            let groups = (count.div_ceil(WORKGROUP_SIZE as usize) as u32).min(max_groups);
+            let groups =
+                (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups);
             let mut bindings: Vec<_> = inputs.iter().map(|t| t.binding(start, count)).collect();
             bindings.push(built.alpha_tensor.binding(0, alpha_len));
             bindings.push(out.binding(start, count));
@@ -1146,4 +1224,28 @@ pub(crate) fn check_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lanes(x_shape: &[usize], alpha_shape: &[usize]) -> Lanes {
+        Lanes::for_shape(&canonical(x_shape, alpha_shape))
+    }
+
+    #[test]
+    fn the_vec4_kernels_are_chosen_only_for_an_innermost_axis_of_a_multiple_of_4() {
+        // NHWC, one alpha per channel: [N * H * W reduced, C kept].
+        assert_eq!(lanes(&[2, 8, 8, 64], &[1, 1, 64]), Lanes::KeptVec4);
+        assert_eq!(lanes(&[2, 8, 8, 66], &[1, 1, 66]), Lanes::Scalar);
+        // NCHW, one alpha per channel: [N reduced, C kept, H * W reduced].
+        assert_eq!(lanes(&[2, 3, 4, 5], &[3, 1, 1]), Lanes::ReducedVec4);
+        assert_eq!(lanes(&[2, 3, 7, 7], &[3, 1, 1]), Lanes::Scalar);
+        // Size-1 axes are dropped, so the innermost canonical axis may lie further out.
+        assert_eq!(lanes(&[2, 8, 1], &[8, 1]), Lanes::KeptVec4);
+        // One shared alpha: a single reduced axis.
+        assert_eq!(lanes(&[12, 5, 4], &[1, 1]), Lanes::ReducedVec4);
+        assert_eq!(lanes(&[7], &[]), Lanes::Scalar);
+    }
 }

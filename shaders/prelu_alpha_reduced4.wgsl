@@ -1,0 +1,7 @@
+// PReLU vec4 kernels, innermost canonical axis reduced (alpha constant along it) and a
+// multiple of 4 long: the 4 elements from flat index g (a multiple of 4) share one alpha.
+// No bindings; uses the kernel file's `alpha`.
+
+fn alpha4(g: u32) -> vec4<f32> {
+    return vec4<f32>(alpha[alpha_index(g)]);
+}
