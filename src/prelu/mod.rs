@@ -163,24 +163,62 @@ impl Lanes {
     }
 }
 
+/// Where the first dalpha pass adds up a block: the plan decides, from `group_a`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TermsTree {
+    /// The block's `lanes` invocations, then a shared-memory tree (`prelu_reduce.wgsl`).
+    Shared,
+    /// One invocation per block, the same tree in registers (`prelu_reduce_registers.wgsl`),
+    /// for `lanes` = 4, 8 or 16 (at least 16 alpha elements side by side keep loads
+    /// coalesced). No barriers, no shared memory, the same bits.
+    Registers(u32),
+}
+
+impl TermsTree {
+    const ALL: [TermsTree; 4] = [
+        TermsTree::Shared,
+        TermsTree::Registers(4),
+        TermsTree::Registers(8),
+        TermsTree::Registers(16),
+    ];
+
+    fn for_group(group_a: usize) -> TermsTree {
+        match WORKGROUP_SIZE as usize / group_a {
+            lanes @ (4 | 8 | 16) => TermsTree::Registers(lanes as u32),
+            _ => TermsTree::Shared,
+        }
+    }
+
+    /// Blocks one workgroup handles per group of alpha elements.
+    fn blocks_per_workgroup(self) -> usize {
+        match self {
+            TermsTree::Shared => 1,
+            TermsTree::Registers(lanes) => lanes as usize,
+        }
+    }
+}
+
 /// The kernels of this family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PreluKernel {
     Forward(Lanes),
     Dx(Lanes),
-    DalphaTerms,
+    DalphaTerms(TermsTree),
     DalphaPartials,
 }
 
 impl PreluKernel {
-    const ALL: [PreluKernel; 8] = [
+    const ALL: [PreluKernel; 11] = [
         PreluKernel::Forward(Lanes::ALL[0]),
         PreluKernel::Forward(Lanes::ALL[1]),
         PreluKernel::Forward(Lanes::ALL[2]),
         PreluKernel::Dx(Lanes::ALL[0]),
         PreluKernel::Dx(Lanes::ALL[1]),
         PreluKernel::Dx(Lanes::ALL[2]),
-        PreluKernel::DalphaTerms,
+        PreluKernel::DalphaTerms(TermsTree::ALL[0]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[1]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[2]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[3]),
         PreluKernel::DalphaPartials,
     ];
 
@@ -192,7 +230,10 @@ impl PreluKernel {
             PreluKernel::Dx(Lanes::Scalar) => "prelu/dx",
             PreluKernel::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
             PreluKernel::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
-            PreluKernel::DalphaTerms => "prelu/dalpha_terms",
+            PreluKernel::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
+            PreluKernel::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
+            PreluKernel::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
+            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
             PreluKernel::DalphaPartials => "prelu/dalpha_partials",
         }
     }
@@ -201,14 +242,16 @@ impl PreluKernel {
         match self {
             PreluKernel::Forward(_) => "forward",
             PreluKernel::Dx(_) => "backward",
-            PreluKernel::DalphaTerms | PreluKernel::DalphaPartials => "reduce",
+            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
+            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
         }
     }
 
     fn variant(self) -> u32 {
         match self {
             PreluKernel::Forward(lanes) | PreluKernel::Dx(lanes) => lanes.variant(),
-            PreluKernel::DalphaTerms | PreluKernel::DalphaPartials => 0,
+            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => lanes,
+            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => 0,
         }
     }
 
@@ -216,7 +259,7 @@ impl PreluKernel {
         let (reads, writes) = match self {
             PreluKernel::Forward(_) => (2, 1),
             PreluKernel::Dx(_) => (3, 1),
-            PreluKernel::DalphaTerms => (2, 1),
+            PreluKernel::DalphaTerms(_) => (2, 1),
             PreluKernel::DalphaPartials => (1, 1),
         };
         BindingContract { reads, writes }
@@ -232,9 +275,15 @@ impl PreluKernel {
                 include_str!("../../shaders/prelu_backward.wgsl"),
                 include_str!("../../shaders/prelu_backward4.wgsl"),
             ),
-            PreluKernel::DalphaTerms => format!(
+            PreluKernel::DalphaTerms(TermsTree::Shared) => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_terms.wgsl")
+            ),
+            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => format!(
+                "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
+                include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_registers.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
             PreluKernel::DalphaPartials => format!(
@@ -355,6 +404,8 @@ pub(crate) struct DalphaScratch {
 struct Limits {
     binding_elems: Option<usize>,
     groups_per_dim: Option<u32>,
+    /// Always the shared-memory tree in the first dalpha pass (tests compare the bits).
+    shared_tree_only: bool,
 }
 
 impl Limits {
@@ -730,7 +781,15 @@ impl PReLU {
         self.limits = Limits {
             binding_elems,
             groups_per_dim,
+            ..self.limits
         };
+    }
+
+    /// Makes the first dalpha pass always use the shared-memory tree, so tests can check
+    /// that the register tree gives the same bits.
+    #[doc(hidden)]
+    pub fn use_shared_memory_tree_for_tests(&mut self, on: bool) {
+        self.limits.shared_tree_only = on;
     }
 
     /// Uniforms describing the canonical shape for the elementwise kernels, and how those
@@ -990,7 +1049,11 @@ impl PReLU {
             // No terms: dalpha stays zero (Tensor::alloc zero-fills).
             return Ok(());
         }
-        let terms = PreluKernel::DalphaTerms.load(gpu)?;
+        let tree = match self.limits.shared_tree_only {
+            true => TermsTree::Shared,
+            false => TermsTree::for_group(plan.group_a),
+        };
+        let terms = PreluKernel::DalphaTerms(tree).load(gpu)?;
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -1033,7 +1096,10 @@ impl PReLU {
                     dy.binding(chunk.bind_start, chunk.bind_len),
                     out.binding(0, out.len()),
                 ],
-                grid(a_groups * chunk.blocks, per_dim)?,
+                grid(
+                    a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
+                    per_dim,
+                )?,
             );
         }
         if plan.passes.is_empty() {
