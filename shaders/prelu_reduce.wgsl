@@ -6,7 +6,8 @@
 // 4 * (WG / group_a) consecutive reduced indices of each. Each invocation adds 4 terms
 // pairwise, ((t0 + t1) + (t2 + t3)), then a shared-memory tree of fixed shape adds the
 // invocations' sums. The order depends only on the shape and the plan: the same input gives
-// the same bits on every run. No atomics.
+// the same bits on every run. No atomics. With 4, 8 or 16 lanes per alpha element, the
+// first pass runs prelu_reduce_registers.wgsl instead: the same tree, in one invocation.
 //
 // Grid: (groups_x, groups_y) with w = x + y * groups_x; the workgroups past the last one
 // return at once (a whole workgroup at a time, so barriers stay uniform).

@@ -402,7 +402,8 @@ pub(crate) struct DalphaScratch {
 /// sizes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Limits {
-    binding_elems: Option<usize>,
+    /// u32, not usize, keeps `PReLU` small (clippy's large_enum_variant in conformance.rs).
+    binding_elems: Option<u32>,
     groups_per_dim: Option<u32>,
     /// Always the shared-memory tree in the first dalpha pass (tests compare the bits).
     shared_tree_only: bool,
@@ -412,7 +413,7 @@ impl Limits {
     fn binding_elems(&self, gpu: &Gpu) -> usize {
         let real = (gpu.max_binding_bytes() / 4) as usize;
         self.binding_elems
-            .map_or(real, |l| l.min(real))
+            .map_or(real, |l| (l as usize).min(real))
             .max(ALIGN_ELEMS)
     }
     fn groups_per_dim(&self, gpu: &Gpu) -> u32 {
@@ -779,7 +780,7 @@ impl PReLU {
         groups_per_dim: Option<u32>,
     ) {
         self.limits = Limits {
-            binding_elems,
+            binding_elems: binding_elems.map(|b| b.min(u32::MAX as usize) as u32),
             groups_per_dim,
             ..self.limits
         };
