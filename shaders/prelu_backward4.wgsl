@@ -7,12 +7,12 @@
 //   @binding(0) params  uniform PreluParams (prelu_common.wgsl)
 //   @binding(1) x       storage, read       array<vec4<f32>>  (this chunk)
 //   @binding(2) dy      storage, read       array<vec4<f32>>  (this chunk)
-//   @binding(3) alpha   storage, read       array<f32>
+//   @binding(3) alpha   storage, read       array<AlphaElem>  (f32, or vec4<f32> when kept)
 //   @binding(4) dx      storage, read_write array<vec4<f32>>  (this chunk)
 
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> alpha: array<f32>;
+@group(0) @binding(3) var<storage, read> alpha: array<AlphaElem>;
 @group(0) @binding(4) var<storage, read_write> dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)

@@ -8,11 +8,11 @@
 // Binding contract:
 //   @binding(0) params  uniform PreluParams (prelu_common.wgsl)
 //   @binding(1) x       storage, read       array<vec4<f32>>  (this chunk)
-//   @binding(2) alpha   storage, read       array<f32>
+//   @binding(2) alpha   storage, read       array<AlphaElem>  (f32, or vec4<f32> when kept)
 //   @binding(3) y       storage, read_write array<vec4<f32>>  (this chunk)
 
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> alpha: array<f32>;
+@group(0) @binding(2) var<storage, read> alpha: array<AlphaElem>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
