@@ -74,6 +74,16 @@ fn every_op_from_eight_threads_at_once_matches_the_reference() {
     gpu.health().expect("no GPU error escaped");
 }
 
+/// Held by the memory-bound test and by the test whose tensors pass 128 MiB each: resident
+/// memory is per process, so that test's buffers must not land inside the other's window.
+static RESIDENT_MEMORY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn resident_memory_lock() -> std::sync::MutexGuard<'static, ()> {
+    RESIDENT_MEMORY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = status.split_whitespace().nth(1)?.parse().ok()?;
@@ -83,6 +93,7 @@ fn resident_bytes() -> Option<u64> {
 #[test]
 fn ten_thousand_forward_and_backward_calls_keep_memory_bounded() {
     let Some(_) = common::gpu() else { return };
+    let _resident = resident_memory_lock();
     // A context of its own: other tests allocate on the shared one concurrently.
     let gpu = &Gpu::new().unwrap();
     let shape = [16, 1024];
@@ -274,6 +285,7 @@ proptest! {
 #[test]
 fn prelu_on_a_tensor_past_one_storage_binding_matches_the_reference() {
     let gpu = require_gpu!();
+    let _resident = resident_memory_lock();
     // NHWC with one alpha per channel: 4 * 1024 * 1025 * 8 floats = 128.1 MiB.
     let shape = [4, 1024, 1025, 8];
     let bytes = shape.iter().product::<usize>() as u64 * 4;
