@@ -41,16 +41,20 @@ struct PreluParams {
 
 @group(0) @binding(0) var<uniform> params: PreluParams;
 
-// Index into alpha of the element at flat index g of x.
+// Index into alpha of the element at flat index g of x (g < the number of elements).
+// Integer division by a uniform costs some 20 instructions on a GPU, so the outermost axis,
+// whose digit is what is left once g is in range, takes none: rank - 1 divisions in all
+// (one for the common [reduced, kept] shape). The vec4 kernels call it once per 4 elements.
 fn alpha_index(g: u32) -> u32 {
     var rest = g;
     var a = 0u;
-    for (var k = i32(params.rank) - 1; k >= 0; k--) {
+    for (var k = i32(params.rank) - 1; k >= 1; k--) {
         let size = params.sizes[k / 4][k % 4];
-        a += (rest % size) * params.astrides[k / 4][k % 4];
-        rest /= size;
+        let q = rest / size;
+        a += (rest - q * size) * params.astrides[k / 4][k % 4];
+        rest = q;
     }
-    return a;
+    return a + rest * params.astrides[0][0];
 }
 
 fn is_nan1(v: f32) -> bool {

@@ -39,7 +39,7 @@ fn every_prelu_shader_validates_with_naga() {
         .into_iter()
         .filter(|(label, _)| label.starts_with("prelu/"))
         .collect();
-    assert_eq!(sources.len(), 4);
+    assert_eq!(sources.len(), 11);
     for (label, source) in sources {
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{label}: {}", e.emit_to_string(&source)));
@@ -271,13 +271,21 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
     let gpu = require_gpu!();
     // Binding limits of 1000 and 4099 elements force many chunks with unaligned starts
     // (slices of 7 * 13 and 130 elements), and 12 workgroups per dimension force 2-D grids
-    // (e.g. 130 rows of partials: 12 x 11) and the skipping of surplus workgroups.
+    // (e.g. 130 rows of partials: 12 x 11) and the skipping of surplus workgroups. The last
+    // four shapes have an innermost canonical axis of a multiple of 4 (72 and 12 kept, 20
+    // and 400 reduced), so y and dx take the vec4 kernels, across chunks of 960 and 4096.
     for (shape, axes) in [
         (vec![40, 7, 13], None),
         (vec![40, 7, 13], Some(vec![1])),
         (vec![9, 10, 13], Some(vec![1, 2])),
         (vec![3, 33, 65, 2], Some(vec![1, 2])),
         (vec![40, 130], None),
+        (vec![40, 6, 12], None),
+        (vec![40, 6, 12], Some(vec![1])),
+        (vec![20, 6, 4, 5], Some(vec![2, 3])),
+        (vec![10, 5, 8], Some(vec![1, 2])),
+        (vec![30, 2, 40], Some(vec![1])),
+        (vec![40, 5, 20], Some(vec![1])),
     ] {
         for (binding, groups) in [(Some(1000), Some(12)), (Some(4099), None), (None, Some(12))] {
             let mut l = layer(axes.clone());
@@ -305,6 +313,44 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
                 &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
             )
             .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+        }
+    }
+}
+
+#[test]
+fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
+    let gpu = require_gpu!();
+    // Innermost kept axes of 64 or more, 32 to 63 and 16 to 31 alpha elements give 4, 8 and
+    // 16 lanes per alpha element, summed in registers; the same order in shared memory must
+    // give the same bits, -0 and NaN included, with and without chunks and 2-D grids.
+    for (shape, axes) in [
+        (vec![700, 3, 70], Some(vec![1])),
+        (vec![300, 40], None),
+        (vec![5, 100, 3, 20], Some(vec![1, 2])),
+        (vec![3, 33, 65, 130], Some(vec![1, 2])),
+    ] {
+        for (binding, groups) in [(None, None), (Some(5000), Some(12))] {
+            let run_with = |shared: bool| {
+                let mut l = layer(axes.clone());
+                l.set_limits_for_tests(binding, groups);
+                l.use_shared_memory_tree_for_tests(shared);
+                l.build(gpu, &shape).unwrap();
+                let alpha_len = l.alpha_shape().unwrap().iter().product();
+                let n: usize = shape.iter().product();
+                let (mut x, dy, alpha) = check_inputs(n, alpha_len, 5);
+                // Runs of zero terms (of either sign), so that signed-zero sums are compared too.
+                for v in x.iter_mut().take(n / 3).skip(n / 4) {
+                    *v = 0.0;
+                }
+                run(gpu, &mut l, &shape, &x, &dy, &alpha).2
+            };
+            let (registers, shared) = (run_with(false), run_with(true));
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&registers),
+                bits(&shared),
+                "{shape:?} {axes:?} binding {binding:?} groups {groups:?}"
+            );
         }
     }
 }

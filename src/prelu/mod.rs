@@ -113,45 +113,153 @@ struct PreluParams {
     red_xstrides: [u32; 4],
 }
 
+/// How the elementwise kernels (y and dx) walk their chunk, chosen on the host from the
+/// canonical shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lanes {
+    /// One element per step, one alpha index (`rank - 1` divisions) per element.
+    Scalar,
+    /// vec4 loads and stores, one alpha index per vec4: the innermost canonical axis is kept
+    /// and a multiple of 4 long, so the 4 lanes take 4 consecutive alpha elements.
+    KeptVec4,
+    /// As `KeptVec4` with the innermost canonical axis reduced: the 4 lanes share one alpha.
+    ReducedVec4,
+}
+
+impl Lanes {
+    const ALL: [Lanes; 3] = [Lanes::Scalar, Lanes::KeptVec4, Lanes::ReducedVec4];
+
+    /// The vec4 kernels need every vec4 on one row of the innermost canonical axis; chunk
+    /// starts are multiples of [`ALIGN_ELEMS`], so that is all they need.
+    fn for_shape(axes: &[Axis]) -> Lanes {
+        match axes.last() {
+            Some(inner) if inner.size.is_multiple_of(4) && inner.kept => Lanes::KeptVec4,
+            Some(inner) if inner.size.is_multiple_of(4) => Lanes::ReducedVec4,
+            _ => Lanes::Scalar,
+        }
+    }
+
+    fn variant(self) -> u32 {
+        match self {
+            Lanes::Scalar => 0,
+            Lanes::KeptVec4 => 1,
+            Lanes::ReducedVec4 => 2,
+        }
+    }
+
+    /// The elementwise kernel's body (without the common files) for this walk.
+    fn wgsl(self, scalar: &str, vec4: &str) -> String {
+        match self {
+            Lanes::Scalar => scalar.to_string(),
+            Lanes::KeptVec4 => format!(
+                "{vec4}\n{}",
+                include_str!("../../shaders/prelu_alpha_kept4.wgsl")
+            ),
+            Lanes::ReducedVec4 => format!(
+                "{vec4}\n{}",
+                include_str!("../../shaders/prelu_alpha_reduced4.wgsl")
+            ),
+        }
+    }
+}
+
+/// Where the first dalpha pass adds up a block: the plan decides, from `group_a`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TermsTree {
+    /// The block's `lanes` invocations, then a shared-memory tree (`prelu_reduce.wgsl`).
+    Shared,
+    /// One invocation per block, the same tree in registers (`prelu_reduce_registers.wgsl`),
+    /// for `lanes` = 4, 8 or 16 (at least 16 alpha elements side by side keep loads
+    /// coalesced). No barriers, no shared memory, the same bits.
+    Registers(u32),
+}
+
+impl TermsTree {
+    const ALL: [TermsTree; 4] = [
+        TermsTree::Shared,
+        TermsTree::Registers(4),
+        TermsTree::Registers(8),
+        TermsTree::Registers(16),
+    ];
+
+    fn for_group(group_a: usize) -> TermsTree {
+        match WORKGROUP_SIZE as usize / group_a {
+            lanes @ (4 | 8 | 16) => TermsTree::Registers(lanes as u32),
+            _ => TermsTree::Shared,
+        }
+    }
+
+    /// Blocks one workgroup handles per group of alpha elements.
+    fn blocks_per_workgroup(self) -> usize {
+        match self {
+            TermsTree::Shared => 1,
+            TermsTree::Registers(lanes) => lanes as usize,
+        }
+    }
+}
+
 /// The kernels of this family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PreluKernel {
-    Forward,
-    Dx,
-    DalphaTerms,
+    Forward(Lanes),
+    Dx(Lanes),
+    DalphaTerms(TermsTree),
     DalphaPartials,
 }
 
 impl PreluKernel {
-    const ALL: [PreluKernel; 4] = [
-        PreluKernel::Forward,
-        PreluKernel::Dx,
-        PreluKernel::DalphaTerms,
+    const ALL: [PreluKernel; 11] = [
+        PreluKernel::Forward(Lanes::ALL[0]),
+        PreluKernel::Forward(Lanes::ALL[1]),
+        PreluKernel::Forward(Lanes::ALL[2]),
+        PreluKernel::Dx(Lanes::ALL[0]),
+        PreluKernel::Dx(Lanes::ALL[1]),
+        PreluKernel::Dx(Lanes::ALL[2]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[0]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[1]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[2]),
+        PreluKernel::DalphaTerms(TermsTree::ALL[3]),
         PreluKernel::DalphaPartials,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            PreluKernel::Forward => "prelu/forward",
-            PreluKernel::Dx => "prelu/dx",
-            PreluKernel::DalphaTerms => "prelu/dalpha_terms",
+            PreluKernel::Forward(Lanes::Scalar) => "prelu/forward",
+            PreluKernel::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
+            PreluKernel::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
+            PreluKernel::Dx(Lanes::Scalar) => "prelu/dx",
+            PreluKernel::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
+            PreluKernel::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
+            PreluKernel::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
+            PreluKernel::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
+            PreluKernel::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
+            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
             PreluKernel::DalphaPartials => "prelu/dalpha_partials",
         }
     }
 
     fn entry(self) -> &'static str {
         match self {
-            PreluKernel::Forward => "forward",
-            PreluKernel::Dx => "backward",
-            PreluKernel::DalphaTerms | PreluKernel::DalphaPartials => "reduce",
+            PreluKernel::Forward(_) => "forward",
+            PreluKernel::Dx(_) => "backward",
+            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
+            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
+        }
+    }
+
+    fn variant(self) -> u32 {
+        match self {
+            PreluKernel::Forward(lanes) | PreluKernel::Dx(lanes) => lanes.variant(),
+            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => lanes,
+            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => 0,
         }
     }
 
     fn contract(self) -> BindingContract {
         let (reads, writes) = match self {
-            PreluKernel::Forward => (2, 1),
-            PreluKernel::Dx => (3, 1),
-            PreluKernel::DalphaTerms => (2, 1),
+            PreluKernel::Forward(_) => (2, 1),
+            PreluKernel::Dx(_) => (3, 1),
+            PreluKernel::DalphaTerms(_) => (2, 1),
             PreluKernel::DalphaPartials => (1, 1),
         };
         BindingContract { reads, writes }
@@ -159,11 +267,23 @@ impl PreluKernel {
 
     fn wgsl(self) -> String {
         let body = match self {
-            PreluKernel::Forward => include_str!("../../shaders/prelu_forward.wgsl").to_string(),
-            PreluKernel::Dx => include_str!("../../shaders/prelu_backward.wgsl").to_string(),
-            PreluKernel::DalphaTerms => format!(
+            PreluKernel::Forward(lanes) => lanes.wgsl(
+                include_str!("../../shaders/prelu_forward.wgsl"),
+                include_str!("../../shaders/prelu_forward4.wgsl"),
+            ),
+            PreluKernel::Dx(lanes) => lanes.wgsl(
+                include_str!("../../shaders/prelu_backward.wgsl"),
+                include_str!("../../shaders/prelu_backward4.wgsl"),
+            ),
+            PreluKernel::DalphaTerms(TermsTree::Shared) => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_terms.wgsl")
+            ),
+            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => format!(
+                "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
+                include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_registers.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
             PreluKernel::DalphaPartials => format!(
@@ -184,7 +304,7 @@ impl PreluKernel {
             kernel: self.name(),
             entry: self.entry(),
             dtype: DType::F32,
-            variant: 0,
+            variant: self.variant(),
             workgroup_size: WORKGROUP_SIZE,
         };
         gpu.kernel(key, self.contract(), || self.wgsl())
@@ -282,15 +402,18 @@ pub(crate) struct DalphaScratch {
 /// sizes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Limits {
-    binding_elems: Option<usize>,
+    /// u32, not usize, keeps `PReLU` small (clippy's large_enum_variant in conformance.rs).
+    binding_elems: Option<u32>,
     groups_per_dim: Option<u32>,
+    /// Always the shared-memory tree in the first dalpha pass (tests compare the bits).
+    shared_tree_only: bool,
 }
 
 impl Limits {
     fn binding_elems(&self, gpu: &Gpu) -> usize {
         let real = (gpu.max_binding_bytes() / 4) as usize;
         self.binding_elems
-            .map_or(real, |l| l.min(real))
+            .map_or(real, |l| (l as usize).min(real))
             .max(ALIGN_ELEMS)
     }
     fn groups_per_dim(&self, gpu: &Gpu) -> u32 {
@@ -657,13 +780,22 @@ impl PReLU {
         groups_per_dim: Option<u32>,
     ) {
         self.limits = Limits {
-            binding_elems,
+            binding_elems: binding_elems.map(|b| b.min(u32::MAX as usize) as u32),
             groups_per_dim,
+            ..self.limits
         };
     }
 
-    /// Uniforms describing the canonical shape for the elementwise kernels.
-    fn elementwise_params(&self, x_shape: &[usize]) -> Result<PreluParams> {
+    /// Makes the first dalpha pass always use the shared-memory tree, so tests can check
+    /// that the register tree gives the same bits.
+    #[doc(hidden)]
+    pub fn use_shared_memory_tree_for_tests(&mut self, on: bool) {
+        self.limits.shared_tree_only = on;
+    }
+
+    /// Uniforms describing the canonical shape for the elementwise kernels, and how those
+    /// kernels walk it.
+    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes)> {
         let built = self.built()?;
         let axes = canonical(x_shape, &built.alpha_shape);
         let mut p = PreluParams {
@@ -679,7 +811,7 @@ impl PReLU {
                 astride *= axis.size;
             }
         }
-        Ok(p)
+        Ok((p, Lanes::for_shape(&axes)))
     }
 
     fn check_u32(what: &'static str, n: usize) -> Result<()> {
@@ -720,7 +852,7 @@ impl PReLU {
         &self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
-        kernel: PreluKernel,
+        kernel: fn(Lanes) -> PreluKernel,
         inputs: &[&Tensor],
         out: &Tensor,
     ) -> Result<()> {
@@ -735,8 +867,13 @@ impl PReLU {
         }
         Self::check_u32("x", n)?;
         let built = self.built()?;
-        let compiled = kernel.load(gpu)?;
-        let mut params = self.elementwise_params(out.shape())?;
+        let (mut params, lanes) = self.elementwise_params(out.shape())?;
+        let compiled = kernel(lanes).load(gpu)?;
+        // Elements per invocation and step of the grid-stride loop.
+        let per_step = match lanes {
+            Lanes::Scalar => 1,
+            Lanes::KeptVec4 | Lanes::ReducedVec4 => 4,
+        };
         let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
         let max_groups = gpu
             .grid_stride_workgroups()
@@ -754,7 +891,8 @@ impl PReLU {
             let count = chunk.min(n - start);
             params.n = count as u32;
             params.first = start as u32;
-            let groups = (count.div_ceil(WORKGROUP_SIZE as usize) as u32).min(max_groups);
+            let groups =
+                (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups);
             let mut bindings: Vec<_> = inputs.iter().map(|t| t.binding(start, count)).collect();
             bindings.push(built.alpha_tensor.binding(0, alpha_len));
             bindings.push(out.binding(start, count));
@@ -912,7 +1050,11 @@ impl PReLU {
             // No terms: dalpha stays zero (Tensor::alloc zero-fills).
             return Ok(());
         }
-        let terms = PreluKernel::DalphaTerms.load(gpu)?;
+        let tree = match self.limits.shared_tree_only {
+            true => TermsTree::Shared,
+            false => TermsTree::for_group(plan.group_a),
+        };
+        let terms = PreluKernel::DalphaTerms(tree).load(gpu)?;
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -955,7 +1097,10 @@ impl PReLU {
                     dy.binding(chunk.bind_start, chunk.bind_len),
                     out.binding(0, out.len()),
                 ],
-                grid(a_groups * chunk.blocks, per_dim)?,
+                grid(
+                    a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
+                    per_dim,
+                )?,
             );
         }
         if plan.passes.is_empty() {
@@ -1146,4 +1291,28 @@ pub(crate) fn check_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lanes(x_shape: &[usize], alpha_shape: &[usize]) -> Lanes {
+        Lanes::for_shape(&canonical(x_shape, alpha_shape))
+    }
+
+    #[test]
+    fn the_vec4_kernels_are_chosen_only_for_an_innermost_axis_of_a_multiple_of_4() {
+        // NHWC, one alpha per channel: [N * H * W reduced, C kept].
+        assert_eq!(lanes(&[2, 8, 8, 64], &[1, 1, 64]), Lanes::KeptVec4);
+        assert_eq!(lanes(&[2, 8, 8, 66], &[1, 1, 66]), Lanes::Scalar);
+        // NCHW, one alpha per channel: [N reduced, C kept, H * W reduced].
+        assert_eq!(lanes(&[2, 3, 4, 5], &[3, 1, 1]), Lanes::ReducedVec4);
+        assert_eq!(lanes(&[2, 3, 7, 7], &[3, 1, 1]), Lanes::Scalar);
+        // Size-1 axes are dropped, so the innermost canonical axis may lie further out.
+        assert_eq!(lanes(&[2, 8, 1], &[8, 1]), Lanes::KeptVec4);
+        // One shared alpha: a single reduced axis.
+        assert_eq!(lanes(&[12, 5, 4], &[1, 1]), Lanes::ReducedVec4);
+        assert_eq!(lanes(&[7], &[]), Lanes::Scalar);
+    }
 }
