@@ -17,7 +17,7 @@ use crate::tensor::Tensor;
 
 pub(crate) use plan::{axis_view, AxisView};
 
-use kernels::{Kernel, Pass, Tuning};
+use kernels::{Kernel, Pass, Reduction, Tuning};
 
 /// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
 /// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
@@ -78,10 +78,16 @@ impl Softmax {
         max_binding_bytes: Option<u64>,
         max_groups_per_dim: Option<u32>,
     ) -> Self {
-        self.tuning = Tuning {
-            max_binding_bytes,
-            max_groups_per_dim,
-        };
+        self.tuning.max_binding_bytes = max_binding_bytes;
+        self.tuning.max_groups_per_dim = max_groups_per_dim;
+        self
+    }
+
+    /// Reduces rows with the shared-memory trees even where the device has subgroups (the
+    /// fallback path), for testing that both paths give the same results.
+    #[doc(hidden)]
+    pub fn without_subgroups_for_tests(mut self) -> Self {
+        self.tuning.no_subgroups = true;
         self
     }
 
@@ -210,17 +216,18 @@ impl Softmax {
     }
 }
 
-/// Every WGSL source of this family, labelled `softmax/...`.
+/// Every WGSL source of this family (shared-memory and subgroup variants), labelled
+/// `softmax/<entry>[/masked][/subgroup|/subgroup_cross]`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for kernel in Kernel::ALL {
         for masked in [false, true] {
-            let label = format!(
-                "softmax/{}{}",
-                kernel.entry(),
-                if masked { "/masked" } else { "" }
-            );
-            out.push((label, kernel.wgsl(masked)));
+            for reduction in Reduction::ALL {
+                out.push((
+                    kernel.label(masked, reduction),
+                    kernel.wgsl(masked, reduction),
+                ));
+            }
         }
     }
     out
