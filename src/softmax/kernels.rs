@@ -64,7 +64,7 @@ impl Reduction {
             && min <= max
             && min.is_power_of_two()
             && max.is_power_of_two()
-            && WORKGROUP_SIZE % max == 0;
+            && WORKGROUP_SIZE.is_multiple_of(max);
         if !usable {
             return Reduction::Tree;
         }
