@@ -1,7 +1,7 @@
 // Softmax reductions, subgroup variant (used where the device has SUBGROUP): butterflies of
 // subgroupShuffleXor over the lanes of a row inside each subgroup, then, only in the
-// SG_CROSS variant (rows spanning several subgroups), one workgroup barrier and a read of
-// the row's per-subgroup partials from workgroup memory. Included after
+// SG_CROSS variant (rows spanning several subgroups), one workgroup barrier and a
+// reduction of the row's per-subgroup partials from workgroup memory. Included after
 // shaders/softmax_common.wgsl by src/softmax/kernels.rs, which prepends `const SG_CROSS: bool`
 // (naga 30 rejects `enable subgroups;` as not yet implemented and takes the builtins without it); no bindings of its own (uses `params` from the common file).
 //
@@ -16,8 +16,8 @@
 // subgroup size: the whole row is then inside one subgroup and no barrier is needed.
 //
 // Determinism: a butterfly step combines (a, b) on one lane and (b, a) on its partner with a
-// commutative operation, and the cross step reads the partials in the same order on every
-// lane, so all lanes of a row hold the same bits.
+// commutative operation (so every lane of a butterfly ends with the same bits), and the
+// strided cross step reads the partials in the same order on every lane.
 //
 // Workgroup memory: reduce_max_flags uses red_a/red_u, reduce_sum red_b, reduce_pairs all
 // three; a kernel calls each array's reduction at most once, so no trailing barrier is needed.
@@ -37,7 +37,17 @@ var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
 
-// Lanes of a row per subgroup-partial after the butterfly: the j-block a partial covers.
+// Contiguous rows of more lanes than a subgroup: each subgroup lies inside one row, so the
+// row's nb = lanes / subgroup_size partials (at head + b * subgroup_size) are reduced by the
+// subgroup itself: lane l combines partials l % nb, l % nb + subgroup_size, ..., then a second
+// butterfly over min(nb, subgroup_size) lanes. Uniform: params and subgroup_size only.
+fn wide_contiguous(ln: Lane) -> bool {
+    return ln.step == 1u && params.lanes > ln.sg_size;
+}
+
+// Otherwise (strided rows, or rows inside one subgroup of this size), every lane reads the
+// row's partials in order. Lanes of a row per partial after the butterfly: the j-block a
+// partial covers.
 fn block(ln: Lane) -> u32 {
     return max(ln.sg_size / ln.step, 1u);
 }
@@ -54,13 +64,28 @@ fn reduce_max_flags(ln: Lane, m0: f32, flags0: u32) -> MaxFlags {
         red_a[ln.local] = m;
         red_u[ln.local] = flags;
         workgroupBarrier();
-        let c = block(ln);
-        m = red_a[ln.head];
-        flags = red_u[ln.head];
-        for (var t = c; t < params.lanes; t += c) {
-            let q = ln.head + t * ln.step;
-            m = max_keep(m, red_a[q]);
-            flags = flags | red_u[q];
+        if (wide_contiguous(ln)) {
+            let nb = params.lanes / ln.sg_size;
+            m = neg_inf();
+            flags = 0u;
+            for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
+                let q = ln.head + b * ln.sg_size;
+                m = max_keep(m, red_a[q]);
+                flags = flags | red_u[q];
+            }
+            for (var off = 1u; off < nb && off < ln.sg_size; off = off * 2u) {
+                m = max_keep(m, subgroupShuffleXor(m, off));
+                flags = flags | subgroupShuffleXor(flags, off);
+            }
+        } else {
+            let c = block(ln);
+            m = red_a[ln.head];
+            flags = red_u[ln.head];
+            for (var t = c; t < params.lanes; t += c) {
+                let q = ln.head + t * ln.step;
+                m = max_keep(m, red_a[q]);
+                flags = flags | red_u[q];
+            }
         }
     }
     return MaxFlags(m, flags);
@@ -75,10 +100,21 @@ fn reduce_sum(ln: Lane, v0: f32) -> f32 {
     if (SG_CROSS) {
         red_b[ln.local] = v;
         workgroupBarrier();
-        let c = block(ln);
-        v = red_b[ln.head];
-        for (var t = c; t < params.lanes; t += c) {
-            v = v + red_b[ln.head + t * ln.step];
+        if (wide_contiguous(ln)) {
+            let nb = params.lanes / ln.sg_size;
+            v = 0.0;
+            for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
+                v = v + red_b[ln.head + b * ln.sg_size];
+            }
+            for (var off = 1u; off < nb && off < ln.sg_size; off = off * 2u) {
+                v = v + subgroupShuffleXor(v, off);
+            }
+        } else {
+            let c = block(ln);
+            v = red_b[ln.head];
+            for (var t = c; t < params.lanes; t += c) {
+                v = v + red_b[ln.head + t * ln.step];
+            }
         }
     }
     return v;
@@ -97,13 +133,28 @@ fn reduce_pairs(ln: Lane, pair0: vec2<f32>, flags0: u32) -> PairFlags {
         red_b[ln.local] = pair.y;
         red_u[ln.local] = flags;
         workgroupBarrier();
-        let c = block(ln);
-        pair = vec2<f32>(red_a[ln.head], red_b[ln.head]);
-        flags = red_u[ln.head];
-        for (var t = c; t < params.lanes; t += c) {
-            let q = ln.head + t * ln.step;
-            pair = combine_pairs(pair, vec2<f32>(red_a[q], red_b[q]));
-            flags = flags | red_u[q];
+        if (wide_contiguous(ln)) {
+            let nb = params.lanes / ln.sg_size;
+            pair = vec2<f32>(neg_inf(), 0.0);
+            flags = 0u;
+            for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
+                let q = ln.head + b * ln.sg_size;
+                pair = combine_pairs(pair, vec2<f32>(red_a[q], red_b[q]));
+                flags = flags | red_u[q];
+            }
+            for (var off = 1u; off < nb && off < ln.sg_size; off = off * 2u) {
+                pair = combine_pairs(pair, subgroupShuffleXor(pair, off));
+                flags = flags | subgroupShuffleXor(flags, off);
+            }
+        } else {
+            let c = block(ln);
+            pair = vec2<f32>(red_a[ln.head], red_b[ln.head]);
+            flags = red_u[ln.head];
+            for (var t = c; t < params.lanes; t += c) {
+                let q = ln.head + t * ln.step;
+                pair = combine_pairs(pair, vec2<f32>(red_a[q], red_b[q]));
+                flags = flags | red_u[q];
+            }
         }
     }
     return PairFlags(pair, flags);

@@ -19,8 +19,8 @@ const REDUCE_TREE: &str = include_str!("../../shaders/softmax_reduce_tree.wgsl")
 const REDUCE_SUBGROUP: &str = include_str!("../../shaders/softmax_reduce_subgroup.wgsl");
 
 /// The most per-subgroup partials a lane reads in the cross step; past it the log-depth tree is
-/// cheaper (measured on lavapipe: 32 reads per lane made 1024-column rows 25% slower than the
-/// tree, 8 made 256-column rows 30% faster).
+/// cheaper (measured on lavapipe with strided-style reads: 32 reads per lane made 1024-column
+/// rows 25% slower than the tree, 8 made 256-column rows 30% faster).
 const MAX_CROSS_READS: u32 = 8;
 
 /// How the lanes of a row are reduced: a pipeline variant picked on the host per call.
@@ -70,8 +70,12 @@ impl Reduction {
         }
         let step = if strided { strategy.slots() } else { 1 };
         let span = strategy.lanes() * step;
-        // Partials each lane reads in the cross step, at the smallest subgroup size.
-        let reads = if step >= min {
+        // Partials each lane reads in the cross step, at the smallest subgroup size. Contiguous
+        // rows wider than a subgroup reduce theirs with a second butterfly (`lanes / min / min`
+        // reads, at most 4); strided ones read them all.
+        let reads = if !strided {
+            (span / min).div_ceil(min)
+        } else if step >= min {
             strategy.lanes()
         } else {
             span / min
@@ -444,15 +448,16 @@ mod tests {
     }
 
     #[test]
-    fn wider_rows_cross_subgroups_with_at_most_eight_reads_else_the_tree() {
+    fn wider_rows_cross_subgroups_and_strided_rows_past_eight_reads_take_the_tree() {
         let lavapipe = Some((8, 8));
         let h100 = Some((32, 32));
         // Contiguous: 16..64 lanes are 2..8 subgroups of 8.
         for len in [33, 64, 256] {
             assert_eq!(pick(len, 1, lavapipe), Reduction::SubgroupCross, "{len}");
         }
+        // Rows of the whole workgroup: 32 subgroup partials, reduced by a second butterfly.
         for len in [257, 1000, 4096, 5000] {
-            assert_eq!(pick(len, 1, lavapipe), Reduction::Tree, "{len}");
+            assert_eq!(pick(len, 1, lavapipe), Reduction::SubgroupCross, "{len}");
             assert_eq!(pick(len, 1, h100), Reduction::SubgroupCross, "{len}");
         }
         // Strided: one partial per lane when the rows side by side fill a subgroup.
