@@ -1,11 +1,16 @@
 //! `Softmax(axis=-1)`: forward and backward along any axis, with an optional mask.
 //!
 //! The tensor is viewed as `(outer, len, inner)` around the axis; each of the `outer * inner`
-//! rows is reduced inside a workgroup (shared-memory trees), with a strategy picked by row
+//! rows is reduced inside a workgroup, with a strategy picked by row
 //! length (see [`plan::strategy`]): short rows share a workgroup, rows up to 4096 elements are
 //! read once into registers, longer rows go through a two-pass chunked scheme. Non-last axes
 //! are reduced in place by a strided layout in which neighbouring invocations handle
 //! neighbouring inner indices, so no transpose is ever made.
+//!
+//! The lanes of a row are reduced with subgroup shuffles where the device has
+//! `Features::SUBGROUP` (no barrier when a row fits the smallest subgroup, one barrier
+//! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
+//! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
 mod check;
 mod kernels;
