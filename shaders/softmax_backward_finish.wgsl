@@ -8,8 +8,8 @@
 //   writes: dx (array<f32>)
 
 @compute @workgroup_size(WG)
-fn backward_finish(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ln = lane_layout(local, wid);
+fn backward_finish(ids: Ids) {
+    let ln = lane_of(ids);
     var sum = 0.0;
     if (ln.valid) {
         for (var c = ln.j; c < params.chunks; c += params.lanes) {

@@ -7,8 +7,8 @@
 //   writes: partials (array<vec4<f32>>)
 
 @compute @workgroup_size(WG)
-fn backward_partials(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ln = lane_layout(local, wid);
+fn backward_partials(ids: Ids) {
+    let ln = lane_of(ids);
     var sum = 0.0;
     let start = ln.chunk * params.chunk_len;
     let end = min(start + params.chunk_len, params.len);

@@ -9,8 +9,8 @@
 //   writes: dx (array<f32>)
 
 @compute @workgroup_size(WG)
-fn backward_rows(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ln = lane_layout(local, wid);
+fn backward_rows(ids: Ids) {
+    let ln = lane_of(ids);
     var vy: array<f32, REGS>;
     var vdy: array<f32, REGS>;
     var kept_bits = 0u;

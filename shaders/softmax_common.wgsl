@@ -5,6 +5,12 @@
 // the names each kernel file lists in its header; `kept(i)` comes from there too (always true
 // without a mask; `mask[i] != 0` on the bits with one).
 //
+// Each kernel source also includes one reduction file (src/softmax/kernels.rs picks it):
+// shaders/softmax_reduce_tree.wgsl (shared-memory trees, the fallback) or
+// shaders/softmax_reduce_subgroup.wgsl (subgroup shuffles). It defines `Ids` (the entry
+// point's builtins), `lane_of(ids)` and the reductions reduce_max_flags, reduce_sum and
+// reduce_pairs, which every invocation of the workgroup must call (uniform control flow).
+//
 // Layout: the tensor is viewed as (outer, len, inner) around the softmax axis; a "row" is one
 // (outer, inner) pair, and its elements lie `inner` apart. A workgroup of WG invocations holds
 // `slots` rows of `lanes` invocations each (slots * lanes == WG). Contiguous rows (inner == 1)
@@ -76,7 +82,7 @@ fn combine_pairs(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
 }
 
 struct Lane {
-    local: u32,  // local_invocation_index
+    local: u32,  // position in the workgroup, 0..WG (see the reduction file)
     j: u32,      // lane within its row
     head: u32,   // local index of lane 0 of this row
     step: u32,   // local-index distance between neighbouring lanes of a row
@@ -84,9 +90,11 @@ struct Lane {
     chunk: u32,  // chunk of the row (long rows), else 0
     valid: bool, // row < params.rows
     first: u32,  // element index of the row's first element
+    sg_lane: u32, // subgroup_invocation_id (subgroup reductions; 0 in the tree variant)
+    sg_size: u32, // subgroup_size (subgroup reductions; 1 in the tree variant)
 }
 
-fn lane_layout(local: u32, wid: vec3<u32>) -> Lane {
+fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
     let group = wid.x + wid.y * params.groups_x;
     let row_group = group / params.chunks;
     let chunk = group % params.chunks;
@@ -110,6 +118,8 @@ fn lane_layout(local: u32, wid: vec3<u32>) -> Lane {
     let outer = ln.row / params.inner;
     let inner = ln.row % params.inner;
     ln.first = params.base + outer * params.len * params.inner + inner;
+    ln.sg_lane = sg_lane;
+    ln.sg_size = sg_size;
     return ln;
 }
 
@@ -118,75 +128,15 @@ fn elem(ln: Lane, k: u32) -> u32 {
     return ln.first + k * params.inner;
 }
 
-var<workgroup> red_a: array<f32, WG>;
-var<workgroup> red_b: array<f32, WG>;
-var<workgroup> red_u: array<u32, WG>;
-
-// Shared-memory trees over the lanes of each row (log2(lanes) barriers). Every invocation of
-// the workgroup must call them (they hold barriers); the loop bound is a uniform.
-
+// Results of the reductions.
 struct MaxFlags {
     m: f32,
     flags: u32,
 }
 
-fn reduce_max_flags(ln: Lane, m: f32, flags: u32) -> MaxFlags {
-    red_a[ln.local] = m;
-    red_u[ln.local] = flags;
-    workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
-        if (ln.j < s) {
-            let p = ln.local + s * ln.step;
-            red_a[ln.local] = max_keep(red_a[ln.local], red_a[p]);
-            red_u[ln.local] = red_u[ln.local] | red_u[p];
-        }
-        workgroupBarrier();
-    }
-    let r = MaxFlags(red_a[ln.head], red_u[ln.head]);
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(ln: Lane, v: f32) -> f32 {
-    red_a[ln.local] = v;
-    workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
-        if (ln.j < s) {
-            red_a[ln.local] = red_a[ln.local] + red_a[ln.local + s * ln.step];
-        }
-        workgroupBarrier();
-    }
-    let r = red_a[ln.head];
-    workgroupBarrier();
-    return r;
-}
-
 struct PairFlags {
     pair: vec2<f32>,
     flags: u32,
-}
-
-fn reduce_pairs(ln: Lane, pair: vec2<f32>, flags: u32) -> PairFlags {
-    red_a[ln.local] = pair.x;
-    red_b[ln.local] = pair.y;
-    red_u[ln.local] = flags;
-    workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
-        if (ln.j < s) {
-            let p = ln.local + s * ln.step;
-            let c = combine_pairs(
-                vec2<f32>(red_a[ln.local], red_b[ln.local]),
-                vec2<f32>(red_a[p], red_b[p]),
-            );
-            red_a[ln.local] = c.x;
-            red_b[ln.local] = c.y;
-            red_u[ln.local] = red_u[ln.local] | red_u[p];
-        }
-        workgroupBarrier();
-    }
-    let r = PairFlags(vec2<f32>(red_a[ln.head], red_b[ln.head]), red_u[ln.head]);
-    workgroupBarrier();
-    return r;
 }
 
 // The row's verdict: NaN when poisoned or when every kept entry is -inf (-inf - -inf).

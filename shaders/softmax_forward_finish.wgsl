@@ -9,8 +9,8 @@
 //   writes: y (array<f32>)
 
 @compute @workgroup_size(WG)
-fn forward_finish(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ln = lane_layout(local, wid);
+fn forward_finish(ids: Ids) {
+    let ln = lane_of(ids);
     var pair = vec2<f32>(neg_inf(), 0.0);
     var flags = 0u;
     if (ln.valid) {

@@ -8,8 +8,8 @@
 //   writes: y (array<f32>)
 
 @compute @workgroup_size(WG)
-fn forward_rows(@builtin(local_invocation_index) local: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let ln = lane_layout(local, wid);
+fn forward_rows(ids: Ids) {
+    let ln = lane_of(ids);
     var v: array<f32, REGS>;
     var kept_bits = 0u;
     var m = neg_inf();

@@ -557,3 +557,130 @@ fn a_tensor_past_one_storage_binding_with_more_than_65535_workgroups_matches_the
     let expected = softmax_forward(&x, &shape, -1, None).unwrap();
     sm::compare_y(&y, &expected).unwrap();
 }
+
+/// Runs `layer` on the default path (subgroups where the device has them) and on the forced
+/// shared-memory fallback: both must match the CPU reference, and each other within the
+/// softmax tolerances.
+fn check_both_reductions(
+    gpu: &Gpu,
+    layer: Softmax,
+    x: &[f32],
+    mask: Option<&[f32]>,
+    shape: &[usize],
+) {
+    let fallback = layer.without_subgroups_for_tests();
+    assert_rows(sm::check_case(gpu, &layer, x, mask, shape, 3).unwrap());
+    assert_rows(sm::check_case(gpu, &fallback, x, mask, shape, 3).unwrap());
+    let dy = sm::upstream(x.len(), 11);
+    let run = |l: Softmax| {
+        let xt = Tensor::from_slice(gpu, x, shape).unwrap();
+        let dyt = Tensor::from_slice(gpu, &dy, shape).unwrap();
+        let (y, dx) = match mask {
+            Some(m) => {
+                let mt = Tensor::from_slice(gpu, m, shape).unwrap();
+                let y = l.forward_masked(gpu, &xt, &mt).unwrap();
+                let dx = l.backward_masked(gpu, &y, &dyt, &mt).unwrap();
+                (y, dx)
+            }
+            None => {
+                let y = l.forward(gpu, &xt).unwrap();
+                let dx = l.backward(gpu, &y, &dyt).unwrap();
+                (y, dx)
+            }
+        };
+        (y.to_vec(gpu).unwrap(), dx.to_vec(gpu).unwrap())
+    };
+    let (y_sg, dx_sg) = run(layer);
+    let (y_tree, dx_tree) = run(fallback);
+    let what = format!(
+        "axis {} shape {shape:?} masked {}",
+        layer.axis(),
+        mask.is_some()
+    );
+    if let Err(e) = sm::compare_y(&y_sg, &y_tree) {
+        panic!("y, subgroup against shared memory, {what}: {e}");
+    }
+    if let Err(e) = sm::compare_dx(&dx_sg, &dx_tree, &dy, shape, layer.axis()) {
+        panic!("dx, subgroup against shared memory, {what}: {e}");
+    }
+}
+
+#[test]
+fn subgroup_and_shared_memory_reductions_agree_in_every_strategy() {
+    let gpu = require_gpu!();
+    // Contiguous rows inside one subgroup (<= 8 lanes on lavapipe), across 2..8 subgroups,
+    // rows of the whole workgroup, and long chunked rows.
+    for len in [1usize, 5, 17, 32, 33, 64, 200, 256, 1000, 4096, 4097, 9000] {
+        let rows = if len > 4096 { 2 } else { 37 };
+        let x = sm::logits(rows * len, 8.0, len as u64);
+        check_both_reductions(gpu, Softmax::default(), &x, None, &[rows, len]);
+    }
+    // Strided rows of 1, 4, 8 and 64 lanes, and long strided rows.
+    for shape in [
+        vec![2usize, 5, 300],
+        vec![2, 64, 300],
+        vec![2, 128, 33],
+        vec![2, 1000, 3],
+        vec![1, 5000, 40],
+    ] {
+        let x = sm::logits(shape.iter().product(), 8.0, 21);
+        check_both_reductions(gpu, Softmax::new(1).unwrap(), &x, None, &shape);
+    }
+}
+
+#[test]
+fn subgroup_and_shared_memory_reductions_agree_with_masks() {
+    let gpu = require_gpu!();
+    for (shape, axis) in [
+        (vec![9usize, 24], -1),
+        (vec![9, 120], -1),
+        (vec![3, 5000], -1),
+        (vec![64, 20], 0),
+        (vec![3, 2000, 7], 1),
+    ] {
+        let n: usize = shape.iter().product();
+        let x = sm::logits(n, 8.0, 5);
+        let mut mask = sm::random_mask(n, 60, 5);
+        // One fully masked row: the row of outer index 0, inner index 0.
+        let a = if axis < 0 {
+            shape.len() - 1
+        } else {
+            axis as usize
+        };
+        let inner: usize = shape[a + 1..].iter().product();
+        (0..shape[a]).for_each(|k| mask[k * inner] = 0.0);
+        check_both_reductions(gpu, Softmax::new(axis).unwrap(), &x, Some(&mask), &shape);
+    }
+}
+
+#[test]
+fn special_rows_are_the_same_on_the_subgroup_and_shared_memory_paths() {
+    let gpu = require_gpu!();
+    let special = sm::special_rows();
+    let rows = special.len();
+    // Each special row padded with -inf (which keeps its verdict) to 8 (one subgroup), 48
+    // (six subgroups of 8) and 300 (the whole workgroup) elements.
+    for len in [8usize, 48, 300] {
+        let x: Vec<f32> = special
+            .iter()
+            .flat_map(|r| {
+                r.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(f32::NEG_INFINITY, len - 8))
+            })
+            .collect();
+        check_both_reductions(gpu, Softmax::default(), &x, None, &[rows, len]);
+        // The same rows along axis 0: strided rows side by side.
+        let transposed: Vec<f32> = (0..len)
+            .flat_map(|k| (0..rows).map(move |r| (r, k)))
+            .map(|(r, k)| x[r * len + k])
+            .collect();
+        check_both_reductions(
+            gpu,
+            Softmax::new(0).unwrap(),
+            &transposed,
+            None,
+            &[len, rows],
+        );
+    }
+}

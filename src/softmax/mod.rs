@@ -1,11 +1,16 @@
 //! `Softmax(axis=-1)`: forward and backward along any axis, with an optional mask.
 //!
 //! The tensor is viewed as `(outer, len, inner)` around the axis; each of the `outer * inner`
-//! rows is reduced inside a workgroup (shared-memory trees), with a strategy picked by row
+//! rows is reduced inside a workgroup, with a strategy picked by row
 //! length (see [`plan::strategy`]): short rows share a workgroup, rows up to 4096 elements are
 //! read once into registers, longer rows go through a two-pass chunked scheme. Non-last axes
 //! are reduced in place by a strided layout in which neighbouring invocations handle
 //! neighbouring inner indices, so no transpose is ever made.
+//!
+//! The lanes of a row are reduced with subgroup shuffles where the device has
+//! `Features::SUBGROUP` (no barrier when a row fits the smallest subgroup, one barrier
+//! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
+//! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
 mod check;
 mod kernels;
@@ -17,7 +22,7 @@ use crate::tensor::Tensor;
 
 pub(crate) use plan::{axis_view, AxisView};
 
-use kernels::{Kernel, Pass, Tuning};
+use kernels::{Kernel, Pass, Reduction, Tuning};
 
 /// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
 /// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
@@ -78,10 +83,16 @@ impl Softmax {
         max_binding_bytes: Option<u64>,
         max_groups_per_dim: Option<u32>,
     ) -> Self {
-        self.tuning = Tuning {
-            max_binding_bytes,
-            max_groups_per_dim,
-        };
+        self.tuning.max_binding_bytes = max_binding_bytes;
+        self.tuning.max_groups_per_dim = max_groups_per_dim;
+        self
+    }
+
+    /// Reduces rows with the shared-memory trees even where the device has subgroups (the
+    /// fallback path), for testing that both paths give the same results.
+    #[doc(hidden)]
+    pub fn without_subgroups_for_tests(mut self) -> Self {
+        self.tuning.no_subgroups = true;
         self
     }
 
@@ -210,17 +221,18 @@ impl Softmax {
     }
 }
 
-/// Every WGSL source of this family, labelled `softmax/...`.
+/// Every WGSL source of this family (shared-memory and subgroup variants), labelled
+/// `softmax/<entry>[/masked][/subgroup|/subgroup_cross]`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for kernel in Kernel::ALL {
         for masked in [false, true] {
-            let label = format!(
-                "softmax/{}{}",
-                kernel.entry(),
-                if masked { "/masked" } else { "" }
-            );
-            out.push((label, kernel.wgsl(masked)));
+            for reduction in Reduction::ALL {
+                out.push((
+                    kernel.label(masked, reduction),
+                    kernel.wgsl(masked, reduction),
+                ));
+            }
         }
     }
     out
