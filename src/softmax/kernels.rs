@@ -436,15 +436,15 @@ mod tests {
     #[test]
     fn rows_inside_the_smallest_subgroup_need_no_barrier() {
         let lavapipe = Some((8, 8));
-        // Contiguous rows of up to 32 elements take at most 8 lanes.
-        for len in [1, 4, 5, 31, 32] {
+        // Contiguous rows of up to 128 elements take at most 8 lanes of 16.
+        for len in [1, 4, 5, 31, 32, 128] {
             assert_eq!(pick(len, 1, lavapipe), Reduction::SubgroupWithin, "{len}");
         }
         // Strided rows of one lane need no reduction at all.
         assert_eq!(pick(16, 300, lavapipe), Reduction::SubgroupWithin);
         // A subgroup size range only counts its minimum.
-        assert_eq!(pick(32, 1, Some((4, 64))), Reduction::SubgroupCross);
-        assert_eq!(pick(128, 1, Some((32, 32))), Reduction::SubgroupWithin);
+        assert_eq!(pick(128, 1, Some((4, 64))), Reduction::SubgroupCross);
+        assert_eq!(pick(512, 1, Some((32, 32))), Reduction::SubgroupWithin);
     }
 
     #[test]
@@ -452,14 +452,17 @@ mod tests {
         let lavapipe = Some((8, 8));
         let h100 = Some((32, 32));
         // Contiguous: 16..64 lanes are 2..8 subgroups of 8.
-        for len in [33, 64, 256] {
+        for len in [129, 256, 1024] {
             assert_eq!(pick(len, 1, lavapipe), Reduction::SubgroupCross, "{len}");
         }
-        // Rows of the whole workgroup: 32 subgroup partials, reduced by a second butterfly.
-        for len in [257, 1000, 4096, 5000] {
+        // Rows of 64 lanes and more: up to 32 subgroup partials, reduced by a second butterfly.
+        for len in [1000, 4096, 5000] {
             assert_eq!(pick(len, 1, lavapipe), Reduction::SubgroupCross, "{len}");
             assert_eq!(pick(len, 1, h100), Reduction::SubgroupCross, "{len}");
         }
+        // 257..512 elements are 32 lanes: one H100 subgroup, four of lavapipe's.
+        assert_eq!(pick(257, 1, lavapipe), Reduction::SubgroupCross);
+        assert_eq!(pick(257, 1, h100), Reduction::SubgroupWithin);
         // Strided: one partial per lane when the rows side by side fill a subgroup.
         assert_eq!(pick(64, 300, lavapipe), Reduction::SubgroupCross);
         assert_eq!(pick(128, 300, lavapipe), Reduction::SubgroupCross);

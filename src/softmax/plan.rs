@@ -12,9 +12,6 @@ pub(crate) const REGS: u32 = 16;
 pub(crate) const MAX_REGISTER_ROW: usize = (WORKGROUP_SIZE * REGS) as usize;
 /// Elements per lane per chunk in the long-row kernels.
 const LONG_PER_LANE: u32 = 16;
-/// Contiguous rows get at least one lane per this many elements (short rows share a
-/// workgroup, but each lane still reads neighbouring elements).
-const CONTIGUOUS_ELEMS_PER_LANE: usize = 4;
 /// Long strided rows put at most this many rows side by side in a workgroup.
 const LONG_STRIDED_MAX_SLOTS: u32 = 16;
 
@@ -95,22 +92,18 @@ impl Strategy {
 
 /// The strategy for rows of `len` elements lying `inner` apart.
 ///
-/// - Contiguous rows (`inner == 1`) up to 4096: `lanes = nextpow2(ceil(len / 4))` (at most
-///   256), so rows of 1..4 share a workgroup 256 to a workgroup, rows of 5..8 take 2 lanes,
-///   ..., rows of 1025..4096 take the whole workgroup.
-/// - Strided rows (`inner > 1`) up to 4096: `lanes = nextpow2(ceil(len / 16))`, so up to 256
-///   rows (neighbouring inner indices) sit side by side in a workgroup.
+/// - Rows up to 4096: `lanes = nextpow2(ceil(len / 16))` (at most 256), each lane holding up to
+///   16 elements, so rows of 1..16 share a workgroup 256 to a workgroup, rows of 17..32 take 2
+///   lanes, ..., rows of 2049..4096 take the whole workgroup. A contiguous row's lanes read
+///   neighbouring elements; strided rows (neighbouring inner indices) sit side by side.
+///   Sixteen elements a lane rather than four made rows of 32 to 1024 columns 2.5-3x faster
+///   on lavapipe (fewer, cheaper reductions; the register loop is unrolled to 16 anyway).
 /// - Longer rows: chunks of `lanes * 16` elements; 256 lanes for contiguous rows
 ///   (chunks of 4096), 16 rows side by side for strided ones.
 pub(crate) fn strategy(len: usize, inner: usize) -> Strategy {
     let len = len.max(1);
     if len <= MAX_REGISTER_ROW {
-        let per_lane = if inner == 1 {
-            CONTIGUOUS_ELEMS_PER_LANE
-        } else {
-            REGS as usize
-        };
-        let lanes = (len.div_ceil(per_lane).next_power_of_two() as u32).min(WORKGROUP_SIZE);
+        let lanes = (len.div_ceil(REGS as usize).next_power_of_two() as u32).min(WORKGROUP_SIZE);
         return Strategy::Registers {
             lanes,
             slots: WORKGROUP_SIZE / lanes,
@@ -252,6 +245,13 @@ mod tests {
         assert_eq!(
             strategy(7, 1),
             Strategy::Registers {
+                lanes: 1,
+                slots: 256
+            }
+        );
+        assert_eq!(
+            strategy(17, 1),
+            Strategy::Registers {
                 lanes: 2,
                 slots: 128
             }
@@ -259,8 +259,8 @@ mod tests {
         assert_eq!(
             strategy(64, 1),
             Strategy::Registers {
-                lanes: 16,
-                slots: 16
+                lanes: 4,
+                slots: 64
             }
         );
         assert_eq!(
