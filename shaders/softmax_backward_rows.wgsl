@@ -14,22 +14,23 @@ fn backward_rows(ids: Ids) {
     var vy: array<f32, REGS>;
     var vdy: array<f32, REGS>;
     var kept_bits = 0u;
-    var sum = 0.0;
+    var prod: array<f32, REGS>;
     for (var r = 0u; r < REGS; r++) {
         let k = ln.j + r * params.lanes;
         vy[r] = 0.0;
         vdy[r] = 0.0;
+        prod[r] = 0.0;
         if (ln.valid && k < params.len) {
             let i = elem(ln, k);
             if (kept(i)) {
                 kept_bits |= 1u << r;
                 vy[r] = y[i];
                 vdy[r] = dy[i];
-                sum += vdy[r] * vy[r];
+                prod[r] = vdy[r] * vy[r];
             }
         }
     }
-    let total = reduce_sum(ln, sum);
+    let total = reduce_sum(ln, sum_regs(prod));
     for (var r = 0u; r < REGS; r++) {
         let k = ln.j + r * params.lanes;
         if (ln.valid && k < params.len) {

@@ -72,6 +72,18 @@ fn exp_nonpos(d: f32) -> f32 {
     return select(exp(d), 0.0, d < -104.0);
 }
 
+// Sum of the REGS register values in a fixed pairwise order (depth log2(REGS) instead of a
+// serial chain of REGS - 1 roundings: a serial f32 sum of 14 terms was 10 ulp off in y).
+fn sum_regs(v: array<f32, REGS>) -> f32 {
+    var s = v;
+    for (var w = REGS / 2u; w > 0u; w = w / 2u) {
+        for (var r = 0u; r < w; r++) {
+            s[r] = s[r] + s[r + w];
+        }
+    }
+    return s[0];
+}
+
 // Online softmax pairs (max, sum of exp(x - max)); an empty pair is (-inf, 0).
 fn combine_pairs(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     let m = max_keep(a.x, b.x);

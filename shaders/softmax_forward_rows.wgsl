@@ -34,12 +34,10 @@ fn forward_rows(ids: Ids) {
     }
     let mf = reduce_max_flags(ln, m, flags);
     let row_max = mf.m;
-    var sum = 0.0;
     for (var r = 0u; r < REGS; r++) {
         v[r] = exp_nonpos(v[r] - row_max);
-        sum += v[r];
     }
-    let total = reduce_sum(ln, sum);
+    let total = reduce_sum(ln, sum_regs(v));
     let inv = 1.0 / total;
     let nan_row = row_is_nan(row_max, mf.flags);
     for (var r = 0u; r < REGS; r++) {
