@@ -282,12 +282,7 @@ fn judge_prelu(
             layer.dalpha_tree_depth(gpu, &case.shape)?
         }
     };
-    let expected_side = (reference.dalpha_terms.max(1) as f64).log2().ceil() as u32 + 1;
-    let bounds = prelu::dalpha_bounds(
-        depth + expected_side,
-        &reference.dalpha_abs_sum,
-        reference.dalpha_terms,
-    );
+    let bounds = prelu::dalpha_bounds_against(depth, &reference);
     Ok((|| {
         exact("y", &outputs.y, &case.y)?;
         exact("dx", &outputs.dx, &case.dx)?;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use serde_json::Value;
+use wgpu_activations::cases::{parse_cases, Case};
 use wgpu_activations::prelu::{
     check_dalpha, check_inputs, check_preset, check_presets, dalpha_bounds, fans, Constraint,
     Initializer, PReLU, Regularizer, LARGE_PRESET, TRUNCATED_NORMAL_STDDEV,
@@ -81,45 +81,18 @@ fn one_alpha_element_summing_over_a_million_terms_stays_within_the_documented_bo
     }
 }
 
-fn json_f32(v: &Value) -> f32 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("a number") as f32,
-        Value::String(s) => match s.as_str() {
-            "NaN" => f32::NAN,
-            "Infinity" => f32::INFINITY,
-            "-Infinity" => f32::NEG_INFINITY,
-            other => panic!("unexpected string {other}"),
-        },
-        other => panic!("unexpected value {other}"),
-    }
-}
-
-fn json_vec(case: &Value, key: &str) -> Vec<f32> {
-    case[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("{key} is an array"))
-        .iter()
-        .map(json_f32)
-        .collect()
-}
-
-fn json_shape(case: &Value, key: &str) -> Vec<usize> {
-    case[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn prelu_cases() -> Vec<Value> {
+/// The reference file's PReLU cases, read with the crate's own reader.
+fn prelu_cases() -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
-    let all: Vec<Value> = serde_json::from_str(&text).unwrap();
-    let cases: Vec<Value> = all.into_iter().filter(|c| c["op"] == "prelu").collect();
+    let cases: Vec<Case> = parse_cases(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.op == "prelu")
+        .collect();
     assert!(cases.len() >= 21);
     cases
 }
@@ -146,79 +119,21 @@ fn exact_or_flushed(actual: &[f32], expected: &[f32], flushed: &[f32]) -> Result
     c.check().map_err(|m| m.to_string())
 }
 
-/// TensorFlow's dalpha has its own rounding: the bound allows both sides a tree of depth
-/// `ceil(log2 n)`, plus ours.
-fn tf_bounds(depth: u32, g: &reference::PreluGradients) -> Vec<f32> {
-    let extra = (g.dalpha_terms as f64).log2().ceil() as u32 + 1;
-    dalpha_bounds(depth + extra, &g.dalpha_abs_sum, g.dalpha_terms)
-}
-
-#[test]
-fn every_prelu_case_of_the_reference_file_matches_on_the_cpu() {
-    for case in prelu_cases() {
-        let name = case["name"].as_str().unwrap();
-        let shape = json_shape(&case, "shape");
-        let alpha_shape = json_shape(&case, "alpha_shape");
-        let (x, dy, alpha) = (
-            json_vec(&case, "x"),
-            json_vec(&case, "dy"),
-            json_vec(&case, "alpha"),
-        );
-        let y = reference::prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
-        exact(&y, &json_vec(&case, "y")).unwrap_or_else(|m| panic!("{name} y: {m}"));
-        let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
-        exact(&g.dx, &json_vec(&case, "dx")).unwrap_or_else(|m| panic!("{name} dx: {m}"));
-        check_dalpha(&g.dalpha, &json_vec(&case, "dalpha"), &tf_bounds(0, &g))
-            .unwrap_or_else(|m| panic!("{name} dalpha: {m}"));
-    }
-}
-
-fn case_shared_axes(case: &Value) -> Option<Vec<usize>> {
-    case["params"]["shared_axes"]
-        .as_array()
-        .map(|a| a.iter().map(|v| v.as_u64().unwrap() as usize).collect())
-}
-
-#[test]
-fn every_prelu_case_of_the_reference_file_matches_on_the_gpu() {
-    let gpu = require_gpu!();
-    for case in prelu_cases() {
-        let name = case["name"].as_str().unwrap();
-        let shape = json_shape(&case, "shape");
-        let (x, dy, alpha) = (
-            json_vec(&case, "x"),
-            json_vec(&case, "dy"),
-            json_vec(&case, "alpha"),
-        );
-        let mut l = layer(case_shared_axes(&case));
-        let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
-        assert_eq!(
-            l.alpha_shape().unwrap(),
-            json_shape(&case, "alpha_shape"),
-            "{name}"
-        );
-        exact(&y, &json_vec(&case, "y")).unwrap_or_else(|m| panic!("{name} y: {m}"));
-        exact(&dx, &json_vec(&case, "dx")).unwrap_or_else(|m| panic!("{name} dx: {m}"));
-        let g =
-            reference::prelu_backward(&x, &dy, &shape, &alpha, l.alpha_shape().unwrap()).unwrap();
-        let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
-        check_dalpha(&dalpha, &json_vec(&case, "dalpha"), &tf_bounds(depth, &g))
-            .unwrap_or_else(|m| panic!("{name} dalpha: {m}"));
-    }
-}
+// Every case of the reference file (y, dx, dalpha, on the GPU and the CPU) runs through the
+// conformance runner in tests/golden.rs.
 
 #[test]
 fn the_initializer_of_a_reference_case_gives_its_alpha() {
     let gpu = require_gpu!();
     let case = prelu_cases()
         .into_iter()
-        .find(|c| c["name"] == "prelu_2x3x4x5_sa12_init_const0.25")
+        .find(|c| c.name == "prelu_2x3x4x5_sa12_init_const0.25")
         .unwrap();
     let mut l = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2])).unwrap();
-    let x = Tensor::from_slice(gpu, &json_vec(&case, "x"), &[2, 3, 4, 5]).unwrap();
+    let x = Tensor::from_slice(gpu, &case.x, &case.shape).unwrap();
     let y = l.forward(gpu, &x).unwrap().to_vec(gpu).unwrap();
-    assert_eq!(l.alpha(gpu).unwrap(), json_vec(&case, "alpha"));
-    exact(&y, &json_vec(&case, "y")).unwrap();
+    assert_eq!(Some(l.alpha(gpu).unwrap()), case.alpha);
+    exact(&y, case.y.as_ref().unwrap()).unwrap();
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use serde_json::Value;
+use wgpu_activations::cases::{parse_cases, Case};
 use wgpu_activations::check::CheckRow;
 use wgpu_activations::compare::{Comparison, Tolerance};
 use wgpu_activations::reference::{softmax_backward, softmax_forward, softmax_row_f64};
@@ -221,34 +221,26 @@ fn check_x(gpu: &Gpu, x: &[f32], shape: &[usize]) {
 }
 
 // ---- TensorFlow's vectors ----
+// tests/golden.rs runs every case through the conformance runner, where dx comes from our own
+// forward output. Here dx is computed from TensorFlow's y, so the backward kernel is checked
+// on its own.
 
-fn f32_of(v: &Value) -> f32 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("number") as f32,
-        Value::String(s) if s == "NaN" => f32::NAN,
-        Value::String(s) if s == "Infinity" => f32::INFINITY,
-        Value::String(s) if s == "-Infinity" => f32::NEG_INFINITY,
-        other => panic!("not a float: {other}"),
-    }
-}
-
-fn floats(case: &Value, key: &str) -> Vec<f32> {
-    case[key]
-        .as_array()
-        .expect(key)
-        .iter()
-        .map(f32_of)
-        .collect()
-}
-
-fn softmax_cases() -> Vec<Value> {
+/// The reference file's softmax cases, read with the crate's own reader.
+fn softmax_cases() -> Vec<(Case, i64)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
-    let all: Vec<Value> = serde_json::from_str(&text).expect("cases.json parses");
-    let cases: Vec<Value> = all.into_iter().filter(|c| c["op"] == "softmax").collect();
+    let cases: Vec<(Case, i64)> = parse_cases(&text)
+        .expect("cases.json parses")
+        .into_iter()
+        .filter(|c| c.op == "softmax")
+        .map(|c| {
+            let axis = c.params["axis"].as_i64().expect("an integer axis");
+            (c, axis)
+        })
+        .collect();
     assert!(cases.len() >= 30, "only {} softmax cases", cases.len());
     cases
 }
@@ -256,64 +248,39 @@ fn softmax_cases() -> Vec<Value> {
 /// TensorFlow's own results: within [`sm::Y_TOLERANCE`] / [`sm::DX_TOLERANCE`] (TF is 1-2 ulp
 /// from the correctly rounded quotient; see SEMANTICS.md), denormals flushed on both sides
 /// (TF returns 0 for results below 1.18e-38; `ftz_dependent` cases accept either).
-fn against_tensorflow(name: &str, shape: &[usize], axis: i64, y: &[f32], dx: &[f32], case: &Value) {
-    let dy = floats(case, "dy");
-    sm::compare_y(y, &floats(case, "y")).unwrap_or_else(|e| panic!("{name} y: {e}"));
-    sm::compare_dx(dx, &floats(case, "dx"), &dy, shape, axis)
+fn against_tensorflow(case: &Case, axis: i64, y: &[f32], dx: &[f32]) {
+    let name = &case.name;
+    sm::compare_y(y, case.y.as_ref().unwrap()).unwrap_or_else(|e| panic!("{name} y: {e}"));
+    sm::compare_dx(dx, case.dx.as_ref().unwrap(), &case.dy, &case.shape, axis)
         .unwrap_or_else(|e| panic!("{name} dx: {e}"));
 }
 
 #[test]
 fn every_tensorflow_softmax_case_matches_on_the_gpu() {
     let gpu = require_gpu!();
-    for case in softmax_cases() {
-        let name = case["name"].as_str().unwrap();
-        let shape: Vec<usize> = case["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect();
-        let axis = case["params"]["axis"].as_i64().unwrap();
+    for (case, axis) in softmax_cases() {
         let layer = Softmax::new(axis).unwrap();
-        let x = Tensor::from_slice(gpu, &floats(&case, "x"), &shape).unwrap();
+        let x = Tensor::from_slice(gpu, &case.x, &case.shape).unwrap();
         let y = layer.forward(gpu, &x).unwrap();
-        // The gradient from TensorFlow's y, as TensorFlow computes it.
-        let y_tf = Tensor::from_slice(gpu, &floats(&case, "y"), &shape).unwrap();
-        let dy = Tensor::from_slice(gpu, &floats(&case, "dy"), &shape).unwrap();
+        let y_tf = Tensor::from_slice(gpu, case.y.as_ref().unwrap(), &case.shape).unwrap();
+        let dy = Tensor::from_slice(gpu, &case.dy, &case.shape).unwrap();
         let dx = layer.backward(gpu, &y_tf, &dy).unwrap();
         against_tensorflow(
-            name,
-            &shape,
+            &case,
             axis,
             &y.to_vec(gpu).unwrap(),
             &dx.to_vec(gpu).unwrap(),
-            &case,
         );
     }
 }
 
 #[test]
 fn every_tensorflow_softmax_case_matches_on_the_cpu_reference() {
-    for case in softmax_cases() {
-        let name = case["name"].as_str().unwrap();
-        let shape: Vec<usize> = case["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d.as_u64().unwrap() as usize)
-            .collect();
-        let axis = case["params"]["axis"].as_i64().unwrap();
-        let y = softmax_forward(&floats(&case, "x"), &shape, axis, None).unwrap();
-        let dx = softmax_backward(
-            &floats(&case, "y"),
-            &floats(&case, "dy"),
-            &shape,
-            axis,
-            None,
-        )
-        .unwrap();
-        against_tensorflow(name, &shape, axis, &y, &dx, &case);
+    for (case, axis) in softmax_cases() {
+        let y = softmax_forward(&case.x, &case.shape, axis, None).unwrap();
+        let dx =
+            softmax_backward(case.y.as_ref().unwrap(), &case.dy, &case.shape, axis, None).unwrap();
+        against_tensorflow(&case, axis, &y, &dx);
     }
 }
 

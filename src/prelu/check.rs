@@ -69,6 +69,19 @@ pub fn dalpha_bounds(depth: u32, abs_sums: &[f64], terms: usize) -> Vec<f32> {
     abs_sums.iter().map(|&s| (gamma * s + ftz) as f32).collect()
 }
 
+/// The bound against another implementation's own dalpha (TensorFlow's, in the reference
+/// file): [`dalpha_bounds`] widened by a tree of depth `ceil(log2 n) + 1` for the other side's
+/// rounding, since its sum rounds too. `depth` is ours ([`PReLU::dalpha_tree_depth`] on the
+/// GPU, 0 for the CPU reference).
+pub fn dalpha_bounds_against(depth: u32, reference: &reference::prelu::PreluGradients) -> Vec<f32> {
+    let other_side = (reference.dalpha_terms.max(1) as f64).log2().ceil() as u32 + 1;
+    dalpha_bounds(
+        depth + other_side,
+        &reference.dalpha_abs_sum,
+        reference.dalpha_terms,
+    )
+}
+
 /// Compares dalpha with the reference under [`dalpha_bounds`].
 pub fn check_dalpha(
     actual: &[f32],
