@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
 use crate::prelu::{Initializer, PReLU};
 use crate::softmax::Softmax;
-use crate::tensor::Tensor;
+use crate::tensor::{chunks, Tensor};
 use crate::LeakyReLU;
 
 /// Workgroup size of the copy kernel.
@@ -409,9 +409,7 @@ fn record_copy(
     let n = dst.len();
     let chunk = (gpu.max_binding_bytes() / 4) as usize;
     let max_groups = max_groups.min(gpu.limits().max_compute_workgroups_per_dimension);
-    let mut start = 0;
-    while start < n {
-        let count = chunk.min(n - start);
+    for (start, count) in chunks(n, chunk) {
         let len_vec4 = count.div_ceil(4) as u32;
         let params = CopyParams {
             len_vec4,
@@ -425,7 +423,6 @@ fn record_copy(
             &[src.binding(start, count), dst.binding(start, count)],
             [groups, 1, 1],
         );
-        start += count;
     }
     Ok(())
 }

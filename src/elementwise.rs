@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
-use crate::tensor::Tensor;
+use crate::tensor::{chunks, Tensor};
 
 /// Forward or backward pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -407,9 +407,7 @@ impl Elementwise {
         let (flags, p) = self.uniform();
         let chunk = (gpu.max_binding_bytes() / 4) as usize;
         let max_groups = gpu.grid_stride_workgroups();
-        let mut start = 0;
-        while start < n {
-            let count = chunk.min(n - start);
+        for (start, count) in chunks(n, chunk) {
             let len_vec4 = count.div_ceil(4) as u32;
             let params = ElementwiseParams {
                 len_vec4,
@@ -427,7 +425,6 @@ impl Elementwise {
                 &bindings,
                 [groups, 1, 1],
             );
-            start += count;
         }
         Ok(())
     }

@@ -37,6 +37,15 @@ pub fn element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
+/// Element ranges `(start, count)` covering `0..n` in pieces of at most `chunk` (a multiple of
+/// the binding-offset alignment): how a tensor larger than one storage binding is dispatched.
+pub(crate) fn chunks(n: usize, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
+    let chunk = chunk.max(1);
+    (0..n)
+        .step_by(chunk)
+        .map(move |start| (start, chunk.min(n - start)))
+}
+
 impl Tensor {
     /// A zero-filled tensor of `shape`.
     ///

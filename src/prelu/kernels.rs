@@ -8,7 +8,7 @@ use super::plan::{
 use super::PReLU;
 use crate::error::{Error, Result};
 use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
-use crate::tensor::Tensor;
+use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
 #[repr(C)]
@@ -254,9 +254,7 @@ impl PReLU {
                 max: gpu.max_binding_bytes(),
             });
         }
-        let mut start = 0;
-        while start < n {
-            let count = chunk.min(n - start);
+        for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
             let groups =
@@ -271,7 +269,6 @@ impl PReLU {
                 &bindings,
                 [groups, 1, 1],
             );
-            start += count;
         }
         Ok(())
     }
