@@ -4,38 +4,38 @@
 // "no NaN, no infinity" and fold `x != x` or `x * 0.0` away, and the layers' Keras semantics
 // depend on exactly those values (-inf * 0 = NaN, NaN propagates through max/min).
 
-const F32_EXP_MASK: u32 = 0x7f800000u;
-const F32_ABS_MASK: u32 = 0x7fffffffu;
+const wgact_F32_EXP_MASK: u32 = 0x7f800000u;
+const wgact_F32_ABS_MASK: u32 = 0x7fffffffu;
 
-fn is_nan4(v: vec4<f32>) -> vec4<bool> {
-    return (bitcast<vec4<u32>>(v) & vec4<u32>(F32_ABS_MASK)) > vec4<u32>(F32_EXP_MASK);
+fn wgact_is_nan4(v: vec4<f32>) -> vec4<bool> {
+    return (bitcast<vec4<u32>>(v) & vec4<u32>(wgact_F32_ABS_MASK)) > vec4<u32>(wgact_F32_EXP_MASK);
 }
 
-fn is_nonfinite4(v: vec4<f32>) -> vec4<bool> {
-    return (bitcast<vec4<u32>>(v) & vec4<u32>(F32_EXP_MASK)) == vec4<u32>(F32_EXP_MASK);
+fn wgact_is_nonfinite4(v: vec4<f32>) -> vec4<bool> {
+    return (bitcast<vec4<u32>>(v) & vec4<u32>(wgact_F32_EXP_MASK)) == vec4<u32>(wgact_F32_EXP_MASK);
 }
 
 // A quiet NaN built at run time from its bits.
-fn nan4() -> vec4<f32> {
+fn wgact_nan4() -> vec4<f32> {
     return bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u));
 }
 
 // v * f32(keep) as IEEE computes it: v where keep, else 0 for finite v and NaN for inf/NaN.
-fn mul_mask4(v: vec4<f32>, keep: vec4<bool>) -> vec4<f32> {
-    return select(select(vec4<f32>(0.0), nan4(), is_nonfinite4(v)), v, keep);
+fn wgact_mul_mask4(v: vec4<f32>, keep: vec4<bool>) -> vec4<f32> {
+    return select(select(vec4<f32>(0.0), wgact_nan4(), wgact_is_nonfinite4(v)), v, keep);
 }
 
 // max(v, 0) with NaN propagated (Eigen's relu).
-fn relu4(v: vec4<f32>) -> vec4<f32> {
-    return select(vec4<f32>(0.0), v, (v > vec4<f32>(0.0)) | is_nan4(v));
+fn wgact_relu4(v: vec4<f32>) -> vec4<f32> {
+    return select(vec4<f32>(0.0), v, (v > vec4<f32>(0.0)) | wgact_is_nan4(v));
 }
 
 // min(v, m) with NaN in v propagated; m is never NaN (parameters are validated).
-fn min_nan4(v: vec4<f32>, m: vec4<f32>) -> vec4<f32> {
-    return select(m, v, (v <= m) | is_nan4(v));
+fn wgact_min_nan4(v: vec4<f32>, m: vec4<f32>) -> vec4<f32> {
+    return select(m, v, (v <= m) | wgact_is_nan4(v));
 }
 
 // max(v, m) with NaN in v propagated.
-fn max_nan4(v: vec4<f32>, m: vec4<f32>) -> vec4<f32> {
-    return select(m, v, (v >= m) | is_nan4(v));
+fn wgact_max_nan4(v: vec4<f32>, m: vec4<f32>) -> vec4<f32> {
+    return select(m, v, (v >= m) | wgact_is_nan4(v));
 }

@@ -1,14 +1,15 @@
 // Uniform block of the elementwise templates, at @binding(0) of both.
-//   len_vec4  number of vec4s in this dispatch's chunk (the tensor padded to whole vec4s)
-//   flags     op-specific switches (ReLU's path)
-//   p         op parameters (alpha, theta, max_value, ...)
+//   n    units (elements or vec4s) in this dispatch
+//   act  the activation's parameters (activation.wgsl)
+//   off  element offsets of the bound arrays, in units (appended by the dispatcher)
 
 struct ElementwiseParams {
-    len_vec4: u32,
-    flags: u32,
+    n: u32,
     _pad0: u32,
     _pad1: u32,
-    p: vec4<f32>,
+    _pad2: u32,
+    act: WgactActivation,
+    off: array<vec4<u32>, 2>,
 }
 
 @group(0) @binding(0) var<uniform> params: ElementwiseParams;

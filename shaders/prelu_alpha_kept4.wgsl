@@ -8,5 +8,5 @@
 alias AlphaElem = vec4<f32>;
 
 fn alpha4(g: u32) -> vec4<f32> {
-    return alpha[alpha_index(g) / 4u];
+    return ld_alpha(alpha_index(g) / 4u);
 }

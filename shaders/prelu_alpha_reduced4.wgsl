@@ -5,5 +5,5 @@
 alias AlphaElem = f32;
 
 fn alpha4(g: u32) -> vec4<f32> {
-    return vec4<f32>(alpha[alpha_index(g)]);
+    return vec4<f32>(ld_alpha(alpha_index(g)));
 }

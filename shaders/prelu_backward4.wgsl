@@ -3,27 +3,20 @@
 // prelu_forward4.wgsl (the file appended defines `alpha4`); each lane goes through the
 // scalar `prelu_dx`, so the bits are those of the scalar kernel.
 //
-// Binding contract:
-//   @binding(0) params  uniform PreluParams (prelu_common.wgsl)
-//   @binding(1) x       storage, read       array<vec4<f32>>  (this chunk)
-//   @binding(2) dy      storage, read       array<vec4<f32>>  (this chunk)
-//   @binding(3) alpha   storage, read       array<AlphaElem>  (f32, or vec4<f32> when kept)
-//   @binding(4) dx      storage, read_write array<vec4<f32>>  (this chunk)
+// Uniform: PreluParams (prelu_common.wgsl). Arrays (declared with their accessors by
+// src/kernel.rs): x, dy (vec4), alpha (AlphaElem), dx (vec4, read_write; the in-place
+// variant, dx over dy, binds x, alpha and dx).
 
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> alpha: array<AlphaElem>;
-@group(0) @binding(4) var<storage, read_write> dx: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let stride = groups.x * WG;
     let n4 = params.n / 4u;
     for (var i = gid.x; i < n4; i += stride) {
-        let v = x[i];
-        let d = dy[i];
+        let v = ld_x(i);
+        let d = ld_dy(i);
         let a = alpha4(params.first + 4u * i);
-        dx[i] = vec4<f32>(prelu_dx(v.x, a.x, d.x), prelu_dx(v.y, a.y, d.y),
-                          prelu_dx(v.z, a.z, d.z), prelu_dx(v.w, a.w, d.w));
+        st_dx(i, vec4<f32>(prelu_dx(v.x, a.x, d.x), prelu_dx(v.y, a.y, d.y),
+                          prelu_dx(v.z, a.z, d.z), prelu_dx(v.w, a.w, d.w)));
     }
 }

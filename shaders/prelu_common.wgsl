@@ -37,6 +37,8 @@ struct PreluParams {
     kept_xstrides: vec4<u32>,
     red_sizes: vec4<u32>,
     red_xstrides: vec4<u32>,
+    // Element offsets of the bound arrays (appended by the dispatcher; see src/kernel.rs).
+    off: array<vec4<u32>, 2>,
 }
 
 @group(0) @binding(0) var<uniform> params: PreluParams;
@@ -58,15 +60,15 @@ fn alpha_index(g: u32) -> u32 {
 }
 
 fn is_nan1(v: f32) -> bool {
-    return (bitcast<u32>(v) & F32_ABS_MASK) > F32_EXP_MASK;
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) > wgact_F32_EXP_MASK;
 }
 
 fn is_inf1(v: f32) -> bool {
-    return (bitcast<u32>(v) & F32_ABS_MASK) == F32_EXP_MASK;
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == wgact_F32_EXP_MASK;
 }
 
 fn is_zero1(v: f32) -> bool {
-    return (bitcast<u32>(v) & F32_ABS_MASK) == 0u;
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == 0u;
 }
 
 fn nan1() -> f32 {

@@ -13,7 +13,7 @@ fn backward_finish(ids: Ids) {
     var sum = 0.0;
     if (ln.valid) {
         for (var c = ln.j; c < params.chunks; c += params.lanes) {
-            sum += partials[ln.row * params.chunks + c].x;
+            sum += ld_partials(ln.row * params.chunks + c).x;
         }
     }
     let total = reduce_sum(ln, sum);
@@ -24,9 +24,9 @@ fn backward_finish(ids: Ids) {
             let i = elem(ln, k);
             var g = 0.0;
             if (kept(i)) {
-                g = (dy[i] - total) * y[i];
+                g = (ld_dy(i) - total) * ld_y(i);
             }
-            dx[i] = g;
+            st_dx(i, g);
         }
     }
 }

@@ -16,12 +16,12 @@ fn backward_partials(ids: Ids) {
         for (var k = start + ln.j; k < end; k += params.lanes) {
             let i = elem(ln, k);
             if (kept(i)) {
-                sum += dy[i] * y[i];
+                sum += ld_dy(i) * ld_y(i);
             }
         }
     }
     let total = reduce_sum(ln, sum);
     if (ln.valid && ln.j == 0u) {
-        partials[ln.row * params.chunks + ln.chunk] = vec4<f32>(total, 0.0, 0.0, 0.0);
+        st_partials(ln.row * params.chunks + ln.chunk, vec4<f32>(total, 0.0, 0.0, 0.0));
     }
 }

@@ -24,8 +24,8 @@ fn backward_rows(ids: Ids) {
             let i = elem(ln, k);
             if (kept(i)) {
                 kept_bits |= 1u << r;
-                vy[r] = y[i];
-                vdy[r] = dy[i];
+                vy[r] = ld_y(i);
+                vdy[r] = ld_dy(i);
                 prod[r] = vdy[r] * vy[r];
             }
         }
@@ -38,7 +38,7 @@ fn backward_rows(ids: Ids) {
             if ((kept_bits & (1u << r)) == 0u) {
                 g = 0.0;
             }
-            dx[elem(ln, k)] = g;
+            st_dx(elem(ln, k), g);
         }
     }
 }

@@ -31,6 +31,7 @@ struct SoftmaxParams {
     groups_x: u32,   // workgroups along x of the (possibly 2-D) grid
     _pad0: u32,
     _pad1: u32,
+    off: array<vec4<u32>, 2>, // element offsets of the bound arrays (see src/kernel.rs)
 }
 
 @group(0) @binding(0) var<uniform> params: SoftmaxParams;
@@ -48,7 +49,7 @@ fn neg_inf() -> f32 {
 }
 
 fn nan1() -> f32 {
-    return nan4().x;
+    return wgact_nan4().x;
 }
 
 fn is_neg_inf(v: f32) -> bool {
@@ -58,7 +59,7 @@ fn is_neg_inf(v: f32) -> bool {
 // NaN or +inf, decided on the bits.
 fn poisons_row(v: f32) -> bool {
     let b = bitcast<u32>(v);
-    return (b & F32_ABS_MASK) > F32_EXP_MASK || b == POS_INF_BITS;
+    return (b & wgact_F32_ABS_MASK) > wgact_F32_EXP_MASK || b == POS_INF_BITS;
 }
 
 // max for non-NaN values (NaN and +inf never decide a result: they set FLAG_BAD).

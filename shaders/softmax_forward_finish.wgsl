@@ -15,7 +15,7 @@ fn forward_finish(ids: Ids) {
     var flags = 0u;
     if (ln.valid) {
         for (var c = ln.j; c < params.chunks; c += params.lanes) {
-            let p = partials[ln.row * params.chunks + c];
+            let p = ld_partials(ln.row * params.chunks + c);
             pair = combine_pairs(pair, p.xy);
             flags |= bitcast<u32>(p.z);
         }
@@ -31,13 +31,13 @@ fn forward_finish(ids: Ids) {
             let i = elem(ln, k);
             var yv = 0.0;
             if (kept(i)) {
-                let xv = x[i];
+                let xv = ld_x(i);
                 yv = exp_nonpos(xv - row_max) * inv;
                 if (nan_row) {
                     yv = nan1();
                 }
             }
-            y[i] = yv;
+            st_y(i, yv);
         }
     }
 }

@@ -19,7 +19,7 @@ fn forward_partials(ids: Ids) {
         for (var k = start + ln.j; k < end; k += params.lanes) {
             let i = elem(ln, k);
             if (kept(i)) {
-                let xv = x[i];
+                let xv = ld_x(i);
                 flags |= FLAG_KEPT;
                 if (poisons_row(xv)) {
                     flags |= FLAG_BAD;
@@ -31,7 +31,7 @@ fn forward_partials(ids: Ids) {
     }
     let r = reduce_pairs(ln, pair, flags);
     if (ln.valid && ln.j == 0u) {
-        partials[ln.row * params.chunks + ln.chunk] =
-            vec4<f32>(r.pair.x, r.pair.y, bitcast<f32>(r.flags), 0.0);
+        st_partials(ln.row * params.chunks + ln.chunk,
+            vec4<f32>(r.pair.x, r.pair.y, bitcast<f32>(r.flags), 0.0));
     }
 }

@@ -20,7 +20,7 @@ fn forward_rows(ids: Ids) {
         if (ln.valid && k < params.len) {
             let i = elem(ln, k);
             if (kept(i)) {
-                let xv = x[i];
+                let xv = ld_x(i);
                 kept_bits |= 1u << r;
                 flags |= FLAG_KEPT;
                 if (poisons_row(xv)) {
@@ -50,7 +50,7 @@ fn forward_rows(ids: Ids) {
             if ((kept_bits & (1u << r)) == 0u) {
                 yv = 0.0;
             }
-            y[elem(ln, k)] = yv;
+            st_y(elem(ln, k), yv);
         }
     }
 }

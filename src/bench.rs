@@ -18,10 +18,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::batch::Batch;
 use crate::check::Rng;
 use crate::elementwise::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
 use crate::error::{Error, Result};
-use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
+use crate::gpu::{DType, Gpu};
+use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::prelu::{Initializer, PReLU};
 use crate::softmax::Softmax;
 use crate::tensor::{chunks, Tensor};
@@ -249,8 +251,16 @@ impl OpKind {
                     detail: String::new(),
                     bytes,
                     record: Box::new(move |gpu, encoder| {
-                        let refs: Vec<&Tensor> = recorded.iter().collect();
-                        op.record(gpu, encoder, direction, &refs, &out)
+                        let mut batch = Batch::new(gpu);
+                        match direction {
+                            Direction::Forward => {
+                                op.record_forward(&mut batch, &recorded[0], &out)?
+                            }
+                            Direction::Backward => {
+                                op.record_backward(&mut batch, &recorded[0], &recorded[1], &out)?
+                            }
+                        }
+                        batch.encode(encoder)
                     }),
                     call: Box::new(move |gpu| match direction {
                         Direction::Forward => op.forward(gpu, &inputs[0]).map(drop),
@@ -297,7 +307,11 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
                 detail: String::new(),
                 bytes: f32_bytes(n, 2),
                 record: Box::new(move |gpu, encoder| {
-                    recorded.borrow().record_forward(gpu, encoder, &xr, &out)
+                    let mut batch = Batch::new(gpu);
+                    recorded
+                        .borrow_mut()
+                        .record_forward(&mut batch, &xr, &out)?;
+                    batch.encode(encoder)
                 }),
                 call: Box::new(move |gpu| layer.borrow_mut().forward(gpu, &x).map(drop)),
             }
@@ -306,16 +320,17 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
             let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(&shape)?;
             let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
             let dalpha = Tensor::alloc(gpu, "bench/prelu/dalpha", &alpha_shape)?;
-            let scratch = layer.borrow().dalpha_scratch(gpu, &shape)?;
             let (xr, dyr) = (x.clone(), dy.clone());
             Case {
                 shape: shape.to_vec(),
                 detail: String::new(),
                 bytes: f32_bytes(n, 3) + f32_bytes(dalpha.len(), 1),
                 record: Box::new(move |gpu, encoder| {
-                    let layer = recorded.borrow();
-                    layer.record_dx(gpu, encoder, &xr, &dyr, &out)?;
-                    layer.record_dalpha(gpu, encoder, &scratch, &xr, &dyr, &dalpha)
+                    let mut batch = Batch::new(gpu);
+                    recorded
+                        .borrow_mut()
+                        .record_backward(&mut batch, &xr, &dyr, &out, &dalpha)?;
+                    batch.encode(encoder)
                 }),
                 call: Box::new(move |gpu| layer.borrow_mut().backward(gpu, &x, &dy).map(drop)),
             }
@@ -343,7 +358,9 @@ fn softmax_case(
                 detail: String::new(),
                 bytes: f32_bytes(n, 2),
                 record: Box::new(move |gpu, encoder| {
-                    layer.record_forward(gpu, encoder, &xr, None, &out)
+                    let mut batch = Batch::new(gpu);
+                    layer.record_forward(&mut batch, &xr, None, &out)?;
+                    batch.encode(encoder)
                 }),
                 call: Box::new(move |gpu| layer.forward(gpu, &x).map(drop)),
             }
@@ -357,7 +374,9 @@ fn softmax_case(
                 detail: String::new(),
                 bytes: f32_bytes(n, 3),
                 record: Box::new(move |gpu, encoder| {
-                    layer.record_backward(gpu, encoder, &yr, &dyr, None, &out)
+                    let mut batch = Batch::new(gpu);
+                    layer.record_backward(&mut batch, &yr, &dyr, None, &out)?;
+                    batch.encode(encoder)
                 }),
                 call: Box::new(move |gpu| layer.backward(gpu, &y, &dy).map(drop)),
             }
@@ -375,7 +394,7 @@ fn copy_wgsl() -> String {
 
 /// Every WGSL source of the bench, labelled `bench/...`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
-    vec![("bench/copy".to_string(), copy_wgsl())]
+    vec![("bench/copy".to_string(), copy_source().wgsl())]
 }
 
 #[repr(C)]
@@ -383,6 +402,19 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
 struct CopyParams {
     len_vec4: u32,
     _pad: [u32; 3],
+}
+
+/// The copy kernel: vec4 `src` and `dst` arrays.
+fn copy_source() -> KernelSource {
+    KernelSource {
+        label: "bench/copy".into(),
+        entry: "copy",
+        arrays: Arrays::new(vec![
+            Array::read("src", "vec4<f32>"),
+            Array::write("dst", "vec4<f32>"),
+        ]),
+        body: copy_wgsl(),
+    }
 }
 
 /// Records `dst = src` on at most `max_groups` workgroups per dispatch, in chunks of one
@@ -394,21 +426,11 @@ fn record_copy(
     dst: &Tensor,
     max_groups: u32,
 ) -> Result<()> {
-    let key = PipelineKey {
-        kernel: "bench/copy",
-        entry: "copy",
-        dtype: DType::F32,
-        variant: 0,
-        workgroup_size: COPY_WORKGROUP_SIZE,
-    };
-    let contract = BindingContract {
-        reads: 1,
-        writes: 1,
-    };
-    let kernel = gpu.kernel(key, contract, copy_wgsl)?;
+    let kernel = gpu.kernel(KernelKey::Raw("bench/copy"), copy_source)?;
     let n = dst.len();
-    let chunk = (gpu.max_binding_bytes() / 4) as usize;
+    let chunk = gpu.chunk_elems(None);
     let max_groups = max_groups.min(gpu.limits().max_compute_workgroups_per_dimension);
+    let mut batch = Batch::new(gpu);
     for (start, count) in chunks(n, chunk) {
         let len_vec4 = count.div_ceil(4) as u32;
         let params = CopyParams {
@@ -416,15 +438,27 @@ fn record_copy(
             _pad: [0; 3],
         };
         let groups = len_vec4.div_ceil(COPY_WORKGROUP_SIZE).min(max_groups);
-        gpu.record(
-            encoder,
+        batch.push(
             &kernel,
             bytemuck::bytes_of(&params),
-            &[src.binding(start, count), dst.binding(start, count)],
+            vec![
+                src.slot(gpu, start, len_vec4 as usize * 4, 16),
+                dst.slot(gpu, start, len_vec4 as usize * 4, 16),
+            ],
             [groups, 1, 1],
         );
     }
-    Ok(())
+    batch.encode(encoder)
+}
+
+/// Records with `record` into a fresh encoder and submits it, inside error scopes.
+fn submit(gpu: &Gpu, record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>) -> Result<()> {
+    gpu.scoped(&|| "bench".to_string(), || {
+        let mut encoder = gpu.encoder("bench");
+        record(&mut encoder)?;
+        gpu.queue().submit([encoder.finish()]);
+        Ok::<(), Error>(())
+    })?
 }
 
 /// `src` copied by the bench's copy kernel on at most `max_workgroups` workgroups.
@@ -434,7 +468,7 @@ fn record_copy(
 pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
     src.check_gpu(gpu, "src")?;
     let dst = Tensor::alloc(gpu, "bench/copy/dst", src.shape())?;
-    gpu.run("bench/copy", |encoder| {
+    submit(gpu, |encoder| {
         record_copy(gpu, encoder, src, &dst, max_workgroups)
     })?;
     Ok(dst)
@@ -457,7 +491,7 @@ fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Case> {
         detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
         bytes: f32_bytes(n, 2),
         record: Box::new(move |gpu, encoder| record(gpu, encoder)),
-        call: Box::new(move |gpu| gpu.run("bench/copy", |encoder| for_call(gpu, encoder))),
+        call: Box::new(move |gpu| submit(gpu, |encoder| for_call(gpu, encoder))),
     })
 }
 
@@ -496,7 +530,7 @@ pub fn gpu_times(
         Timer::SubmitWait => {
             for _ in 0..reps {
                 let start = Instant::now();
-                gpu.run("bench", record)?;
+                submit(gpu, record)?;
                 wait(gpu)?;
                 times.push(start.elapsed());
             }
@@ -537,7 +571,7 @@ fn timestamped(
         }));
     };
     for i in 0..reps as u32 {
-        gpu.run("bench", |encoder| {
+        submit(gpu, |encoder| {
             stamp(encoder, Some(2 * i), None);
             record(encoder)?;
             stamp(encoder, None, Some(2 * i + 1));
@@ -551,12 +585,11 @@ fn timestamped(
         usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
-    gpu.run("bench/resolve", |encoder| {
+    submit(gpu, |encoder| {
         encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
         Ok(())
     })?;
-    let ticks: Vec<u64> =
-        bytemuck::pod_collect_to_vec(&gpu.read_bytes("timestamps", &resolved, 0, bytes)?);
+    let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_buffer(&resolved, 0, bytes)?);
     let period_ns = gpu.queue().get_timestamp_period() as f64;
     Ok(ticks
         .chunks_exact(2)

@@ -4,8 +4,10 @@
 //! CPU reference ([`crate::reference`]), presets, kinks and tolerances are exhaustive
 //! matches over it, so a new op does not compile until every one is written.
 
+use crate::batch::{check_aliasing, Batch};
 use crate::error::{Error, Result};
-use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
+use crate::gpu::Gpu;
+use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::tensor::{chunks, Tensor};
 
 /// Forward or backward pass.
@@ -259,28 +261,242 @@ impl From<ReLU> for Elementwise {
     }
 }
 
-/// Uniform block shared by the elementwise templates (`ElementwiseParams` in WGSL).
+/// The parameter block of a fusable activation (`WgactActivation` in
+/// `shaders/activation.wgsl`): what a user kernel that pastes [`fused_wgsl`] passes as the
+/// last argument of `wgact_<op>_fwd` / `wgact_<op>_bwd`. 32 bytes, WGSL uniform layout.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ActivationParams {
+    /// Op-specific switches chosen on the host (ReLU's Keras path).
+    pub flags: u32,
+    pub _pad: [u32; 3],
+    /// Op parameters: `[alpha]`, `[theta]`, `[max_value, negative_slope, threshold]`.
+    pub p: [f32; 4],
+}
+
+/// Uniform block of the elementwise templates (`ElementwiseParams` in WGSL, less the
+/// element offsets the dispatcher appends).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ElementwiseParams {
-    len_vec4: u32,
-    flags: u32,
-    _pad: [u32; 2],
-    p: [f32; 4],
+pub(crate) struct ElementwiseParams {
+    n: u32,
+    _pad: [u32; 3],
+    act: ActivationParams,
 }
 
 /// Workgroup size of the elementwise kernels.
 const WORKGROUP_SIZE: u32 = 256;
 
+/// The op of an [`Elementwise`] without its parameters: what selects the WGSL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)] // named as the layers are
+pub(crate) enum ElementwiseKind {
+    LeakyReLU,
+    ELU,
+    ThresholdedReLU,
+    ReLU,
+}
+
+impl ElementwiseKind {
+    pub(crate) const ALL: [ElementwiseKind; 4] = [
+        ElementwiseKind::LeakyReLU,
+        ElementwiseKind::ELU,
+        ElementwiseKind::ThresholdedReLU,
+        ElementwiseKind::ReLU,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ElementwiseKind::LeakyReLU => "leaky_relu",
+            ElementwiseKind::ELU => "elu",
+            ElementwiseKind::ThresholdedReLU => "thresholded_relu",
+            ElementwiseKind::ReLU => "relu",
+        }
+    }
+
+    /// The op's fusable WGSL (`wgact_<op>_fwd` and `wgact_<op>_bwd`).
+    fn snippet(self) -> &'static str {
+        match self {
+            ElementwiseKind::LeakyReLU => include_str!("../shaders/leaky_relu.wgsl"),
+            ElementwiseKind::ELU => include_str!("../shaders/elu.wgsl"),
+            ElementwiseKind::ThresholdedReLU => include_str!("../shaders/thresholded_relu.wgsl"),
+            ElementwiseKind::ReLU => include_str!("../shaders/relu.wgsl"),
+        }
+    }
+}
+
+/// How an elementwise kernel steps: one `vec4` or one element per unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Unit {
+    Vec4,
+    Scalar,
+}
+
+impl Unit {
+    fn wgsl(self) -> &'static str {
+        match self {
+            Unit::Vec4 => "vec4<f32>",
+            Unit::Scalar => "f32",
+        }
+    }
+    fn bytes(self) -> u64 {
+        match self {
+            Unit::Vec4 => 16,
+            Unit::Scalar => 4,
+        }
+    }
+}
+
+/// The pipeline key of an elementwise kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ElementwiseKernel {
+    pub kind: ElementwiseKind,
+    pub direction: Direction,
+    pub unit: Unit,
+    pub in_place: bool,
+}
+
+impl ElementwiseKernel {
+    pub(crate) fn all() -> Vec<ElementwiseKernel> {
+        let mut all = Vec::new();
+        for kind in ElementwiseKind::ALL {
+            for direction in Direction::ALL {
+                for unit in [Unit::Vec4, Unit::Scalar] {
+                    for in_place in [false, true] {
+                        all.push(ElementwiseKernel {
+                            kind,
+                            direction,
+                            unit,
+                            in_place,
+                        });
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    fn arrays(self) -> Arrays {
+        let t = self.unit.wgsl();
+        match (self.direction, self.in_place) {
+            (Direction::Forward, false) => {
+                Arrays::new(vec![Array::read("x", t), Array::write("y", t)])
+            }
+            (Direction::Forward, true) => {
+                Arrays::new(vec![Array::read("x", t), Array::write("y", t)]).in_place("x", "y")
+            }
+            (Direction::Backward, false) => Arrays::new(vec![
+                Array::read("x", t),
+                Array::read("dy", t),
+                Array::write("dx", t),
+            ]),
+            (Direction::Backward, true) => Arrays::new(vec![
+                Array::read("x", t),
+                Array::read("dy", t),
+                Array::write("dx", t),
+            ])
+            .in_place("dy", "dx"),
+        }
+    }
+
+    pub(crate) fn source(self) -> KernelSource {
+        let op = self.kind.name();
+        let (template, entry) = match self.direction {
+            Direction::Forward => (
+                include_str!("../shaders/elementwise_forward.wgsl"),
+                "forward",
+            ),
+            Direction::Backward => (
+                include_str!("../shaders/elementwise_backward.wgsl"),
+                "backward",
+            ),
+        };
+        let apply = match (self.direction, self.unit) {
+            (Direction::Forward, Unit::Vec4) => format!(
+                "fn apply_fwd(x: vec4<f32>) -> vec4<f32> {{ return wgact_{op}_fwd(x, params.act); }}"
+            ),
+            (Direction::Forward, Unit::Scalar) => format!(
+                "fn apply_fwd(x: f32) -> f32 {{ return wgact_{op}_fwd(vec4<f32>(x), params.act).x; }}"
+            ),
+            (Direction::Backward, Unit::Vec4) => format!(
+                "fn apply_bwd(x: vec4<f32>, dy: vec4<f32>) -> vec4<f32> {{ return wgact_{op}_bwd(x, dy, params.act); }}"
+            ),
+            (Direction::Backward, Unit::Scalar) => format!(
+                "fn apply_bwd(x: f32, dy: f32) -> f32 {{ return wgact_{op}_bwd(vec4<f32>(x), vec4<f32>(dy), params.act).x; }}"
+            ),
+        };
+        KernelSource {
+            label: format!(
+                "elementwise/{op}/{}/{}{}",
+                self.direction.name(),
+                match self.unit {
+                    Unit::Vec4 => "vec4",
+                    Unit::Scalar => "scalar",
+                },
+                if self.in_place { "/in_place" } else { "" }
+            ),
+            entry,
+            arrays: self.arrays(),
+            body: format!(
+                "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{}\n{apply}\n{template}",
+                crate::COMMON_WGSL,
+                ACTIVATION_WGSL,
+                include_str!("../shaders/elementwise_params.wgsl"),
+                self.kind.snippet(),
+            ),
+        }
+    }
+}
+
+const ACTIVATION_WGSL: &str = include_str!("../shaders/activation.wgsl");
+
+/// WGSL that defines the activation functions of `ops` for pasting into your own kernels:
+/// the shared helpers, the `WgactActivation` parameter struct, and for each distinct op
+/// `wgact_<op>_fwd(x: vec4<f32>, a: WgactActivation) -> vec4<f32>` and
+/// `wgact_<op>_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32>`. These
+/// are the very sources the library's own kernels compile, so the results are the same bits.
+/// Fill `a` with [`Elementwise::activation_params`]. All names start with `wgact_` /
+/// `WGACT_` / `WgactActivation`.
+pub fn fused_wgsl(ops: &[Elementwise]) -> String {
+    let mut out = format!("{}\n{}\n", crate::COMMON_WGSL, ACTIVATION_WGSL);
+    let mut seen = Vec::new();
+    for op in ops {
+        let kind = op.kind();
+        if !seen.contains(&kind) {
+            seen.push(kind);
+            out += kind.snippet();
+            out += "\n";
+        }
+    }
+    out
+}
+
 impl Elementwise {
     /// The Keras op name, as in the conformance files: `leaky_relu`, `elu`, ...
     pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    pub(crate) fn kind(&self) -> ElementwiseKind {
         match self {
-            Elementwise::LeakyReLU(_) => "leaky_relu",
-            Elementwise::ELU(_) => "elu",
-            Elementwise::ThresholdedReLU(_) => "thresholded_relu",
-            Elementwise::ReLU(_) => "relu",
+            Elementwise::LeakyReLU(_) => ElementwiseKind::LeakyReLU,
+            Elementwise::ELU(_) => ElementwiseKind::ELU,
+            Elementwise::ThresholdedReLU(_) => ElementwiseKind::ThresholdedReLU,
+            Elementwise::ReLU(_) => ElementwiseKind::ReLU,
         }
+    }
+
+    /// The WGSL function a fused kernel calls for `direction` (see [`fused_wgsl`]):
+    /// `wgact_leaky_relu_fwd`, `wgact_elu_bwd`, ...
+    pub fn wgsl_function(&self, direction: Direction) -> String {
+        format!(
+            "wgact_{}_{}",
+            self.name(),
+            match direction {
+                Direction::Forward => "fwd",
+                Direction::Backward => "bwd",
+            }
+        )
     }
 
     /// The op with its parameters, Keras style: `relu(max_value=6, negative_slope=0.1, threshold=0)`.
@@ -298,18 +514,10 @@ impl Elementwise {
         }
     }
 
-    fn shader(&self) -> &'static str {
-        match self {
-            Elementwise::LeakyReLU(_) => include_str!("../shaders/leaky_relu.wgsl"),
-            Elementwise::ELU(_) => include_str!("../shaders/elu.wgsl"),
-            Elementwise::ThresholdedReLU(_) => include_str!("../shaders/thresholded_relu.wgsl"),
-            Elementwise::ReLU(_) => include_str!("../shaders/relu.wgsl"),
-        }
-    }
-
-    /// `(flags, p)` of the uniform block.
-    fn uniform(&self) -> (u32, [f32; 4]) {
-        match *self {
+    /// The activation's parameter block, for [`fused_wgsl`]'s functions and for the
+    /// library's own kernels.
+    pub fn activation_params(&self) -> ActivationParams {
+        let (flags, p) = match *self {
             Elementwise::LeakyReLU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ELU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ThresholdedReLU(l) => (0, [l.theta, 0.0, 0.0, 0.0]),
@@ -327,50 +535,58 @@ impl Elementwise {
                     ],
                 )
             }
-        }
-    }
-
-    /// The complete WGSL source of one direction of this op.
-    pub fn wgsl(&self, direction: Direction) -> String {
-        let template = match direction {
-            Direction::Forward => include_str!("../shaders/elementwise_forward.wgsl"),
-            Direction::Backward => include_str!("../shaders/elementwise_backward.wgsl"),
         };
-        format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{template}\n{}",
-            crate::COMMON_WGSL,
-            include_str!("../shaders/elementwise_params.wgsl"),
-            self.shader()
-        )
-    }
-
-    fn key(&self, direction: Direction) -> PipelineKey {
-        PipelineKey {
-            kernel: self.name(),
-            entry: match direction {
-                Direction::Forward => "forward",
-                Direction::Backward => "backward",
-            },
-            dtype: DType::F32,
-            variant: 0,
-            workgroup_size: WORKGROUP_SIZE,
+        ActivationParams {
+            flags,
+            _pad: [0; 3],
+            p,
         }
     }
 
-    /// `y = op(x)` on the GPU.
+    /// The complete WGSL source of one direction of this op (the vec4 kernel).
+    pub fn wgsl(&self, direction: Direction) -> String {
+        ElementwiseKernel {
+            kind: self.kind(),
+            direction,
+            unit: Unit::Vec4,
+            in_place: false,
+        }
+        .source()
+        .wgsl()
+    }
+
+    /// `y = op(x)` on the GPU, into a new tensor: record + submit.
     ///
     /// # Errors
-    /// [`Error::ForeignTensor`] for a tensor of another `Gpu`; GPU errors.
+    /// [`Error::ForeignTensor`] for a tensor of another device; GPU errors.
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         x.check_gpu(gpu, "x")?;
         let y = Tensor::alloc(gpu, &format!("{}/y", self.name()), x.shape())?;
-        gpu.run(&format!("{}/fwd", self.name()), |encoder| {
-            self.record(gpu, encoder, Direction::Forward, &[x], &y)
-        })?;
+        self.forward_into(gpu, x, &y)?;
         Ok(y)
     }
 
-    /// `dx` from `x` and the upstream gradient `dy` on the GPU.
+    /// `y = op(x)` into an existing tensor or view `y`.
+    ///
+    /// # Errors
+    /// As [`Self::record_forward`]; GPU errors.
+    pub fn forward_into(&self, gpu: &Gpu, x: &Tensor, y: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_forward(&mut batch, x, y)?;
+        batch.submit().map(drop)
+    }
+
+    /// `x = op(x)` in place.
+    ///
+    /// # Errors
+    /// As [`Self::record_forward_in_place`]; GPU errors.
+    pub fn forward_in_place(&self, gpu: &Gpu, x: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_forward_in_place(&mut batch, x)?;
+        batch.submit().map(drop)
+    }
+
+    /// `dx` from `x` and the upstream gradient `dy` on the GPU, into a new tensor.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when `dy` and `x` differ in shape; as [`Self::forward`].
@@ -378,74 +594,242 @@ impl Elementwise {
         x.check_gpu(gpu, "x")?;
         dy.expect(gpu, "dy", x.shape())?;
         let dx = Tensor::alloc(gpu, &format!("{}/dx", self.name()), x.shape())?;
-        gpu.run(&format!("{}/bwd", self.name()), |encoder| {
-            self.record(gpu, encoder, Direction::Backward, &[x, dy], &dx)
-        })?;
+        self.backward_into(gpu, x, dy, &dx)?;
         Ok(dx)
     }
 
-    /// Records one direction into `encoder`, writing `out`; `inputs` are `[x]` forward and
-    /// `[x, dy]` backward, all of `out`'s length. Tensors larger than one storage binding are
-    /// processed in chunks; each dispatch loops over its chunk on a bounded grid.
-    pub(crate) fn record(
+    /// `dx` into an existing tensor or view.
+    ///
+    /// # Errors
+    /// As [`Self::record_backward`]; GPU errors.
+    pub fn backward_into(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor, dx: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward(&mut batch, x, dy, dx)?;
+        batch.submit().map(drop)
+    }
+
+    /// `dy = dx` in place: the gradient overwrites the upstream gradient.
+    ///
+    /// # Errors
+    /// As [`Self::record_backward_in_place`]; GPU errors.
+    pub fn backward_in_place(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward_in_place(&mut batch, x, dy)?;
+        batch.submit().map(drop)
+    }
+
+    /// Records `y = op(x)` into `batch`. Nothing is submitted.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTensor`], [`Error::ShapeMismatch`] (y must have x's shape),
+    /// [`Error::Aliasing`] when `y` shares `x`'s buffer (use the in-place call).
+    pub fn record_forward(&self, batch: &mut Batch<'_>, x: &Tensor, y: &Tensor) -> Result<()> {
+        let gpu = batch.gpu();
+        x.check_gpu(gpu, "x")?;
+        y.expect(gpu, "y", x.shape())?;
+        check_aliasing(&[("x", x)], &[("y", y)])?;
+        self.record(batch, Direction::Forward, &[x, y], false)
+    }
+
+    /// Records `x = op(x)` into `batch`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTensor`].
+    pub fn record_forward_in_place(&self, batch: &mut Batch<'_>, x: &Tensor) -> Result<()> {
+        x.check_gpu(batch.gpu(), "x")?;
+        self.record(batch, Direction::Forward, &[x], true)
+    }
+
+    /// Records `dx` from `x` and `dy` into `batch`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTensor`], [`Error::ShapeMismatch`], [`Error::Aliasing`] when `dx`
+    /// shares a buffer with `x` or `dy`.
+    pub fn record_backward(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
-        direction: Direction,
-        inputs: &[&Tensor],
-        out: &Tensor,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
     ) -> Result<()> {
+        let gpu = batch.gpu();
+        x.check_gpu(gpu, "x")?;
+        dy.expect(gpu, "dy", x.shape())?;
+        dx.expect(gpu, "dx", x.shape())?;
+        check_aliasing(&[("x", x), ("dy", dy)], &[("dx", dx)])?;
+        self.record(batch, Direction::Backward, &[x, dy, dx], false)
+    }
+
+    /// Records `dy = dx(x, dy)` in place into `batch`.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTensor`], [`Error::ShapeMismatch`], [`Error::Aliasing`] when `dy`
+    /// shares a buffer with `x`.
+    pub fn record_backward_in_place(
+        &self,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        dy: &Tensor,
+    ) -> Result<()> {
+        let gpu = batch.gpu();
+        x.check_gpu(gpu, "x")?;
+        dy.expect(gpu, "dy", x.shape())?;
+        check_aliasing(&[("x", x)], &[("dy (overwritten with dx)", dy)])?;
+        self.record(batch, Direction::Backward, &[x, dy], true)
+    }
+
+    /// Records one direction over `tensors` (the bound arrays in binding order, the output
+    /// last), validated by the caller. vec4 units when every tensor starts on a 16-byte
+    /// boundary, with a scalar dispatch for a tail that a buffer may end exactly at; scalar
+    /// units otherwise. Tensors larger than one storage binding go in chunks, each on a
+    /// bounded grid-stride grid.
+    fn record(
+        &self,
+        batch: &mut Batch<'_>,
+        direction: Direction,
+        tensors: &[&Tensor],
+        in_place: bool,
+    ) -> Result<()> {
+        let gpu = batch.gpu();
+        let out = tensors[tensors.len() - 1];
         let n = out.len();
         if n == 0 {
             return Ok(());
         }
-        let contract = BindingContract {
-            reads: inputs.len() as u32,
-            writes: 1,
-        };
-        let kernel = gpu.kernel(self.key(direction), contract, || self.wgsl(direction))?;
-        let (flags, p) = self.uniform();
-        let chunk = (gpu.max_binding_bytes() / 4) as usize;
-        let max_groups = gpu.grid_stride_workgroups();
-        for (start, count) in chunks(n, chunk) {
-            let len_vec4 = count.div_ceil(4) as u32;
-            let params = ElementwiseParams {
-                len_vec4,
-                flags,
-                _pad: [0; 2],
-                p,
+        let act = self.activation_params();
+        let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
+        let padded = tensors.iter().all(|t| t.padding_elems() >= 3);
+        let kernel = |unit| {
+            let spec = ElementwiseKernel {
+                kind: self.kind(),
+                direction,
+                unit,
+                in_place,
             };
-            let groups = len_vec4.div_ceil(WORKGROUP_SIZE).min(max_groups);
-            let mut bindings: Vec<_> = inputs.iter().map(|t| t.binding(start, count)).collect();
-            bindings.push(out.binding(start, count));
-            gpu.record(
-                encoder,
-                &kernel,
+            gpu.kernel(KernelKey::Elementwise(spec), || spec.source())
+        };
+        let max_groups = gpu.grid_stride_workgroups();
+        let mut dispatch = |unit: Unit, start: usize, count: usize| -> Result<()> {
+            let units = match unit {
+                Unit::Vec4 => count.div_ceil(4),
+                Unit::Scalar => count,
+            };
+            let compiled = kernel(unit)?;
+            let params = ElementwiseParams {
+                n: units as u32,
+                _pad: [0; 3],
+                act,
+            };
+            let slots = tensors
+                .iter()
+                .map(|t| {
+                    t.slot(
+                        gpu,
+                        start,
+                        units * (unit.bytes() as usize / 4),
+                        unit.bytes(),
+                    )
+                })
+                .collect();
+            let groups = (units as u32).div_ceil(WORKGROUP_SIZE).min(max_groups);
+            batch.push(
+                &compiled,
                 bytemuck::bytes_of(&params),
-                &bindings,
+                slots,
                 [groups, 1, 1],
             );
+            Ok(())
+        };
+        for (start, count) in chunks(n, gpu.chunk_elems(None)) {
+            if !aligned {
+                dispatch(Unit::Scalar, start, count)?;
+            } else if padded || count.is_multiple_of(4) {
+                dispatch(Unit::Vec4, start, count)?;
+            } else {
+                let body = count / 4 * 4;
+                if body > 0 {
+                    dispatch(Unit::Vec4, start, body)?;
+                }
+                dispatch(Unit::Scalar, start + body, count - body)?;
+            }
         }
         Ok(())
     }
 }
 
+/// The call and record methods of each elementwise layer, delegating to [`Elementwise`].
 macro_rules! layer_methods {
     ($($layer:ident),*) => {$(
         impl $layer {
-            /// `y = layer(x)` on the GPU. See [`Elementwise::forward`].
+            /// `y = layer(x)` into a new tensor. See [`Elementwise::forward`].
             ///
             /// # Errors
             /// As [`Elementwise::forward`].
             pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
                 Elementwise::from(*self).forward(gpu, x)
             }
-            /// `dx` from `x` and `dy` on the GPU. See [`Elementwise::backward`].
+            /// `y = layer(x)` into `y`. See [`Elementwise::forward_into`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::forward_into`].
+            pub fn forward_into(&self, gpu: &Gpu, x: &Tensor, y: &Tensor) -> Result<()> {
+                Elementwise::from(*self).forward_into(gpu, x, y)
+            }
+            /// `x = layer(x)`. See [`Elementwise::forward_in_place`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::forward_in_place`].
+            pub fn forward_in_place(&self, gpu: &Gpu, x: &Tensor) -> Result<()> {
+                Elementwise::from(*self).forward_in_place(gpu, x)
+            }
+            /// `dx` from `x` and `dy` into a new tensor. See [`Elementwise::backward`].
             ///
             /// # Errors
             /// As [`Elementwise::backward`].
             pub fn backward(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
                 Elementwise::from(*self).backward(gpu, x, dy)
+            }
+            /// `dx` into `dx`. See [`Elementwise::backward_into`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::backward_into`].
+            pub fn backward_into(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor, dx: &Tensor) -> Result<()> {
+                Elementwise::from(*self).backward_into(gpu, x, dy, dx)
+            }
+            /// `dy = dx` in place. See [`Elementwise::backward_in_place`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::backward_in_place`].
+            pub fn backward_in_place(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<()> {
+                Elementwise::from(*self).backward_in_place(gpu, x, dy)
+            }
+            /// Records `y = layer(x)`. See [`Elementwise::record_forward`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::record_forward`].
+            pub fn record_forward(&self, batch: &mut Batch<'_>, x: &Tensor, y: &Tensor) -> Result<()> {
+                Elementwise::from(*self).record_forward(batch, x, y)
+            }
+            /// Records `x = layer(x)`. See [`Elementwise::record_forward_in_place`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::record_forward_in_place`].
+            pub fn record_forward_in_place(&self, batch: &mut Batch<'_>, x: &Tensor) -> Result<()> {
+                Elementwise::from(*self).record_forward_in_place(batch, x)
+            }
+            /// Records `dx`. See [`Elementwise::record_backward`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::record_backward`].
+            pub fn record_backward(&self, batch: &mut Batch<'_>, x: &Tensor, dy: &Tensor, dx: &Tensor) -> Result<()> {
+                Elementwise::from(*self).record_backward(batch, x, dy, dx)
+            }
+            /// Records `dy = dx` in place. See [`Elementwise::record_backward_in_place`].
+            ///
+            /// # Errors
+            /// As [`Elementwise::record_backward_in_place`].
+            pub fn record_backward_in_place(&self, batch: &mut Batch<'_>, x: &Tensor, dy: &Tensor) -> Result<()> {
+                Elementwise::from(*self).record_backward_in_place(batch, x, dy)
             }
         }
     )*};

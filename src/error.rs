@@ -63,9 +63,30 @@ pub enum Error {
         max: u64,
     },
 
-    /// A tensor created by one [`Gpu`](crate::Gpu) was passed to another.
-    #[error("tensor {what} belongs to another Gpu context")]
+    /// A tensor, view or layer weight of another device was passed to a
+    /// [`Gpu`](crate::Gpu). (Contexts that wrap one device share tensors.)
+    #[error("tensor {what} belongs to another device than this Gpu's")]
     ForeignTensor { what: &'static str },
+
+    /// An output shares a buffer with an input of the same op (wgpu cannot bind one buffer
+    /// as read-only and read-write storage in one dispatch), or two outputs overlap.
+    #[error("aliasing not allowed: {what}")]
+    Aliasing { what: String },
+
+    /// A buffer lacks a usage the call needs.
+    #[error("{what}: the buffer lacks the {missing} usage")]
+    BufferUsage {
+        what: &'static str,
+        missing: &'static str,
+    },
+
+    /// A view does not fit in its buffer.
+    #[error("a view of {len} elements at element offset {offset} does not fit a buffer of {capacity} elements")]
+    OutOfBounds {
+        offset: u64,
+        len: u64,
+        capacity: u64,
+    },
 
     /// A WGSL kernel failed to compile into a pipeline.
     #[error("kernel {kernel} failed to compile: {message}")]

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wgpu::util::DeviceExt;
-
 use crate::error::{Error, Result};
+use crate::kernel::{CompiledKernel, Kernel, KernelKey, KernelSource};
+use crate::tensor::{MapState, PendingRead};
 
 /// Element type of a tensor. Only `F32` today; the dtype is part of every tensor and of
 /// every pipeline key so that `F16` can be added without changing either.
@@ -31,35 +31,6 @@ impl DType {
             DType::F32 => "f32",
         }
     }
-}
-
-/// What identifies a compiled pipeline: only what changes the generated code.
-/// Parameters (alpha, theta, ...) and sizes live in uniforms and are never part of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PipelineKey {
-    /// Shader family and op, e.g. `"elementwise/elu"`.
-    pub kernel: &'static str,
-    /// WGSL entry point, e.g. `"forward"`.
-    pub entry: &'static str,
-    pub dtype: DType,
-    /// Free for a family to distinguish code variants (e.g. subgroup vs shared memory).
-    pub variant: u32,
-    pub workgroup_size: u32,
-}
-
-/// How a kernel's bindings look: uniform at 0, `reads` read-only buffers, then `writes`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct BindingContract {
-    pub reads: u32,
-    pub writes: u32,
-}
-
-/// A compiled pipeline with the layout its bind groups need.
-pub(crate) struct Kernel {
-    pub pipeline: wgpu::ComputePipeline,
-    pub layout: wgpu::BindGroupLayout,
-    pub contract: BindingContract,
-    pub label: String,
 }
 
 /// Facts about the adapter and device, as `wgact info` prints them.
@@ -85,6 +56,18 @@ pub struct GpuInfo {
 
 static NEXT_GPU_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The one instance every [`Gpu::new`] uses. wgpu compares devices and buffers by their ids
+/// inside one instance, so keeping every device of the process in one instance is what makes
+/// "this tensor belongs to another device" decidable (and cheap: a comparison).
+fn shared_instance(backends: wgpu::Backends) -> &'static wgpu::Instance {
+    static INSTANCE: std::sync::OnceLock<wgpu::Instance> = std::sync::OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+        desc.backends = backends;
+        wgpu::Instance::new(desc)
+    })
+}
+
 /// Optional features we use when the adapter has them.
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::TIMESTAMP_QUERY)
@@ -99,8 +82,12 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
-    kernels: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
-    layouts: Mutex<HashMap<BindingContract, wgpu::BindGroupLayout>>,
+    kernels: Mutex<HashMap<KernelKey, Kernel>>,
+    layouts: Mutex<HashMap<(u32, u32), wgpu::BindGroupLayout>>,
+    /// Grow-only scratch buffers (softmax and dalpha partials), by slot. Every op uses its
+    /// scratch within its own dispatches and all work runs in queue order, so ops may share
+    /// them; a grown slot's old buffer lives on in the commands that recorded it.
+    scratch: Mutex<Vec<Option<wgpu::Buffer>>>,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     live_bytes: Arc<AtomicU64>,
@@ -134,10 +121,7 @@ impl Gpu {
     /// As [`Gpu::new`].
     pub async fn new_async() -> Result<Self> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
-        desc.backends = backends;
-        let instance = wgpu::Instance::new(desc);
-        let adapter = Self::pick_adapter(&instance, backends).await?;
+        let adapter = Self::pick_adapter(shared_instance(backends), backends).await?;
         let wanted = adapter.features() & WANTED_FEATURES;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -149,7 +133,9 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::RequestDevice(e.to_string()))?;
-        Ok(Self::from_device(device, queue))
+        let gpu = Self::from_device(device, queue);
+        gpu.install_handlers();
+        Ok(gpu)
     }
 
     async fn pick_adapter(
@@ -190,6 +176,13 @@ impl Gpu {
 
     /// Wraps a device the application already has. The crate uses whatever features and
     /// limits that device was created with (f16, subgroups and timestamps only if enabled).
+    ///
+    /// Nothing is installed on the device: the application's uncaptured-error handler and
+    /// device-lost callback stay as they are, and every library call that creates resources
+    /// or submits runs inside its own error scopes. Several contexts may wrap one device
+    /// (clones of the same `Device` and `Queue`) and share tensors and views. Use
+    /// [`Gpu::install_handlers`] to have the library take both callbacks over, as
+    /// [`Gpu::new`] does for the device it creates itself.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let adapter = device.adapter_info();
         let limits = device.limits();
@@ -213,18 +206,7 @@ impl Gpu {
             min_storage_buffer_offset_alignment: limits.min_storage_buffer_offset_alignment,
         };
         let lost = Arc::new(Mutex::new(None));
-        let lost_cb = Arc::clone(&lost);
-        device.set_device_lost_callback(move |reason, message| {
-            *lost_cb.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(format!("{reason:?}: {message}"));
-        });
-        // Every call runs inside error scopes; anything that still escapes is kept and
-        // reported by the next call instead of panicking in wgpu's default handler.
         let uncaptured = Arc::new(Mutex::new(None));
-        let uncaptured_cb = Arc::clone(&uncaptured);
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-        }));
         // About 128 per SM on an H100 reached the copy roof (shared/device/README.md); a CPU
         // adapter (lavapipe) runs each workgroup as a task and copies fastest on ~1024.
         let grid_stride_workgroups = match adapter.device_type {
@@ -241,11 +223,30 @@ impl Gpu {
             grid_stride_workgroups,
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
+            scratch: Mutex::new(Vec::new()),
             lost,
             uncaptured,
             live_bytes: Arc::new(AtomicU64::new(0)),
             dispatches: AtomicU64::new(0),
         }
+    }
+
+    /// Takes over the device's device-lost callback and uncaptured-error handler: errors that
+    /// escape every scope are kept and reported by the library's next call as
+    /// [`Error::Gpu`], instead of wgpu's default panic. [`Gpu::new`] does this for the device
+    /// it creates; a wrapped device keeps the application's callbacks unless it calls this.
+    pub fn install_handlers(&self) {
+        let lost_cb = Arc::clone(&self.lost);
+        self.device
+            .set_device_lost_callback(move |reason, message| {
+                *lost_cb.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("{reason:?}: {message}"));
+            });
+        let uncaptured_cb = Arc::clone(&self.uncaptured);
+        self.device
+            .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }));
     }
 
     /// Adapter, driver, limits and optional features.
@@ -279,10 +280,6 @@ impl Gpu {
     /// Number of compute dispatches recorded so far (zero-size tensors record none).
     pub fn dispatch_count(&self) -> u64 {
         self.dispatches.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.id
     }
 
     pub(crate) fn limits(&self) -> &wgpu::Limits {
@@ -345,11 +342,12 @@ impl Gpu {
         Ok(value)
     }
 
-    /// The bind-group layout of a binding contract, built once.
-    fn layout(&self, contract: BindingContract) -> wgpu::BindGroupLayout {
+    /// The bind-group layout of `reads` read-only then `writes` read-write storage arrays
+    /// after the uniform block (bound at a dynamic offset), built once.
+    fn layout(&self, reads: u32, writes: u32) -> wgpu::BindGroupLayout {
         let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
         layouts
-            .entry(contract)
+            .entry((reads, writes))
             .or_insert_with(|| {
                 let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
                     binding,
@@ -366,17 +364,16 @@ impl Gpu {
                     visibility: wgpu::ShaderStages::COMPUTE,
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
+                        has_dynamic_offset: true,
                         min_binding_size: None,
                     },
                     count: None,
                 }];
-                entries.extend((0..contract.reads).map(|i| storage(1 + i, true)));
-                entries
-                    .extend((0..contract.writes).map(|i| storage(1 + contract.reads + i, false)));
+                entries.extend((0..reads).map(|i| storage(1 + i, true)));
+                entries.extend((0..writes).map(|i| storage(1 + reads + i, false)));
                 self.device
                     .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                        label: Some(&format!("layout/{}r{}w", contract.reads, contract.writes)),
+                        label: Some(&format!("layout/{reads}r{writes}w")),
                         entries: &entries,
                     })
             })
@@ -389,10 +386,9 @@ impl Gpu {
     /// [`Error::ShaderCompile`] naming the kernel when WGSL or pipeline creation fails.
     pub(crate) fn kernel(
         &self,
-        key: PipelineKey,
-        contract: BindingContract,
-        source: impl FnOnce() -> String,
-    ) -> Result<Arc<Kernel>> {
+        key: KernelKey,
+        source: impl FnOnce() -> KernelSource,
+    ) -> Result<Kernel> {
         if let Some(k) = self
             .kernels
             .lock()
@@ -401,15 +397,17 @@ impl Gpu {
         {
             return Ok(Arc::clone(k));
         }
-        let label = format!("{}/{}/{}", key.kernel, key.entry, key.dtype.name());
-        let layout = self.layout(contract);
         let source = source();
+        let label = source.label.clone();
+        let (reads, writes) = source.arrays.counts();
+        let layout = self.layout(reads, writes);
+        let wgsl = source.wgsl();
         let compiled = self.scoped(&|| label.clone(), || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(&label),
-                    source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
+                    source: wgpu::ShaderSource::Wgsl(wgsl.as_str().into()),
                 });
             let pipeline_layout =
                 self.device
@@ -423,7 +421,7 @@ impl Gpu {
                     label: Some(&label),
                     layout: Some(&pipeline_layout),
                     module: &module,
-                    entry_point: Some(key.entry),
+                    entry_point: Some(source.entry),
                     compilation_options: Default::default(),
                     cache: None,
                 })
@@ -432,64 +430,17 @@ impl Gpu {
             kernel: label.clone(),
             message: e.to_string(),
         })?;
-        let kernel = Arc::new(Kernel {
+        let kernel = Arc::new(CompiledKernel {
             pipeline,
             layout,
-            contract,
             label,
+            arrays: source.arrays.bound(),
         });
         let mut kernels = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Arc::clone(kernels.entry(key).or_insert(kernel)))
     }
 
-    /// Records one dispatch of `kernel` into `encoder`: uploads `params` as the uniform
-    /// block and binds `buffers` (reads then writes, as the contract says).
-    pub(crate) fn record(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        kernel: &Kernel,
-        params: &[u8],
-        buffers: &[wgpu::BufferBinding<'_>],
-        workgroups: [u32; 3],
-    ) {
-        debug_assert_eq!(
-            buffers.len() as u32,
-            kernel.contract.reads + kernel.contract.writes,
-            "{}",
-            kernel.label
-        );
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&kernel.label),
-                contents: params,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        entries.extend(
-            buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: 1 + i as u32,
-                    resource: wgpu::BindingResource::Buffer(b.clone()),
-                }),
-        );
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&kernel.label),
-            layout: &kernel.layout,
-            entries: &entries,
-        });
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(&kernel.label),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+    pub(crate) fn count_dispatch(&self) {
         self.dispatches.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -498,18 +449,36 @@ impl Gpu {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
     }
 
-    /// Records with `record` into a fresh encoder and submits it, all inside error scopes.
-    pub(crate) fn run(
-        &self,
-        label: &str,
-        record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>,
-    ) -> Result<()> {
-        self.scoped(&|| label.to_string(), || {
-            let mut encoder = self.encoder(label);
-            record(&mut encoder)?;
-            self.queue.submit([encoder.finish()]);
-            Ok::<(), Error>(())
-        })?
+    /// Blocks until the GPU has finished `submission` (and earlier work), not the whole
+    /// device's later work. Native only: a browser cannot block (await a readback there).
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when the wait fails; [`Error::DeviceLost`].
+    pub fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu {
+                during: "waiting for a submission".into(),
+                message: e.to_string(),
+            })?;
+        self.ensure_usable()
+    }
+
+    /// Blocks until everything submitted so far has finished. Native only.
+    ///
+    /// # Errors
+    /// As [`Gpu::wait`].
+    pub fn wait_idle(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu {
+                during: "waiting for the GPU".into(),
+                message: e.to_string(),
+            })?;
+        self.ensure_usable()
     }
 
     /// Allocates a storage buffer of `bytes` (rounded up to 16, at least 16), zero-filled.
@@ -534,10 +503,113 @@ impl Gpu {
         })
     }
 
-    /// Copies `size` bytes of `buffer` from `offset` to the host and waits for them.
-    pub(crate) fn read_bytes(
+    /// Scratch buffer `slot` of at least `bytes`, grown (never shrunk) on demand.
+    pub(crate) fn scratch(&self, slot: usize, bytes: u64) -> Result<wgpu::Buffer> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        if scratch.len() <= slot {
+            scratch.resize(slot + 1, None);
+        }
+        if let Some(b) = &scratch[slot] {
+            if b.size() >= bytes {
+                return Ok(b.clone());
+            }
+        }
+        let size = bytes
+            .max(256)
+            .next_power_of_two()
+            .min(self.max_binding_bytes().max(bytes));
+        let buffer = self.storage_buffer("wgpu-activations/scratch", size)?;
+        scratch[slot] = Some(buffer.clone());
+        Ok(buffer)
+    }
+
+    /// Fails unless `buffer` belongs to this context's device: a storage binding of it is
+    /// made inside an error scope (views are made once, not on the recording path).
+    pub(crate) fn check_buffer_device(&self, buffer: &wgpu::Buffer) -> Result<()> {
+        if buffer.size() < 4 {
+            return Ok(());
+        }
+        let layout = self.layout(1, 0);
+        let uniform = self.uniform_probe();
+        let made = self.scoped(&|| "checking a view's buffer".into(), || {
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("wgpu-activations/view-check"),
+                layout: &layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: uniform.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer,
+                            offset: 0,
+                            size: std::num::NonZeroU64::new(4),
+                        }),
+                    },
+                ],
+            })
+        });
+        match made {
+            Ok(_) => Ok(()),
+            Err(Error::Gpu { .. }) => Err(Error::ForeignTensor {
+                what: "view buffer (made by another device)",
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn uniform_probe(&self) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu-activations/view-check"),
+            size: 16,
+            usage: wgpu::BufferUsages::UNIFORM,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Records a copy of `size` bytes of `buffer` from `offset` into a new staging buffer,
+    /// submits it and asks for the map; the caller waits or awaits.
+    pub(crate) fn start_readback(
         &self,
-        what: &'static str,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        size: u64,
+    ) -> Result<PendingRead> {
+        let staging = self.scoped(&|| "allocating a readback buffer".into(), || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgpu-activations/readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        let index = self.scoped(&|| "recording a readback".into(), || {
+            let mut encoder = self.encoder("wgpu-activations/readback");
+            encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
+            self.queue.submit([encoder.finish()])
+        })?;
+        let state = Arc::new(Mutex::new(MapState::default()));
+        let callback_state = Arc::clone(&state);
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let mut s = callback_state.lock().unwrap_or_else(|p| p.into_inner());
+            s.result = Some(r);
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        });
+        Ok(PendingRead {
+            index,
+            staging,
+            device: self.device.clone(),
+            state,
+        })
+    }
+
+    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them.
+    pub(crate) fn read_buffer(
+        &self,
         buffer: &wgpu::Buffer,
         offset: u64,
         size: u64,
@@ -545,56 +617,23 @@ impl Gpu {
         if size == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.scoped(&|| format!("allocating readback of {what}"), || {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("readback"),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
-        self.run("readback", |encoder| {
-            encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
-            Ok(())
-        })?;
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = sender.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Readback {
-                what,
-                message: e.to_string(),
-            })?;
-        let mapped = pollster::block_on(receiver.receive()).ok_or_else(|| Error::Readback {
-            what,
-            message: "the map callback never ran".into(),
-        })?;
-        mapped.map_err(|e| Error::Readback {
-            what,
-            message: e.to_string(),
-        })?;
-        let bytes = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| Error::Readback {
-                what,
-                message: e.to_string(),
-            })?
-            .to_vec();
-        staging.unmap();
-        self.ensure_usable()?;
-        Ok(bytes)
+        let pending = self.start_readback(buffer, offset, size)?;
+        self.wait(pending.index.clone())?;
+        pending.finish_now()
     }
 
-    /// Uploads `data` into a buffer, after creating it.
-    pub(crate) fn write_bytes(&self, buffer: &wgpu::Buffer, data: &[u8]) -> Result<()> {
+    /// Uploads `data` into `buffer` at byte `offset` through the queue.
+    pub(crate) fn write_bytes(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
         self.scoped(&|| "upload".into(), || {
-            self.queue.write_buffer(buffer, 0, data)
+            self.queue.write_buffer(buffer, offset, data)
         })
     }
 
@@ -605,26 +644,30 @@ impl Gpu {
         let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
         (self.limits.max_storage_buffer_binding_size.min(1 << 32) / align) * align
     }
+
+    /// Elements one dispatch may cover of a tensor at any element offset: one binding less
+    /// the alignment a view's remainder may need, a multiple of the alignment.
+    pub(crate) fn chunk_elems(&self, max_binding_bytes: Option<u64>) -> usize {
+        let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
+        let max = max_binding_bytes
+            .unwrap_or(u64::MAX)
+            .min(self.max_binding_bytes());
+        (max.saturating_sub(align) / align * align / 4).max(align / 4) as usize
+    }
 }
 
 impl Gpu {
-    /// Compiles `source` as a one-uniform kernel with entry `main`, as every kernel is
-    /// compiled: for testing that a WGSL error becomes [`Error::ShaderCompile`].
+    /// Compiles `source` as a kernel with entry `main` and no storage arrays, as every
+    /// kernel is compiled: for testing that a WGSL error becomes [`Error::ShaderCompile`].
     #[doc(hidden)]
     pub fn compile_for_tests(&self, kernel: &'static str, source: &str) -> Result<()> {
-        let key = PipelineKey {
-            kernel,
+        self.kernel(KernelKey::Raw(kernel), || KernelSource {
+            label: kernel.to_string(),
             entry: "main",
-            dtype: DType::F32,
-            variant: 0,
-            workgroup_size: 1,
-        };
-        let contract = BindingContract {
-            reads: 0,
-            writes: 0,
-        };
-        self.kernel(key, contract, || source.to_string())
-            .map(|_| ())
+            arrays: crate::kernel::Arrays::new(Vec::new()),
+            body: source.to_string(),
+        })
+        .map(|_| ())
     }
 }
 

@@ -28,6 +28,7 @@
 //!
 //! The CPU reference in [`reference`] implements every op independently and needs no GPU.
 
+mod batch;
 pub mod bench;
 pub mod cases;
 pub mod check;
@@ -35,36 +36,43 @@ pub mod compare;
 pub mod conformance;
 pub mod elementwise;
 mod error;
+mod fill;
 mod gpu;
+mod kernel;
 pub mod prelu;
 pub mod reference;
 pub mod softmax;
 mod tensor;
 
-pub use elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU};
+pub use batch::Batch;
+pub use elementwise::{
+    fused_wgsl, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
+    ThresholdedReLU, ELU,
+};
 pub use error::{Error, Result};
 pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
-pub use tensor::{element_count, Tensor};
+pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
 
 /// Helpers every kernel may use (`shaders/common.wgsl`).
 pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
 
-/// Every complete WGSL source the crate compiles, labelled `family/op/direction`, for
-/// validating them without a GPU.
+/// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
+/// validating them without a GPU: generated from the same kernel specs the pipelines are
+/// compiled from.
 pub fn shader_sources() -> Vec<(String, String)> {
-    let mut sources = Vec::new();
-    for op in Elementwise::presets() {
-        for direction in Direction::ALL {
-            let label = format!("elementwise/{}/{}", op.name(), direction.name());
-            if !sources.iter().any(|(l, _)| *l == label) {
-                sources.push((label, op.wgsl(direction)));
-            }
-        }
-    }
+    let mut sources: Vec<(String, String)> = elementwise::ElementwiseKernel::all()
+        .into_iter()
+        .map(|k| {
+            let s = k.source();
+            (s.label.clone(), s.wgsl())
+        })
+        .collect();
     sources.extend(prelu::shader_sources());
     sources.extend(softmax::shader_sources());
+    let fill = fill::source();
+    sources.push((fill.label.clone(), fill.wgsl()));
     sources.extend(bench::shader_sources());
     sources
 }

@@ -1,34 +1,56 @@
-//! GPU tensors: a buffer, a shape and a dtype.
+//! GPU tensors: a buffer (the library's own, or a view of the caller's), an element offset,
+//! a shape and a dtype.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
+use crate::batch::Slot;
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu};
 
-/// A tensor living in GPU memory. Cheap to clone (the buffer is shared).
+/// The buffer usage a caller-owned buffer needs for [`Tensor::view`]. Add
+/// [`VIEW_READBACK_USAGE`] to read it back through the library and [`VIEW_UPLOAD_USAGE`] to
+/// write it through [`Tensor::write`].
+pub const VIEW_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE;
+/// The usage [`Tensor::to_vec`] and [`Tensor::read`] need (a copy into a staging buffer).
+pub const VIEW_READBACK_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::COPY_SRC;
+/// The usage [`Tensor::write`] needs.
+pub const VIEW_UPLOAD_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::COPY_DST;
+
+/// A tensor in GPU memory. Cheap to clone (the buffer is shared).
 ///
-/// Buffers are padded to a multiple of 16 bytes (zero-filled), so kernels can load and
-/// store whole `vec4`s without a scalar tail; the padding is never read back.
+/// Two kinds, used alike by every layer and API level:
+/// - **the library's own** ([`Tensor::zeros`], [`Tensor::from_slice`], layer outputs): its
+///   buffer is padded to 16 bytes and destroyed (its memory freed at once) when the last clone
+///   drops, even if the application still holds a clone of [`Tensor::buffer`];
+/// - **a view** ([`Tensor::view`]) of a buffer the application owns, at any element offset;
+///   the library never destroys it, and reads or writes only the view's elements.
 #[derive(Clone, Debug)]
 pub struct Tensor {
     storage: Arc<Storage>,
+    /// Offset of element 0 in the buffer, in elements.
+    offset: u64,
     shape: Vec<usize>,
 }
 
 #[derive(Debug)]
 struct Storage {
     buffer: wgpu::Buffer,
-    bytes: u64,
+    device: wgpu::Device,
     dtype: DType,
-    gpu_id: u64,
-    live_bytes: Arc<AtomicU64>,
+    /// Set for the library's own buffers: bytes counted in the context's live total.
+    owned: Option<(u64, Arc<AtomicU64>)>,
 }
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        self.live_bytes.fetch_sub(self.bytes, Ordering::Relaxed);
-        self.buffer.destroy();
+        if let Some((bytes, live)) = &self.owned {
+            live.fetch_sub(*bytes, Ordering::Relaxed);
+            self.buffer.destroy();
+        }
     }
 }
 
@@ -80,11 +102,11 @@ impl Tensor {
         Ok(Tensor {
             storage: Arc::new(Storage {
                 buffer,
-                bytes: padded,
+                device: gpu.device().clone(),
                 dtype,
-                gpu_id: gpu.id(),
-                live_bytes,
+                owned: Some((padded, live_bytes)),
             }),
+            offset: 0,
             shape: shape.to_vec(),
         })
     }
@@ -95,32 +117,154 @@ impl Tensor {
     /// [`Error::LengthMismatch`] when `data.len()` is not the product of `shape`;
     /// [`Error::TooLarge`], [`Error::OutOfMemory`].
     pub fn from_slice(gpu: &Gpu, data: &[f32], shape: &[usize]) -> Result<Tensor> {
-        let expected = element_count(shape).ok_or(Error::LengthMismatch {
-            len: data.len(),
-            shape: shape.to_vec(),
-            expected: usize::MAX,
-        })?;
-        if expected != data.len() {
-            return Err(Error::LengthMismatch {
-                len: data.len(),
-                shape: shape.to_vec(),
-                expected,
-            });
-        }
+        check_len(data.len(), shape)?;
         let t = Self::alloc(gpu, "tensor", shape)?;
-        gpu.write_bytes(&t.storage.buffer, bytemuck::cast_slice(data))?;
+        gpu.write_bytes(&t.storage.buffer, 0, bytemuck::cast_slice(data))?;
         Ok(t)
     }
 
-    /// Downloads the tensor's elements (row-major).
+    /// A tensor of `shape` over `buffer`, an application's buffer, starting at element
+    /// `offset` (any offset: kernels bind from the aligned start below it). The buffer must
+    /// belong to `gpu`'s device, have [`VIEW_USAGE`] (plus [`VIEW_READBACK_USAGE`] /
+    /// [`VIEW_UPLOAD_USAGE`] to read or write it through the library) and hold the view's
+    /// elements; it may end exactly at the last one. The library never destroys it.
     ///
     /// # Errors
-    /// [`Error::ForeignTensor`] if `gpu` did not create it; readback or device errors.
+    /// [`Error::BufferUsage`] without `STORAGE`; [`Error::OutOfBounds`] when the view does not
+    /// fit the buffer; [`Error::ForeignTensor`] for a buffer of another device.
+    pub fn view(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
+        if !buffer.usage().contains(VIEW_USAGE) {
+            return Err(Error::BufferUsage {
+                what: "view buffer",
+                missing: "STORAGE",
+            });
+        }
+        let len = element_count(shape).unwrap_or(usize::MAX) as u64;
+        let capacity = buffer.size() / 4;
+        if offset.checked_add(len).is_none_or(|end| end > capacity) {
+            return Err(Error::OutOfBounds {
+                offset,
+                len,
+                capacity,
+            });
+        }
+        gpu.check_buffer_device(buffer)?;
+        Ok(Tensor {
+            storage: Arc::new(Storage {
+                buffer: buffer.clone(),
+                device: gpu.device().clone(),
+                dtype: DType::F32,
+                owned: None,
+            }),
+            offset,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A tensor over one of the context's scratch buffers (no checks: the library sized it).
+    pub(crate) fn scratch(gpu: &Gpu, buffer: wgpu::Buffer, shape: &[usize]) -> Tensor {
+        Tensor {
+            storage: Arc::new(Storage {
+                buffer,
+                device: gpu.device().clone(),
+                dtype: DType::F32,
+                owned: None,
+            }),
+            offset: 0,
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// Downloads the tensor's elements (row-major), waiting for the GPU.
+    ///
+    /// # Errors
+    /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
+    /// view without `COPY_SRC`; readback or device errors.
     pub fn to_vec(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        let mut out = vec![0.0; self.len()];
+        self.read_into(gpu, &mut out)?;
+        Ok(out)
+    }
+
+    /// Downloads into `out` (of exactly [`Tensor::len`] elements), waiting for the GPU.
+    ///
+    /// # Errors
+    /// As [`Tensor::to_vec`]; [`Error::LengthMismatch`] for an `out` of another length.
+    pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
+        let Some(pending) = self.start_readback(gpu, out.len())? else {
+            return Ok(());
+        };
+        gpu.wait(pending.index.clone())?;
+        let bytes = pending.finish_now()?;
+        out.copy_from_slice(bytemuck::cast_slice(&bytes));
+        gpu.ensure_usable()
+    }
+
+    /// An awaitable download: records and submits the copy now, and resolves once the GPU
+    /// has finished it. Never blocks: on the web the browser resolves it; natively the
+    /// future drives the device with non-blocking polls whenever it is polled.
+    ///
+    /// # Errors
+    /// As [`Tensor::to_vec`] (validation errors are reported when the future resolves).
+    pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
+        let started = self.start_readback(gpu, self.len());
+        async move {
+            let Some(pending) = started? else {
+                return Ok(Vec::new());
+            };
+            let bytes = pending.finish().await?;
+            Ok(bytemuck::pod_collect_to_vec(&bytes))
+        }
+    }
+
+    /// Uploads `data` into this tensor (a view's buffer needs [`VIEW_UPLOAD_USAGE`]), through
+    /// the queue: ordered before the next submission.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`], [`Error::ForeignTensor`], [`Error::BufferUsage`].
+    pub fn write(&self, gpu: &Gpu, data: &[f32]) -> Result<()> {
         self.check_gpu(gpu, "tensor")?;
-        let bytes = (self.len() * self.dtype().size_bytes()) as u64;
-        let raw = gpu.read_bytes("tensor", &self.storage.buffer, 0, bytes)?;
-        Ok(bytemuck::pod_collect_to_vec(&raw))
+        if data.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                len: data.len(),
+                shape: self.shape.clone(),
+                expected: self.len(),
+            });
+        }
+        if !self.storage.buffer.usage().contains(VIEW_UPLOAD_USAGE) {
+            return Err(Error::BufferUsage {
+                what: "tensor",
+                missing: "COPY_DST",
+            });
+        }
+        gpu.write_bytes(
+            &self.storage.buffer,
+            self.byte_offset(),
+            bytemuck::cast_slice(data),
+        )
+    }
+
+    fn start_readback(&self, gpu: &Gpu, out_len: usize) -> Result<Option<PendingRead>> {
+        self.check_gpu(gpu, "tensor")?;
+        if out_len != self.len() {
+            return Err(Error::LengthMismatch {
+                len: out_len,
+                shape: self.shape.clone(),
+                expected: self.len(),
+            });
+        }
+        if !self.storage.buffer.usage().contains(VIEW_READBACK_USAGE) {
+            return Err(Error::BufferUsage {
+                what: "tensor",
+                missing: "COPY_SRC",
+            });
+        }
+        let size = (self.len() * self.dtype().size_bytes()) as u64;
+        if size == 0 {
+            return Ok(None);
+        }
+        gpu.start_readback(&self.storage.buffer, self.byte_offset(), size)
+            .map(Some)
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -143,12 +287,25 @@ impl Tensor {
         self.storage.dtype
     }
 
-    /// The underlying buffer (padded to 16 bytes), for recording your own work.
+    /// Offset of element 0 in [`Tensor::buffer`], in elements (0 for the library's tensors).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether this is a view of an application's buffer.
+    pub fn is_view(&self) -> bool {
+        self.storage.owned.is_none()
+    }
+
+    /// The underlying buffer, for recording your own work. A library tensor's buffer is
+    /// padded to 16 bytes and destroyed when the tensor's last clone drops: a clone of this
+    /// handle does not keep its memory alive (use a [`Tensor::view`] of your own buffer for
+    /// that).
     pub fn buffer(&self) -> &wgpu::Buffer {
         &self.storage.buffer
     }
 
-    /// A view of the same buffer with another shape of the same element count.
+    /// A tensor over the same elements with another shape of the same element count.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] when the element counts differ.
@@ -162,18 +319,25 @@ impl Tensor {
         }
         Ok(Tensor {
             storage: Arc::clone(&self.storage),
+            offset: self.offset,
             shape: shape.to_vec(),
         })
     }
 
+    fn byte_offset(&self) -> u64 {
+        self.offset * self.dtype().size_bytes() as u64
+    }
+
+    /// Checks that `self` lives on `gpu`'s device (two contexts over one device share
+    /// tensors).
     pub(crate) fn check_gpu(&self, gpu: &Gpu, what: &'static str) -> Result<()> {
-        if self.storage.gpu_id != gpu.id() {
+        if &self.storage.device != gpu.device() {
             return Err(Error::ForeignTensor { what });
         }
         Ok(())
     }
 
-    /// Checks that `self` was made by `gpu` and has `shape`.
+    /// Checks that `self` lives on `gpu`'s device and has `shape`.
     pub(crate) fn expect(&self, gpu: &Gpu, what: &'static str, shape: &[usize]) -> Result<()> {
         self.check_gpu(gpu, what)?;
         if self.shape != shape {
@@ -186,16 +350,164 @@ impl Tensor {
         Ok(())
     }
 
-    /// Binding of elements `[start, start + count)` (start a multiple of the offset alignment
-    /// in elements); the last chunk's binding extends over the 16-byte padding.
-    pub(crate) fn binding(&self, start: usize, count: usize) -> wgpu::BufferBinding<'_> {
-        let esize = self.dtype().size_bytes() as u64;
-        let offset = start as u64 * esize;
-        let size = ((count as u64 * esize).div_ceil(16) * 16).min(self.storage.bytes - offset);
-        wgpu::BufferBinding {
-            buffer: &self.storage.buffer,
-            offset,
-            size: std::num::NonZeroU64::new(size.max(16)),
+    /// Whether element `start` lies on a 16-byte boundary of the buffer (vec4 kernels).
+    pub(crate) fn vec4_aligned(&self, start: usize) -> bool {
+        (self.offset + start as u64).is_multiple_of(4)
+    }
+
+    /// Whether the buffer holds at least `extra` elements past the tensor's end that a kernel
+    /// may overwrite: only the library's own tensors (their 16-byte padding).
+    pub(crate) fn padding_elems(&self) -> u64 {
+        match self.storage.owned {
+            Some(_) => self.storage.buffer.size() / 4 - self.offset - self.len() as u64,
+            None => 0,
         }
+    }
+
+    /// The binding of elements `[start, start + count)` for an array of `elem_size`-byte
+    /// elements (4 or 16): bound from the aligned start below the first element, which then
+    /// sits at `elem_offset` elements into the binding.
+    pub(crate) fn slot(&self, gpu: &Gpu, start: usize, count: usize, elem_size: u64) -> Slot {
+        let first = (self.offset + start as u64) * 4;
+        let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
+        let offset = first / align * align;
+        let rem = first - offset;
+        debug_assert!(rem.is_multiple_of(elem_size));
+        // Storage binding sizes are multiples of 4 bytes.
+        let available = (self.storage.buffer.size() - offset) / 4 * 4;
+        Slot {
+            buffer: self.storage.buffer.clone(),
+            offset,
+            size: (rem + count as u64 * 4).max(elem_size).min(available),
+            elem_offset: (rem / elem_size) as u32,
+        }
+    }
+
+    /// Whether both tensors use the same buffer.
+    pub(crate) fn same_buffer(&self, other: &Tensor) -> bool {
+        self.storage.buffer == other.storage.buffer
+    }
+
+    /// Whether both tensors are the very same elements of the same buffer.
+    pub(crate) fn same_elements(&self, other: &Tensor) -> bool {
+        self.same_buffer(other) && self.offset == other.offset && self.len() == other.len()
+    }
+
+    /// Whether the element ranges of the two tensors intersect.
+    pub(crate) fn overlaps(&self, other: &Tensor) -> bool {
+        let (a, b) = (self.offset, self.offset + self.len() as u64);
+        let (c, d) = (other.offset, other.offset + other.len() as u64);
+        self.same_buffer(other) && a < d && c < b
+    }
+}
+
+fn check_len(len: usize, shape: &[usize]) -> Result<()> {
+    let expected = element_count(shape).ok_or(Error::LengthMismatch {
+        len,
+        shape: shape.to_vec(),
+        expected: usize::MAX,
+    })?;
+    if expected != len {
+        return Err(Error::LengthMismatch {
+            len,
+            shape: shape.to_vec(),
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// A submitted copy into a staging buffer, waiting for its map.
+pub(crate) struct PendingRead {
+    pub index: wgpu::SubmissionIndex,
+    pub staging: wgpu::Buffer,
+    pub device: wgpu::Device,
+    pub state: Arc<Mutex<MapState>>,
+}
+
+#[derive(Default)]
+pub(crate) struct MapState {
+    pub result: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+    pub waker: Option<Waker>,
+}
+
+impl PendingRead {
+    fn bytes(&self, mapped: std::result::Result<(), wgpu::BufferAsyncError>) -> Result<Vec<u8>> {
+        let err = |message: String| Error::Readback {
+            what: "tensor",
+            message,
+        };
+        mapped.map_err(|e| err(e.to_string()))?;
+        let bytes = self
+            .staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| err(e.to_string()))?
+            .to_vec();
+        self.staging.unmap();
+        Ok(bytes)
+    }
+
+    /// After the submission finished (and the device was polled): the bytes.
+    /// After the submission finished: the bytes. Another thread's poll may be delivering
+    /// this map's callback right now, so wait for it (it is due, not pending on the GPU).
+    pub(crate) fn finish_now(self) -> Result<Vec<u8>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(mapped) = self
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .result
+                .take()
+            {
+                return self.bytes(mapped);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Readback {
+                    what: "tensor",
+                    message: "the map callback never ran".into(),
+                });
+            }
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            std::thread::yield_now();
+        }
+    }
+
+    async fn finish(self) -> Result<Vec<u8>> {
+        let mapped = MapFuture {
+            state: Arc::clone(&self.state),
+            device: self.device.clone(),
+        }
+        .await;
+        self.bytes(mapped)
+    }
+}
+
+struct MapFuture {
+    state: Arc<Mutex<MapState>>,
+    device: wgpu::Device,
+}
+
+impl Future for MapFuture {
+    type Output = std::result::Result<(), wgpu::BufferAsyncError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Natively nothing runs map callbacks unless someone polls the device: do it here,
+        // without waiting. On the web the browser runs them; polling is a no-op there.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(result) = state.result.take() {
+            return Poll::Ready(result);
+        }
+        state.waker = Some(cx.waker().clone());
+        drop(state);
+        if !cfg!(target_arch = "wasm32") {
+            // Ask to be polled again: the GPU finishes on its own, but only a poll of the
+            // device delivers the callback.
+            std::thread::yield_now();
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
     }
 }

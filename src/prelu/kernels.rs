@@ -6,8 +6,10 @@ use super::plan::{
     WORKGROUP_SIZE,
 };
 use super::PReLU;
+use crate::batch::Batch;
 use crate::error::{Error, Result};
-use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
+use crate::gpu::Gpu;
+use crate::kernel::{Array, Arrays, Kernel, KernelKey, KernelSource};
 use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
@@ -50,8 +52,16 @@ impl Lanes {
     }
 }
 
+/// The pipeline key of a PReLU kernel: the kernel and whether it runs in place (y over x,
+/// or dx over dy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PreluKernelKey {
+    kernel: PreluKernel,
+    in_place: bool,
+}
+
 /// The kernels of this family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum PreluKernel {
     Forward(Lanes),
     Dx(Lanes),
@@ -99,22 +109,38 @@ impl PreluKernel {
         }
     }
 
-    fn variant(self) -> u32 {
-        match self {
-            PreluKernel::Forward(lanes) | PreluKernel::Dx(lanes) => lanes.variant(),
-            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => lanes,
-            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => 0,
-        }
-    }
-
-    fn contract(self) -> BindingContract {
-        let (reads, writes) = match self {
-            PreluKernel::Forward(_) => (2, 1),
-            PreluKernel::Dx(_) => (3, 1),
-            PreluKernel::DalphaTerms(_) => (2, 1),
-            PreluKernel::DalphaPartials => (1, 1),
+    fn arrays(self, in_place: bool) -> Arrays {
+        let (unit, alpha) = match self {
+            PreluKernel::Forward(Lanes::Scalar) | PreluKernel::Dx(Lanes::Scalar) => ("f32", "f32"),
+            PreluKernel::Forward(_) | PreluKernel::Dx(_) => ("vec4<f32>", "AlphaElem"),
+            _ => ("f32", "f32"),
         };
-        BindingContract { reads, writes }
+        let arrays = match self {
+            PreluKernel::Forward(_) => Arrays::new(vec![
+                Array::read("x", unit),
+                Array::read("alpha", alpha),
+                Array::write("y", unit),
+            ]),
+            PreluKernel::Dx(_) => Arrays::new(vec![
+                Array::read("x", unit),
+                Array::read("dy", unit),
+                Array::read("alpha", alpha),
+                Array::write("dx", unit),
+            ]),
+            PreluKernel::DalphaTerms(_) => Arrays::new(vec![
+                Array::read("x", "f32"),
+                Array::read("dy", "f32"),
+                Array::write("partials", "f32"),
+            ]),
+            PreluKernel::DalphaPartials => {
+                Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
+            }
+        };
+        match (self, in_place) {
+            (PreluKernel::Forward(_), true) => arrays.in_place("x", "y"),
+            (PreluKernel::Dx(_), true) => arrays.in_place("dy", "dx"),
+            _ => arrays,
+        }
     }
 
     fn wgsl(self) -> String {
@@ -151,24 +177,37 @@ impl PreluKernel {
         )
     }
 
-    fn load(self, gpu: &Gpu) -> Result<std::sync::Arc<crate::gpu::Kernel>> {
-        let key = PipelineKey {
-            kernel: self.name(),
+    fn source(self, in_place: bool) -> KernelSource {
+        KernelSource {
+            label: format!("{}{}", self.name(), if in_place { "/in_place" } else { "" }),
             entry: self.entry(),
-            dtype: DType::F32,
-            variant: self.variant(),
-            workgroup_size: WORKGROUP_SIZE,
+            arrays: self.arrays(in_place),
+            body: self.wgsl(),
+        }
+    }
+
+    fn load(self, gpu: &Gpu, in_place: bool) -> Result<Kernel> {
+        let key = PreluKernelKey {
+            kernel: self,
+            in_place,
         };
-        gpu.kernel(key, self.contract(), || self.wgsl())
+        gpu.kernel(KernelKey::Prelu(key), || self.source(in_place))
     }
 }
 
 /// Every WGSL source of this family, labelled `prelu/...`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
-    PreluKernel::ALL
-        .iter()
-        .map(|k| (k.name().to_string(), k.wgsl()))
-        .collect()
+    let mut out = Vec::new();
+    for k in PreluKernel::ALL {
+        for in_place in [false, true] {
+            if in_place && !matches!(k, PreluKernel::Forward(_) | PreluKernel::Dx(_)) {
+                continue;
+            }
+            let source = k.source(in_place);
+            out.push((source.label.clone(), source.wgsl()));
+        }
+    }
+    out
 }
 
 impl PReLU {
@@ -193,42 +232,42 @@ impl PReLU {
         Ok((p, Lanes::for_shape(&axes)))
     }
 
-    /// Records `y = prelu(x)` into `encoder` (x chunked by the binding limit).
-    pub(crate) fn record_forward(
+    /// Records `y = prelu(x)` (x chunked by the binding limit); in place when `y` is `x`.
+    pub(crate) fn record_forward_kernel(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
+        batch: &mut Batch<'_>,
         x: &Tensor,
         y: &Tensor,
+        in_place: bool,
     ) -> Result<()> {
-        self.record_elementwise(gpu, encoder, PreluKernel::Forward, &[x], y)
+        let reads: &[&Tensor] = if in_place { &[] } else { &[x] };
+        self.record_elementwise(batch, PreluKernel::Forward, reads, y, in_place)
     }
 
-    /// Records `dx` into `encoder`.
+    /// Records `dx`; in place (dx over dy) when `dx` is `dy`.
     pub(crate) fn record_dx(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
+        batch: &mut Batch<'_>,
         x: &Tensor,
         dy: &Tensor,
         dx: &Tensor,
+        in_place: bool,
     ) -> Result<()> {
-        self.record_elementwise(gpu, encoder, PreluKernel::Dx, &[x, dy], dx)
+        let reads: &[&Tensor] = if in_place { &[x] } else { &[x, dy] };
+        self.record_elementwise(batch, PreluKernel::Dx, reads, dx, in_place)
     }
 
+    /// `reads` are the bound inputs before alpha (the in-place input left out), validated by
+    /// the caller.
     fn record_elementwise(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
+        batch: &mut Batch<'_>,
         kernel: fn(Lanes) -> PreluKernel,
-        inputs: &[&Tensor],
+        reads: &[&Tensor],
         out: &Tensor,
+        in_place: bool,
     ) -> Result<()> {
-        for t in inputs {
-            t.expect(gpu, "x", out.shape())?;
-        }
-        out.check_gpu(gpu, "out")?;
-        self.check_input(out.shape())?;
+        let gpu = batch.gpu();
         let n = out.len();
         if n == 0 {
             return Ok(());
@@ -236,11 +275,17 @@ impl PReLU {
         Self::check_u32("x", n)?;
         let built = self.built()?;
         let (mut params, lanes) = self.elementwise_params(out.shape())?;
-        let compiled = kernel(lanes).load(gpu)?;
+        // The vec4 kernels need every array on a 16-byte boundary (views may not be).
+        let lanes = match reads.iter().chain([&out]).all(|t| t.vec4_aligned(0)) {
+            true => lanes,
+            false => Lanes::Scalar,
+        };
+        let compiled = kernel(lanes).load(gpu, in_place)?;
         // Elements per invocation and step of the grid-stride loop.
-        let per_step = match lanes {
-            Lanes::Scalar => 1,
-            Lanes::KeptVec4 | Lanes::ReducedVec4 => 4,
+        let (per_step, alpha_elem) = match lanes {
+            Lanes::Scalar => (1, 4),
+            Lanes::KeptVec4 => (4, 16),
+            Lanes::ReducedVec4 => (4, 4),
         };
         let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
         let max_groups = gpu
@@ -254,19 +299,22 @@ impl PReLU {
                 max: gpu.max_binding_bytes(),
             });
         }
+        let elem = if per_step == 4 { 16 } else { 4 };
         for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
             let groups =
                 (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups);
-            let mut bindings: Vec<_> = inputs.iter().map(|t| t.binding(start, count)).collect();
-            bindings.push(built.alpha_tensor.binding(0, alpha_len));
-            bindings.push(out.binding(start, count));
-            gpu.record(
-                encoder,
+            let mut slots: Vec<_> = reads
+                .iter()
+                .map(|t| t.slot(gpu, start, count, elem))
+                .collect();
+            slots.push(built.alpha_tensor.slot(gpu, 0, alpha_len, alpha_elem));
+            slots.push(out.slot(gpu, start, count, elem));
+            batch.push(
                 &compiled,
                 bytemuck::bytes_of(&params),
-                &bindings,
+                slots,
                 [groups, 1, 1],
             );
         }
@@ -278,22 +326,13 @@ impl PReLU {
     /// alpha element suffices); each later pass reduces rows of partials by 1024.
     pub(crate) fn record_dalpha(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
+        batch: &mut Batch<'_>,
         scratch: &DalphaScratch,
         x: &Tensor,
         dy: &Tensor,
         dalpha: &Tensor,
     ) -> Result<()> {
-        if scratch.x_shape != x.shape() {
-            return Err(Error::ShapeMismatch {
-                what: "x (the dalpha scratch was planned for another shape)",
-                actual: x.shape().to_vec(),
-                expected: scratch.x_shape.clone(),
-            });
-        }
-        dy.expect(gpu, "dy", x.shape())?;
-        dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
+        let gpu = batch.gpu();
         let plan = &scratch.plan;
         let scratch = &scratch.partials;
         let count_a = plan.count_a;
@@ -305,14 +344,14 @@ impl PReLU {
         // Where pass i writes: the next pass's input, or dalpha after the last pass.
         let target = |i: usize| scratch.get(i).unwrap_or(dalpha);
         if x.is_empty() {
-            // No terms: dalpha stays zero (Tensor::alloc zero-fills).
-            return Ok(());
+            // No terms: dalpha is zero.
+            return crate::fill::record_zeros(batch, dalpha);
         }
         let tree = match self.limits.shared_tree_only {
             true => TermsTree::Shared,
             false => TermsTree::for_group(plan.group_a),
         };
-        let terms = PreluKernel::DalphaTerms(tree).load(gpu)?;
+        let terms = PreluKernel::DalphaTerms(tree).load(gpu, false)?;
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -346,14 +385,13 @@ impl PReLU {
             params.p_offset = chunk.p_offset as u32;
             params.blocks = chunk.blocks as u32;
             params.red_sizes[0] = chunk.outer_len as u32;
-            gpu.record(
-                encoder,
+            batch.push(
                 &terms,
                 bytemuck::bytes_of(&params),
-                &[
-                    x.binding(chunk.bind_start, chunk.bind_len),
-                    dy.binding(chunk.bind_start, chunk.bind_len),
-                    out.binding(0, out.len()),
+                vec![
+                    x.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
+                    dy.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
+                    out.slot(gpu, 0, out.len(), 4),
                 ],
                 grid(
                     a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
@@ -364,7 +402,7 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials = PreluKernel::DalphaPartials.load(gpu)?;
+        let partials = PreluKernel::DalphaPartials.load(gpu, false)?;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, &p) in plan.passes.iter().enumerate() {
             let src = &scratch[i];
@@ -384,11 +422,13 @@ impl PReLU {
             params.kept_xstrides[0] = p as u32;
             params.red_sizes[0] = p as u32;
             params.red_xstrides[0] = 1;
-            gpu.record(
-                encoder,
+            batch.push(
                 &partials,
                 bytemuck::bytes_of(&params),
-                &[src.binding(0, src.len()), dst.binding(0, dst.len())],
+                vec![
+                    src.slot(gpu, 0, src.len(), 4),
+                    dst.slot(gpu, 0, dst.len(), 4),
+                ],
                 grid(count_a * p_next, per_dim)?,
             );
         }

@@ -76,10 +76,13 @@ pub use initializers::{fans, Initializer, TRUNCATED_NORMAL_STDDEV};
 pub(crate) use kernels::shader_sources;
 pub use regularizers::Regularizer;
 
+use crate::batch::{check_aliasing, Batch};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 use plan::Limits;
+
+pub(crate) use kernels::PreluKernelKey;
 
 /// Highest input rank (8 axes: at most 4 kept and 4 reduced after canonicalisation).
 const MAX_RANK: usize = 8;
@@ -286,7 +289,11 @@ impl PReLU {
     /// # Errors
     /// [`Error::NotBuilt`]; [`Error::ForeignTensor`] for another `Gpu`; readback errors.
     pub fn alpha(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        self.built()?.alpha_tensor.to_vec(gpu)
+        let built = self.built()?;
+        built
+            .alpha_tensor
+            .check_gpu(gpu, "alpha (this PReLU was built on another device)")?;
+        built.alpha_tensor.to_vec(gpu)
     }
 
     /// alpha as a GPU tensor, for reading (write through [`Self::set_alpha`]).
@@ -306,25 +313,58 @@ impl PReLU {
             .built
             .as_mut()
             .ok_or(Error::NotBuilt { layer: LAYER })?;
+        built
+            .alpha_tensor
+            .check_gpu(gpu, "alpha (this PReLU was built on another device)")?;
         let tensor = Tensor::from_slice(gpu, values, &built.alpha_shape)?;
         built.alpha = values.to_vec();
         built.alpha_tensor = tensor;
         Ok(())
     }
 
-    /// `y = prelu(x)` on the GPU, building the layer for `x.shape()` on first use.
+    /// Validates a call on `x` (building the layer for `x.shape()` on first use): every
+    /// tensor and alpha itself on `gpu`'s device, and `x` fitting alpha.
+    fn prepare(&mut self, gpu: &Gpu, x: &Tensor) -> Result<()> {
+        x.check_gpu(gpu, "x")?;
+        if let Some(built) = &self.built {
+            built
+                .alpha_tensor
+                .check_gpu(gpu, "alpha (this PReLU was built on another device)")?;
+        }
+        self.ensure_built(gpu, x.shape())
+    }
+
+    /// `y = prelu(x)` on the GPU into a new tensor, building the layer for `x.shape()` on
+    /// first use.
     ///
     /// # Errors
     /// As [`Self::build`]; [`Error::ShapeMismatch`] for an input that does not fit alpha;
-    /// [`Error::ForeignTensor`]; GPU errors.
+    /// [`Error::ForeignTensor`] for a tensor, or a layer built, on another device; GPU errors.
     pub fn forward(&mut self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
-        x.check_gpu(gpu, "x")?;
-        self.ensure_built(gpu, x.shape())?;
+        self.prepare(gpu, x)?;
         let y = Tensor::alloc(gpu, "prelu/y", x.shape())?;
-        gpu.run("prelu/fwd", |encoder| {
-            self.record_forward(gpu, encoder, x, &y)
-        })?;
+        self.forward_into(gpu, x, &y)?;
         Ok(y)
+    }
+
+    /// `y = prelu(x)` into an existing tensor or view.
+    ///
+    /// # Errors
+    /// As [`Self::record_forward`]; GPU errors.
+    pub fn forward_into(&mut self, gpu: &Gpu, x: &Tensor, y: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_forward(&mut batch, x, y)?;
+        batch.submit().map(drop)
+    }
+
+    /// `x = prelu(x)` in place.
+    ///
+    /// # Errors
+    /// As [`Self::record_forward_in_place`]; GPU errors.
+    pub fn forward_in_place(&mut self, gpu: &Gpu, x: &Tensor) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_forward_in_place(&mut batch, x)?;
+        batch.submit().map(drop)
     }
 
     /// `(dx, dalpha)` on the GPU; see the [module docs](self).
@@ -347,18 +387,12 @@ impl PReLU {
         dy: &Tensor,
         add_regularizer_gradient: bool,
     ) -> Result<(Tensor, Tensor)> {
-        x.check_gpu(gpu, "x")?;
+        self.prepare(gpu, x)?;
         dy.expect(gpu, "dy", x.shape())?;
-        self.ensure_built(gpu, x.shape())?;
         let alpha_shape = self.built()?.alpha_shape.clone();
         let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
         let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
-        let scratch = self.dalpha_scratch(gpu, x.shape())?;
-        gpu.run("prelu/bwd", |encoder| {
-            self.record_dx(gpu, encoder, x, dy, &dx)?;
-            self.record_dalpha(gpu, encoder, &scratch, x, dy, &dalpha)
-        })?;
-        drop(scratch);
+        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
         match (&self.regularizer, add_regularizer_gradient) {
             (Some(r), true) => {
                 let built = self.built()?;
@@ -370,6 +404,113 @@ impl PReLU {
             }
             _ => Ok((dx, dalpha)),
         }
+    }
+
+    /// `dx` and `dalpha` into existing tensors or views (dalpha of [`Self::alpha_shape`]).
+    ///
+    /// # Errors
+    /// As [`Self::record_backward`]; GPU errors.
+    pub fn backward_into(
+        &mut self,
+        gpu: &Gpu,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+        dalpha: &Tensor,
+    ) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward(&mut batch, x, dy, dx, dalpha)?;
+        batch.submit().map(drop)
+    }
+
+    /// `dy = dx` in place, and `dalpha`: dalpha's reduction is recorded first, so it reads
+    /// `dy` before `dx` overwrites it.
+    ///
+    /// # Errors
+    /// As [`Self::record_backward_in_place`]; GPU errors.
+    pub fn backward_in_place(
+        &mut self,
+        gpu: &Gpu,
+        x: &Tensor,
+        dy: &Tensor,
+        dalpha: &Tensor,
+    ) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward_in_place(&mut batch, x, dy, dalpha)?;
+        batch.submit().map(drop)
+    }
+
+    /// Records `y = prelu(x)` into `batch`, building the layer on first use.
+    ///
+    /// # Errors
+    /// As [`Self::forward`]; [`Error::ShapeMismatch`] unless `y` has `x`'s shape;
+    /// [`Error::Aliasing`] when `y` shares `x`'s buffer (use the in-place call).
+    pub fn record_forward(&mut self, batch: &mut Batch<'_>, x: &Tensor, y: &Tensor) -> Result<()> {
+        let gpu = batch.gpu();
+        self.prepare(gpu, x)?;
+        y.expect(gpu, "y", x.shape())?;
+        check_aliasing(&[("x", x)], &[("y", y)])?;
+        self.record_forward_kernel(batch, x, y, false)
+    }
+
+    /// Records `x = prelu(x)` into `batch`.
+    ///
+    /// # Errors
+    /// As [`Self::forward`].
+    pub fn record_forward_in_place(&mut self, batch: &mut Batch<'_>, x: &Tensor) -> Result<()> {
+        self.prepare(batch.gpu(), x)?;
+        self.record_forward_kernel(batch, x, x, true)
+    }
+
+    /// Records `dx` and `dalpha` into `batch`. dalpha's partial sums use the context's
+    /// scratch buffers (grown once, reused by every later call).
+    ///
+    /// # Errors
+    /// As [`Self::forward`]; shape mismatches of `dy`, `dx` and `dalpha`;
+    /// [`Error::Aliasing`] when an output shares a buffer with `x` or `dy`, or the outputs
+    /// overlap.
+    pub fn record_backward(
+        &mut self,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        dy: &Tensor,
+        dx: &Tensor,
+        dalpha: &Tensor,
+    ) -> Result<()> {
+        let gpu = batch.gpu();
+        self.prepare(gpu, x)?;
+        dy.expect(gpu, "dy", x.shape())?;
+        dx.expect(gpu, "dx", x.shape())?;
+        dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
+        check_aliasing(&[("x", x), ("dy", dy)], &[("dx", dx), ("dalpha", dalpha)])?;
+        let scratch = self.dalpha_scratch(gpu, x.shape())?;
+        self.record_dx(batch, x, dy, dx, false)?;
+        self.record_dalpha(batch, &scratch, x, dy, dalpha)
+    }
+
+    /// Records `dalpha`, then `dy = dx` in place, into `batch`.
+    ///
+    /// # Errors
+    /// As [`Self::record_backward`].
+    pub fn record_backward_in_place(
+        &mut self,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        dy: &Tensor,
+        dalpha: &Tensor,
+    ) -> Result<()> {
+        let gpu = batch.gpu();
+        self.prepare(gpu, x)?;
+        dy.expect(gpu, "dy", x.shape())?;
+        dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
+        check_aliasing(
+            &[("x", x)],
+            &[("dy (overwritten with dx)", dy), ("dalpha", dalpha)],
+        )?;
+        check_aliasing(&[("dy", dy)], &[("dalpha", dalpha)])?;
+        let scratch = self.dalpha_scratch(gpu, x.shape())?;
+        self.record_dalpha(batch, &scratch, x, dy, dalpha)?;
+        self.record_dx(batch, x, dy, dy, true)
     }
 
     /// The regularizer's penalty on the current alpha (what Keras adds to the loss); 0

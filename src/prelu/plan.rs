@@ -17,7 +17,7 @@ pub(super) const ALIGN_ELEMS: usize = 64;
 
 /// How the elementwise kernels (y and dx) walk their chunk, chosen on the host from the
 /// canonical shape.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Lanes {
     /// One element per step, one alpha index (`rank - 1` divisions) per element.
     Scalar,
@@ -40,18 +40,10 @@ impl Lanes {
             _ => Lanes::Scalar,
         }
     }
-
-    pub(super) fn variant(self) -> u32 {
-        match self {
-            Lanes::Scalar => 0,
-            Lanes::KeptVec4 => 1,
-            Lanes::ReducedVec4 => 2,
-        }
-    }
 }
 
 /// Where the first dalpha pass adds up a block: the plan decides, from `group_a`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum TermsTree {
     /// The block's `lanes` invocations, then a shared-memory tree (`prelu_reduce.wgsl`).
     Shared,
@@ -155,13 +147,11 @@ pub(super) struct ReducePlan {
 }
 
 /// What one dalpha reduction needs besides its inputs: the plan and the partial-sum
-/// buffers, allocated before recording so that they outlive the submission. Build it once
-/// per input shape with [`PReLU::dalpha_scratch`] and reuse it (the benchmarks do).
+/// buffers (the context's scratch slots, grown once and shared by every call).
 #[derive(Clone, Debug)]
 pub(crate) struct DalphaScratch {
     pub(super) plan: ReducePlan,
     pub(super) partials: Vec<Tensor>,
-    pub(super) x_shape: Vec<usize>,
 }
 
 /// Crate-internal limits, lowered by tests to exercise chunking and 2-D grids at modest
@@ -177,7 +167,8 @@ pub(super) struct Limits {
 
 impl Limits {
     pub(super) fn binding_elems(&self, gpu: &Gpu) -> usize {
-        let real = (gpu.max_binding_bytes() / 4) as usize;
+        // Room for a view's offset remainder below its first element.
+        let real = gpu.chunk_elems(None);
         self.binding_elems
             .map_or(real, |l| (l as usize).min(real))
             .max(ALIGN_ELEMS)
@@ -306,19 +297,14 @@ impl PReLU {
     pub(crate) fn dalpha_scratch(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<DalphaScratch> {
         self.check_input(x_shape)?;
         let plan = self.reduce_plan(gpu, x_shape)?;
+        // Pass i reads slot i - 1 and writes slot i: distinct buffers, shared with other ops.
         let mut partials = Vec::new();
-        for &p in &plan.passes {
-            partials.push(Tensor::alloc(
-                gpu,
-                "prelu/dalpha_partials",
-                &[plan.count_a, p],
-            )?);
+        for (slot, &p) in plan.passes.iter().enumerate() {
+            let shape = [plan.count_a, p];
+            let buffer = gpu.scratch(slot, (plan.count_a * p) as u64 * 4)?;
+            partials.push(Tensor::scratch(gpu, buffer, &shape));
         }
-        Ok(DalphaScratch {
-            plan,
-            partials,
-            x_shape: x_shape.to_vec(),
-        })
+        Ok(DalphaScratch { plan, partials })
     }
 }
 

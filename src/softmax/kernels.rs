@@ -8,8 +8,9 @@
 //! binding-contract order, because the masked variant adds a read) + `kept()` + the kernel
 //! file.
 
+use crate::batch::Batch;
 use crate::error::{Error, Result};
-use crate::gpu::{BindingContract, DType, Gpu, PipelineKey};
+use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::tensor::Tensor;
 
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
@@ -24,7 +25,7 @@ const REDUCE_SUBGROUP: &str = include_str!("../../shaders/softmax_reduce_subgrou
 const MAX_CROSS_READS: u32 = 8;
 
 /// How the lanes of a row are reduced: a pipeline variant picked on the host per call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Reduction {
     /// Shared-memory trees (`shaders/softmax_reduce_tree.wgsl`): log2(lanes) + 2 barriers per
     /// reduction. The fallback: no subgroups, or subgroup sizes that cannot be relied on.
@@ -90,8 +91,63 @@ impl Reduction {
     }
 }
 
+/// The pipeline key of a softmax kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SoftmaxKernelKey {
+    pub kernel: Kernel,
+    pub masked: bool,
+    pub reduction: Reduction,
+    /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
+    pub in_place: bool,
+}
+
+impl SoftmaxKernelKey {
+    /// Every kernel the family can compile.
+    pub(crate) fn all() -> Vec<SoftmaxKernelKey> {
+        let mut all = Vec::new();
+        for kernel in Kernel::ALL {
+            for masked in [false, true] {
+                for reduction in Reduction::ALL {
+                    for in_place in [false, true] {
+                        if in_place && !kernel.writes_tensor() {
+                            continue;
+                        }
+                        all.push(SoftmaxKernelKey {
+                            kernel,
+                            masked,
+                            reduction,
+                            in_place,
+                        });
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    pub(crate) fn source(self) -> KernelSource {
+        let mut arrays = Arrays::new(self.kernel.arrays(self.masked));
+        if self.in_place {
+            arrays = match self.kernel {
+                Kernel::ForwardRows | Kernel::ForwardFinish => arrays.in_place("x", "y"),
+                _ => arrays.in_place("dy", "dx"),
+            };
+        }
+        KernelSource {
+            label: format!(
+                "{}{}",
+                self.kernel.label(self.masked, self.reduction),
+                if self.in_place { "/in_place" } else { "" }
+            ),
+            entry: self.kernel.entry(),
+            arrays,
+            body: self.kernel.wgsl(self.masked, self.reduction),
+        }
+    }
+}
+
 /// The softmax kernels; each is one WGSL file with one entry point of the same name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
     ForwardRows,
     ForwardPartials,
@@ -122,17 +178,6 @@ impl Kernel {
         }
     }
 
-    fn kernel_name(self) -> &'static str {
-        match self {
-            Kernel::ForwardRows => "softmax/forward_rows",
-            Kernel::ForwardPartials => "softmax/forward_partials",
-            Kernel::ForwardFinish => "softmax/forward_finish",
-            Kernel::BackwardRows => "softmax/backward_rows",
-            Kernel::BackwardPartials => "softmax/backward_partials",
-            Kernel::BackwardFinish => "softmax/backward_finish",
-        }
-    }
-
     fn file(self) -> &'static str {
         match self {
             Kernel::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
@@ -146,61 +191,40 @@ impl Kernel {
         }
     }
 
-    /// `(reads, writes)` as `(name, WGSL element type)`, in binding order after the uniform.
-    fn bindings(
-        self,
-        masked: bool,
-    ) -> (
-        Vec<(&'static str, &'static str)>,
-        (&'static str, &'static str),
-    ) {
+    /// Whether the kernel writes the output tensor (and so has an in-place variant).
+    fn writes_tensor(self) -> bool {
+        !matches!(self, Kernel::ForwardPartials | Kernel::BackwardPartials)
+    }
+
+    /// The storage arrays, reads before writes.
+    fn arrays(self, masked: bool) -> Vec<Array> {
         const F: &str = "f32";
         const V: &str = "vec4<f32>";
-        let mut reads = match self {
-            Kernel::ForwardRows | Kernel::ForwardPartials | Kernel::ForwardFinish => vec![("x", F)],
-            _ => vec![("y", F), ("dy", F)],
+        let mut arrays = match self {
+            Kernel::ForwardRows | Kernel::ForwardPartials | Kernel::ForwardFinish => {
+                vec![Array::read("x", F)]
+            }
+            _ => vec![Array::read("y", F), Array::read("dy", F)],
         };
         if masked {
-            reads.push(("mask", F));
+            arrays.push(Array::read("mask", F));
         }
         if matches!(self, Kernel::ForwardFinish | Kernel::BackwardFinish) {
-            reads.push(("partials", V));
+            arrays.push(Array::read("partials", V));
         }
-        let write = match self {
-            Kernel::ForwardRows | Kernel::ForwardFinish => ("y", F),
-            Kernel::BackwardRows | Kernel::BackwardFinish => ("dx", F),
-            Kernel::ForwardPartials | Kernel::BackwardPartials => ("partials", V),
-        };
-        (reads, write)
+        arrays.push(match self {
+            Kernel::ForwardRows | Kernel::ForwardFinish => Array::write("y", F),
+            Kernel::BackwardRows | Kernel::BackwardFinish => Array::write("dx", F),
+            Kernel::ForwardPartials | Kernel::BackwardPartials => Array::write("partials", V),
+        });
+        arrays
     }
 
-    fn contract(self, masked: bool) -> BindingContract {
-        let (reads, _) = self.bindings(masked);
-        BindingContract {
-            reads: reads.len() as u32,
-            writes: 1,
-        }
-    }
-
-    /// The complete WGSL source of this kernel.
+    /// The WGSL of this kernel, less its storage arrays.
     pub(crate) fn wgsl(self, masked: bool, reduction: Reduction) -> String {
-        let (reads, write) = self.bindings(masked);
-        let mut decls = String::from("// Storage bindings (generated by src/softmax/kernels.rs)\n");
-        for (i, (name, ty)) in reads.iter().enumerate() {
-            decls += &format!(
-                "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;\n",
-                i + 1
-            );
-        }
-        decls += &format!(
-            "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;\n",
-            reads.len() + 1,
-            write.0,
-            write.1
-        );
-        decls += if masked {
+        let kept = if masked {
             "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
-             fn kept(i: u32) -> bool { return (bitcast<u32>(mask[i]) & F32_ABS_MASK) != 0u; }\n"
+             fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n"
         } else {
             "fn kept(i: u32) -> bool { return true; }\n"
         };
@@ -215,7 +239,7 @@ impl Kernel {
             ),
         };
         format!(
-            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n{}\n{SOFTMAX_COMMON}\n{reduce}\n{decls}\n{}",
+            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n{}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}",
             crate::COMMON_WGSL,
             self.file()
         )
@@ -229,21 +253,6 @@ impl Kernel {
             if masked { "/masked" } else { "" },
             reduction.label()
         )
-    }
-
-    fn key(self, masked: bool, reduction: Reduction) -> PipelineKey {
-        let r = match reduction {
-            Reduction::Tree => 0,
-            Reduction::SubgroupWithin => 1,
-            Reduction::SubgroupCross => 2,
-        };
-        PipelineKey {
-            kernel: self.kernel_name(),
-            entry: self.entry(),
-            dtype: DType::F32,
-            variant: masked as u32 | r << 1,
-            workgroup_size: WORKGROUP_SIZE,
-        }
     }
 }
 
@@ -281,33 +290,30 @@ pub(crate) enum Pass {
     Backward,
 }
 
-/// Records one pass over a tensor of `shape` along `axis`. `inputs` are `[x]` (forward) or
-/// `[y, dy]` (backward), all of `out`'s shape, as is `mask`. Shapes are validated by the
-/// caller.
+/// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
+/// all of `out`'s shape, as is `mask`; with `in_place`, `out` is the overwritten input (`x`
+/// forward, `dy` backward). Shapes, devices and aliasing are validated by the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
-    gpu: &Gpu,
-    encoder: &mut wgpu::CommandEncoder,
+    batch: &mut Batch<'_>,
     pass: Pass,
     axis: i64,
     tuning: Tuning,
     inputs: &[&Tensor],
     mask: Option<&Tensor>,
     out: &Tensor,
+    in_place: bool,
 ) -> Result<()> {
+    let gpu = batch.gpu();
     let view = plan::axis_view(out.shape(), axis)?;
     if out.is_empty() {
         return Ok(());
     }
     let masked = mask.is_some();
     let strategy = plan::strategy(view.len, view.inner);
-    let max_binding = tuning
-        .max_binding_bytes
-        .unwrap_or(u64::MAX)
-        .min(gpu.max_binding_bytes());
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
-    // Bindings are rounded up to 16 bytes: keep the element limit a multiple of the alignment.
-    let max_elems = (max_binding / 4) as usize / align_elems * align_elems;
+    // Room below each binding for a view's offset remainder.
+    let max_elems = gpu.chunk_elems(tuning.max_binding_bytes);
     let max_groups = tuning
         .max_groups_per_dim
         .unwrap_or(u32::MAX)
@@ -328,10 +334,14 @@ pub(crate) fn record(
     let subgroup = (info.subgroup && !tuning.no_subgroups)
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
-    let load = |k: Kernel| {
-        gpu.kernel(k.key(masked, reduction), k.contract(masked), || {
-            k.wgsl(masked, reduction)
-        })
+    let load = |kernel: Kernel| {
+        let key = SoftmaxKernelKey {
+            kernel,
+            masked,
+            reduction,
+            in_place: in_place && kernel.writes_tensor(),
+        };
+        gpu.kernel(KernelKey::Softmax(key), || key.source())
     };
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;
@@ -351,7 +361,12 @@ pub(crate) fn record(
                     max: gpu.max_binding_bytes(),
                 });
             }
-            Some(gpu.storage_buffer("softmax/partials", bytes)?)
+            let buffer = gpu.scratch(0, bytes)?;
+            Some(Tensor::scratch(
+                gpu,
+                buffer,
+                &[max_rows * chunks as usize * 4],
+            ))
         }
         Strategy::Registers { .. } => None,
     };
@@ -374,50 +389,36 @@ pub(crate) fn record(
             groups_x: groups[0],
             _pad: [0; 2],
         };
-        let mut tensors: Vec<wgpu::BufferBinding<'_>> = inputs
-            .iter()
-            .map(|t| t.binding(slice.bind_start, slice.bind_len))
-            .collect();
+        let slot = |t: &Tensor| t.slot(gpu, slice.bind_start, slice.bind_len, 4);
+        // Bound arrays in order: the inputs (less the overwritten one in place), mask,
+        // [partials], the output.
+        let kept_inputs: Vec<&Tensor> = match (in_place, pass) {
+            (false, _) => inputs.to_vec(),
+            (true, Pass::Forward) => Vec::new(),
+            (true, Pass::Backward) => vec![inputs[0]],
+        };
+        let mut reads: Vec<_> = inputs.iter().map(|t| slot(t)).collect();
+        let mut reads_in_place: Vec<_> = kept_inputs.iter().map(|t| slot(t)).collect();
         if let Some(m) = mask {
-            tensors.push(m.binding(slice.bind_start, slice.bind_len));
+            reads.push(slot(m));
+            reads_in_place.push(slot(m));
         }
-        let out_binding = out.binding(slice.bind_start, slice.bind_len);
         match (&partials, &second_kernel) {
             (Some(partials), Some(second_kernel)) => {
-                let p = wgpu::BufferBinding {
-                    buffer: partials,
-                    offset: 0,
-                    size: None,
-                };
-                let mut a = tensors.clone();
+                let p = partials.slot(gpu, 0, partials.len(), 16);
+                // The partials pass only reads the tensors, even in place.
+                let mut a = reads;
                 a.push(p.clone());
-                gpu.record(
-                    encoder,
-                    &first_kernel,
-                    bytemuck::bytes_of(&params),
-                    &a,
-                    groups,
-                );
-                let mut b = tensors;
+                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
+                let mut b = reads_in_place;
                 b.push(p);
-                b.push(out_binding);
-                gpu.record(
-                    encoder,
-                    second_kernel,
-                    bytemuck::bytes_of(&params),
-                    &b,
-                    groups,
-                );
+                b.push(slot(out));
+                batch.push(second_kernel, bytemuck::bytes_of(&params), b, groups);
             }
             _ => {
-                tensors.push(out_binding);
-                gpu.record(
-                    encoder,
-                    &first_kernel,
-                    bytemuck::bytes_of(&params),
-                    &tensors,
-                    groups,
-                );
+                let mut a = reads_in_place;
+                a.push(slot(out));
+                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
             }
         }
     }

@@ -16,13 +16,15 @@ mod check;
 mod kernels;
 mod plan;
 
+use crate::batch::{check_aliasing, Batch};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
 pub(crate) use plan::{axis_view, AxisView};
 
-use kernels::{Kernel, Pass, Reduction, Tuning};
+pub(crate) use kernels::SoftmaxKernelKey;
+use kernels::{Pass, Tuning};
 
 /// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
 /// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
@@ -144,13 +146,8 @@ impl Softmax {
     fn forward_impl(&self, gpu: &Gpu, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         x.check_gpu(gpu, "x")?;
         axis_view(x.shape(), self.axis)?;
-        if let Some(m) = mask {
-            m.expect(gpu, "mask", x.shape())?;
-        }
         let y = Tensor::alloc(gpu, "softmax/y", x.shape())?;
-        gpu.run("softmax/fwd", |encoder| {
-            self.record_forward(gpu, encoder, x, mask, &y)
-        })?;
+        self.forward_into(gpu, x, mask, &y)?;
         Ok(y)
     }
 
@@ -163,79 +160,221 @@ impl Softmax {
     ) -> Result<Tensor> {
         y.check_gpu(gpu, "y")?;
         axis_view(y.shape(), self.axis)?;
-        dy.expect(gpu, "dy", y.shape())?;
-        if let Some(m) = mask {
-            m.expect(gpu, "mask", y.shape())?;
-        }
         let dx = Tensor::alloc(gpu, "softmax/dx", y.shape())?;
-        gpu.run("softmax/bwd", |encoder| {
-            self.record_backward(gpu, encoder, y, dy, mask, &dx)
-        })?;
+        self.backward_into(gpu, y, dy, mask, &dx)?;
         Ok(dx)
     }
 
-    /// Records the forward pass into `encoder`, writing `y` (same shape as `x`, and `mask`).
-    /// One dispatch per slice for rows up to 4096 elements, two for longer rows.
-    pub(crate) fn record_forward(
+    /// `y = softmax(x)` (over the kept positions with a `mask`) into an existing tensor or
+    /// view.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_forward`]; GPU errors.
+    pub fn forward_into(
         &self,
         gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
         x: &Tensor,
         mask: Option<&Tensor>,
         y: &Tensor,
     ) -> Result<()> {
-        y.expect(gpu, "y", x.shape())?;
+        let mut batch = Batch::new(gpu);
+        self.record_forward(&mut batch, x, mask, y)?;
+        batch.submit().map(drop)
+    }
+
+    /// `x = softmax(x)` in place.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_forward_in_place`]; GPU errors.
+    pub fn forward_in_place(&self, gpu: &Gpu, x: &Tensor, mask: Option<&Tensor>) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_forward_in_place(&mut batch, x, mask)?;
+        batch.submit().map(drop)
+    }
+
+    /// `dx` into an existing tensor or view.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_backward`]; GPU errors.
+    pub fn backward_into(
+        &self,
+        gpu: &Gpu,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: Option<&Tensor>,
+        dx: &Tensor,
+    ) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward(&mut batch, y, dy, mask, dx)?;
+        batch.submit().map(drop)
+    }
+
+    /// `dy = dx` in place.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_backward_in_place`]; GPU errors.
+    pub fn backward_in_place(
+        &self,
+        gpu: &Gpu,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<()> {
+        let mut batch = Batch::new(gpu);
+        self.record_backward_in_place(&mut batch, y, dy, mask)?;
+        batch.submit().map(drop)
+    }
+
+    /// Validates the axis and the shapes and devices of `tensors` (all of `shape`).
+    fn check(
+        &self,
+        gpu: &Gpu,
+        shape: &[usize],
+        tensors: &[(&'static str, Option<&Tensor>)],
+    ) -> Result<()> {
+        axis_view(shape, self.axis)?;
+        for (what, t) in tensors {
+            if let Some(t) = t {
+                t.expect(gpu, what, shape)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `y = softmax(x)` into `batch` (over the kept positions with a `mask`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRank`](crate::Error::InvalidRank) below rank 2,
+    /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange),
+    /// [`Error::ForeignTensor`](crate::Error::ForeignTensor),
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) for a `y` or `mask` of another
+    /// shape, [`Error::Aliasing`](crate::Error::Aliasing) when `y` shares a buffer with `x`
+    /// or `mask` (use the in-place call), [`Error::TooLarge`](crate::Error::TooLarge) when one
+    /// index of the dimensions before the axis spans more than one storage binding.
+    pub fn record_forward(
+        &self,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        y: &Tensor,
+    ) -> Result<()> {
+        x.check_gpu(batch.gpu(), "x")?;
+        self.check(batch.gpu(), x.shape(), &[("y", Some(y)), ("mask", mask)])?;
+        let mut reads = vec![("x", x)];
+        reads.extend(mask.map(|m| ("mask", m)));
+        check_aliasing(&reads, &[("y", y)])?;
         kernels::record(
-            gpu,
-            encoder,
+            batch,
             Pass::Forward,
             self.axis,
             self.tuning,
             &[x],
             mask,
             y,
+            false,
         )
     }
 
-    /// Records the backward pass into `encoder`, writing `dx`.
-    pub(crate) fn record_backward(
+    /// Records `x = softmax(x)` in place into `batch`.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_forward`].
+    pub fn record_forward_in_place(
         &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
+        batch: &mut Batch<'_>,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<()> {
+        x.check_gpu(batch.gpu(), "x")?;
+        self.check(batch.gpu(), x.shape(), &[("mask", mask)])?;
+        if let Some(m) = mask {
+            check_aliasing(&[("mask", m)], &[("x (overwritten with y)", x)])?;
+        }
+        kernels::record(
+            batch,
+            Pass::Forward,
+            self.axis,
+            self.tuning,
+            &[x],
+            mask,
+            x,
+            true,
+        )
+    }
+
+    /// Records `dx = (dy - sum(dy * y)) * y` into `batch`.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_forward`], for `dy`, `dx` and `mask` of `y`'s shape.
+    pub fn record_backward(
+        &self,
+        batch: &mut Batch<'_>,
         y: &Tensor,
         dy: &Tensor,
         mask: Option<&Tensor>,
         dx: &Tensor,
     ) -> Result<()> {
-        dx.expect(gpu, "dx", y.shape())?;
+        y.check_gpu(batch.gpu(), "y")?;
+        self.check(
+            batch.gpu(),
+            y.shape(),
+            &[("dy", Some(dy)), ("dx", Some(dx)), ("mask", mask)],
+        )?;
+        let mut reads = vec![("y", y), ("dy", dy)];
+        reads.extend(mask.map(|m| ("mask", m)));
+        check_aliasing(&reads, &[("dx", dx)])?;
         kernels::record(
-            gpu,
-            encoder,
+            batch,
             Pass::Backward,
             self.axis,
             self.tuning,
             &[y, dy],
             mask,
             dx,
+            false,
+        )
+    }
+
+    /// Records `dy = dx` in place into `batch`: each row's sum is complete before any of its
+    /// elements is overwritten.
+    ///
+    /// # Errors
+    /// As [`Softmax::record_backward`].
+    pub fn record_backward_in_place(
+        &self,
+        batch: &mut Batch<'_>,
+        y: &Tensor,
+        dy: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<()> {
+        y.check_gpu(batch.gpu(), "y")?;
+        self.check(batch.gpu(), y.shape(), &[("dy", Some(dy)), ("mask", mask)])?;
+        let mut reads = vec![("y", y)];
+        reads.extend(mask.map(|m| ("mask", m)));
+        check_aliasing(&reads, &[("dy (overwritten with dx)", dy)])?;
+        kernels::record(
+            batch,
+            Pass::Backward,
+            self.axis,
+            self.tuning,
+            &[y, dy],
+            mask,
+            dy,
+            true,
         )
     }
 }
 
-/// Every WGSL source of this family (shared-memory and subgroup variants), labelled
-/// `softmax/<entry>[/masked][/subgroup|/subgroup_cross]`.
+/// Every WGSL source of this family, labelled
+/// `softmax/<entry>[/masked][/subgroup|/subgroup_cross][/in_place]`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for kernel in Kernel::ALL {
-        for masked in [false, true] {
-            for reduction in Reduction::ALL {
-                out.push((
-                    kernel.label(masked, reduction),
-                    kernel.wgsl(masked, reduction),
-                ));
-            }
-        }
-    }
-    out
+    SoftmaxKernelKey::all()
+        .into_iter()
+        .map(|k| {
+            let s = k.source();
+            (s.label.clone(), s.wgsl())
+        })
+        .collect()
 }
 
 /// The `wgact check` rows of this family.

@@ -1,0 +1,54 @@
+//! The fill kernel: writes one value over a tensor (zeroing outputs no term reaches).
+
+use crate::batch::Batch;
+use crate::error::Result;
+use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
+use crate::tensor::{chunks, Tensor};
+
+const WORKGROUP_SIZE: u32 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct FillParams {
+    n: u32,
+    value: f32,
+    _pad: [u32; 2],
+}
+
+pub(crate) fn source() -> KernelSource {
+    KernelSource {
+        label: "fill".into(),
+        entry: "fill",
+        arrays: Arrays::new(vec![Array::write("out", "f32")]),
+        body: format!(
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}",
+            include_str!("../shaders/fill.wgsl")
+        ),
+    }
+}
+
+/// Records `out = 0`.
+pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
+    let gpu = batch.gpu();
+    if out.is_empty() {
+        return Ok(());
+    }
+    let kernel = gpu.kernel(KernelKey::Fill, source)?;
+    for (start, count) in chunks(out.len(), gpu.chunk_elems(None)) {
+        let params = FillParams {
+            n: count as u32,
+            value: 0.0,
+            _pad: [0; 2],
+        };
+        let groups = (count as u32)
+            .div_ceil(WORKGROUP_SIZE)
+            .min(gpu.grid_stride_workgroups());
+        batch.push(
+            &kernel,
+            bytemuck::bytes_of(&params),
+            vec![out.slot(gpu, start, count, 4)],
+            [groups, 1, 1],
+        );
+    }
+    Ok(())
+}
