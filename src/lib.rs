@@ -36,6 +36,8 @@ pub mod conformance;
 pub mod elementwise;
 mod error;
 mod gpu;
+#[cfg(feature = "keras")]
+pub mod keras;
 pub mod prelu;
 pub mod reference;
 pub mod softmax;
