@@ -142,8 +142,14 @@ impl KerasModel {
         let version = match value.get("keras_version").and_then(Value::as_str) {
             Some(v) if v.starts_with('2') => KerasVersion::Keras2,
             Some(_) => KerasVersion::Keras3,
+            // Keras 3's config.json is a serialized object: it has a module.
+            None if value.get("module").is_some() => KerasVersion::Keras3,
             None => layers
                 .iter()
+                .filter(|l| {
+                    let class = l.get("class_name").and_then(Value::as_str).unwrap_or("");
+                    CLASS_NAMES.contains(&class.rsplit('.').next().unwrap_or(""))
+                })
                 .find_map(KerasVersion::detect)
                 .unwrap_or(KerasVersion::Keras3),
         };
