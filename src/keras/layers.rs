@@ -290,8 +290,8 @@ impl LayerParams {
                         class,
                         "class_name",
                         &Value::String(class.into()),
-                        "Keras 3 has no ThresholdedReLU layer (ReLU(threshold=theta) differs: it \
-                         keeps x at x > theta but writes x * [x > theta] only when theta != 0)",
+                        "Keras 3 has no ThresholdedReLU layer (its ReLU(threshold=theta) computes \
+                         the same; convert explicitly if that is what you want)",
                     )),
                 }
             }

@@ -78,6 +78,9 @@ impl KerasVersion {
             }
             _ => {}
         }
+        if value.get("class_name").and_then(Value::as_str) == Some("ThresholdedReLU") {
+            return Some(KerasVersion::Keras2); // Keras 3 has none
+        }
         if config.get("negative_slope").is_some()
             && value.get("class_name").and_then(Value::as_str) == Some("LeakyReLU")
         {
@@ -198,7 +201,7 @@ impl KerasLayer {
                 class,
                 "class_name",
                 &Value::String(class_name.into()),
-                "Keras 3 has no ThresholdedReLU layer (use ReLU(threshold=theta) there)",
+                "Keras 3 has no ThresholdedReLU layer (its ReLU(threshold=theta) computes the same)",
             ));
         }
         let Value::Object(map) = config else {
