@@ -65,10 +65,10 @@ pub fn snake_case(name: &str) -> String {
             let prev = c[i - 1];
             let next_lower = c.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             // `(.)([A-Z][a-z]+)` then `([a-z])([A-Z])`.
-            if next_lower || prev.is_ascii_lowercase() || prev.is_ascii_digit() {
-                if !out.ends_with('_') {
-                    out.push('_');
-                }
+            if (next_lower || prev.is_ascii_lowercase() || prev.is_ascii_digit())
+                && !out.ends_with('_')
+            {
+                out.push('_');
             }
         }
         out.push(ch.to_ascii_lowercase());

@@ -418,12 +418,12 @@ impl InitializerConfig {
                 seed,
             } => {
                 let preset = match (scale.as_f64(), mode.as_str(), distribution.as_str()) {
-                    (Some(s), "fan_avg", "uniform") if s == 1.0 => Some("GlorotUniform"),
-                    (Some(s), "fan_avg", "truncated_normal") if s == 1.0 => Some("GlorotNormal"),
-                    (Some(s), "fan_in", "uniform") if s == 2.0 => Some("HeUniform"),
-                    (Some(s), "fan_in", "truncated_normal") if s == 2.0 => Some("HeNormal"),
-                    (Some(s), "fan_in", "uniform") if s == 1.0 => Some("LecunUniform"),
-                    (Some(s), "fan_in", "truncated_normal") if s == 1.0 => Some("LecunNormal"),
+                    (Some(1.0), "fan_avg", "uniform") => Some("GlorotUniform"),
+                    (Some(1.0), "fan_avg", "truncated_normal") => Some("GlorotNormal"),
+                    (Some(2.0), "fan_in", "uniform") => Some("HeUniform"),
+                    (Some(2.0), "fan_in", "truncated_normal") => Some("HeNormal"),
+                    (Some(1.0), "fan_in", "uniform") => Some("LecunUniform"),
+                    (Some(1.0), "fan_in", "truncated_normal") => Some("LecunNormal"),
                     _ => None,
                 };
                 match preset {
