@@ -111,6 +111,33 @@ pub enum Error {
     /// A layer with weights was used before it was built for an input shape.
     #[error("{layer} is not built yet: call build(gpu, input_shape) or forward first")]
     NotBuilt { layer: &'static str },
+
+    /// A Keras layer config that the Keras version reading it rejects, or that Keras accepts
+    /// but whose layer cannot run (both named in `reason`). `key` is the config key (a path
+    /// such as `alpha_initializer.config.bogus` for nested objects), `value` its JSON text.
+    #[error("Keras {layer} config: {key} = {value}: {reason}")]
+    KerasConfig {
+        layer: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    /// A valid Keras parameter this crate does not compute (e.g. an `Orthogonal`
+    /// initializer, a Softmax over several axes).
+    #[error(
+        "Keras {layer}: {key} = {value} is valid Keras but not supported by this crate: {reason}"
+    )]
+    KerasUnsupported {
+        layer: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    /// A Keras file (`.keras` archive, model JSON, `model.weights.h5`) that cannot be read.
+    #[error("cannot read Keras file {what}: {message}")]
+    KerasFile { what: String, message: String },
 }
 
 /// Shorthand for `Result<T, wgpu_activations::Error>`.

@@ -39,6 +39,8 @@ mod error;
 mod fill;
 mod gpu;
 mod kernel;
+#[cfg(feature = "keras")]
+pub mod keras;
 pub mod prelu;
 pub mod reference;
 pub mod softmax;

@@ -1,6 +1,7 @@
 //! `wgact`: inspect the adapter and check every layer on the GPU against the CPU reference.
 
 mod bench;
+mod keras;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ enum Command {
     },
     /// Time every layer's kernels and compare their bandwidth with a copy kernel.
     Bench(bench::BenchArgs),
+    /// Read a Keras layer config, model JSON or .keras archive; print each activation
+    /// layer's config for a Keras version, one JSON object per line.
+    Keras(keras::KerasArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn run(command: Command) -> Result<ExitCode, wgpu_activations::Error> {
         } => check_cases(&file, cpu, out.as_deref()),
         Command::Check { quick, seed, .. } => check(&Gpu::new()?, quick, seed),
         Command::Bench(args) => bench::run(&Gpu::new()?, &args),
+        Command::Keras(args) => keras::run(&args),
     }
 }
 
