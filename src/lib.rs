@@ -38,9 +38,9 @@ pub mod elementwise;
 mod error;
 mod fill;
 mod gpu;
-mod kernel;
 #[cfg(feature = "keras")]
 pub mod keras;
+mod kernel;
 pub mod prelu;
 pub mod reference;
 pub mod softmax;

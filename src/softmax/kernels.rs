@@ -9,6 +9,7 @@
 //! file.
 
 use crate::batch::Batch;
+use crate::elementwise::Direction;
 use crate::error::{Error, Result};
 use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::tensor::Tensor;
@@ -283,20 +284,13 @@ pub(crate) struct Tuning {
     pub no_subgroups: bool,
 }
 
-/// Forward (`x` -> `y`) or backward (`y`, `dy` -> `dx`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pass {
-    Forward,
-    Backward,
-}
-
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
 /// all of `out`'s shape, as is `mask`; with `in_place`, `out` is the overwritten input (`x`
 /// forward, `dy` backward). Shapes, devices and aliasing are validated by the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     batch: &mut Batch<'_>,
-    pass: Pass,
+    pass: Direction,
     axis: i64,
     tuning: Tuning,
     inputs: &[&Tensor],
@@ -321,12 +315,12 @@ pub(crate) fn record(
     let slices = plan::slices(view, max_elems, align_elems)?;
 
     let (first, second) = match (pass, strategy) {
-        (Pass::Forward, Strategy::Registers { .. }) => (Kernel::ForwardRows, None),
-        (Pass::Backward, Strategy::Registers { .. }) => (Kernel::BackwardRows, None),
-        (Pass::Forward, Strategy::Long { .. }) => {
+        (Direction::Forward, Strategy::Registers { .. }) => (Kernel::ForwardRows, None),
+        (Direction::Backward, Strategy::Registers { .. }) => (Kernel::BackwardRows, None),
+        (Direction::Forward, Strategy::Long { .. }) => {
             (Kernel::ForwardPartials, Some(Kernel::ForwardFinish))
         }
-        (Pass::Backward, Strategy::Long { .. }) => {
+        (Direction::Backward, Strategy::Long { .. }) => {
             (Kernel::BackwardPartials, Some(Kernel::BackwardFinish))
         }
     };
@@ -394,8 +388,8 @@ pub(crate) fn record(
         // [partials], the output.
         let kept_inputs: Vec<&Tensor> = match (in_place, pass) {
             (false, _) => inputs.to_vec(),
-            (true, Pass::Forward) => Vec::new(),
-            (true, Pass::Backward) => vec![inputs[0]],
+            (true, Direction::Forward) => Vec::new(),
+            (true, Direction::Backward) => vec![inputs[0]],
         };
         let mut reads: Vec<_> = inputs.iter().map(|t| slot(t)).collect();
         let mut reads_in_place: Vec<_> = kept_inputs.iter().map(|t| slot(t)).collect();

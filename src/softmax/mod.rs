@@ -23,8 +23,9 @@ use crate::tensor::Tensor;
 
 pub(crate) use plan::{axis_view, AxisView};
 
+use crate::elementwise::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
-use kernels::{Pass, Tuning};
+use kernels::Tuning;
 
 /// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
 /// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
@@ -265,7 +266,7 @@ impl Softmax {
         check_aliasing(&reads, &[("y", y)])?;
         kernels::record(
             batch,
-            Pass::Forward,
+            Direction::Forward,
             self.axis,
             self.tuning,
             &[x],
@@ -292,7 +293,7 @@ impl Softmax {
         }
         kernels::record(
             batch,
-            Pass::Forward,
+            Direction::Forward,
             self.axis,
             self.tuning,
             &[x],
@@ -325,7 +326,7 @@ impl Softmax {
         check_aliasing(&reads, &[("dx", dx)])?;
         kernels::record(
             batch,
-            Pass::Backward,
+            Direction::Backward,
             self.axis,
             self.tuning,
             &[y, dy],
@@ -354,7 +355,7 @@ impl Softmax {
         check_aliasing(&reads, &[("dy (overwritten with dx)", dy)])?;
         kernels::record(
             batch,
-            Pass::Backward,
+            Direction::Backward,
             self.axis,
             self.tuning,
             &[y, dy],
