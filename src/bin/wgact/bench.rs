@@ -2,6 +2,8 @@
 //! size, as a Markdown table, optionally JSON rows and an SVG chart.
 
 mod chart;
+#[path = "overhead.rs"]
+mod overhead;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,17 @@ pub struct BenchArgs {
     /// Seed of the generated inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of the kernel table: the cost per op of each API level (call, recorded
+    /// batch) against a minimal hand-written wgpu program, on chained LeakyReLU ops at
+    /// n = 1024, 4096, 16384 (or --sizes). Rows have `"op": "overhead"`.
+    #[arg(long)]
+    overhead: bool,
+    /// With --overhead: chained ops per timed run.
+    #[arg(long, default_value_t = 1000, requires = "overhead")]
+    overhead_ops: usize,
+    /// With --overhead: timed runs per variant and size (the median is reported).
+    #[arg(long, default_value_t = 7, requires = "overhead")]
+    overhead_reps: usize,
 }
 
 /// `65536`, `2^16`, `64k` (x1024) or `16M` (x2^20).
@@ -67,6 +80,18 @@ fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Error> {
+    if args.overhead {
+        let config = overhead::Config {
+            ops: args.overhead_ops,
+            reps: args.overhead_reps,
+            sizes: if args.sizes.is_empty() {
+                overhead::DEFAULT_SIZES.to_vec()
+            } else {
+                args.sizes.clone()
+            },
+        };
+        return overhead::run(gpu, &config, args.json.as_deref());
+    }
     let all = BenchOp::defaults();
     let ops: Vec<BenchOp> = if args.ops.is_empty() {
         all
