@@ -168,13 +168,12 @@ fn the_call_level_into_and_in_place_calls_match_forward() {
 #[test]
 fn softmax_matches_the_reference_on_views_into_and_in_place_on_every_axis() {
     let gpu = require_gpu!();
-    let shapes: [(&[usize], i64); 4] = [
-        (&[3, 17], -1),
-        (&[5, 7, 3], 1),
-        (&[4, 5000], 1),
-        (&[2, 9], 0),
-    ];
-    for (shape, axis) in shapes {
+    // Rows of every length 1..=17 (both axes), a strided axis, long rows, the batch axis.
+    let mut shapes: Vec<(Vec<usize>, i64)> = (1..=17).map(|len| (vec![3, len], -1)).collect();
+    shapes.extend((1..=17).map(|len| (vec![len, 2], 0)));
+    shapes.extend([(vec![5, 7, 3], 1), (vec![4, 5000], 1), (vec![2, 9], 0)]);
+    for (shape, axis) in &shapes {
+        let (shape, axis) = (shape.as_slice(), *axis);
         let n: usize = shape.iter().product();
         let layer = Softmax::new(axis).unwrap();
         let x: Vec<f32> = (0..n)
@@ -236,12 +235,18 @@ fn prelu_matches_the_reference_on_views_into_and_in_place() {
     let gpu = require_gpu!();
     // NHWC with one alpha per channel (vec4 kernels when aligned) and an odd channel count
     // (scalar kernels).
-    for shape in [[2usize, 3, 3, 8], [2, 3, 3, 5]] {
+    // ...and one alpha per feature for every feature count 1..=17.
+    let mut shapes: Vec<(Vec<usize>, Option<Vec<usize>>)> = vec![
+        (vec![2, 3, 3, 8], Some(vec![1, 2])),
+        (vec![2, 3, 3, 5], Some(vec![1, 2])),
+    ];
+    shapes.extend((1..=17).map(|len| (vec![3, len], None)));
+    for (shape, shared) in shapes {
         let n: usize = shape.iter().product();
-        let mut layer =
-            PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2])).unwrap();
+        let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, shared).unwrap();
         layer.build(gpu, &shape).unwrap();
-        let alpha: Vec<f32> = (0..shape[3]).map(|c| 0.1 * c as f32 - 0.2).collect();
+        let features = *shape.last().unwrap();
+        let alpha: Vec<f32> = (0..features).map(|c| 0.1 * c as f32 - 0.2).collect();
         layer.set_alpha(gpu, &alpha).unwrap();
         let alpha_shape = layer.alpha_shape().unwrap().to_vec();
         let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) / 4.0).collect();
