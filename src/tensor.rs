@@ -149,20 +149,11 @@ impl Tensor {
             });
         }
         gpu.check_buffer_device(buffer)?;
-        Ok(Tensor {
-            storage: Arc::new(Storage {
-                buffer: buffer.clone(),
-                device: gpu.device().clone(),
-                dtype: DType::F32,
-                owned: None,
-            }),
-            offset,
-            shape: shape.to_vec(),
-        })
+        Ok(Self::over(gpu, buffer.clone(), offset, shape))
     }
 
-    /// A tensor over one of the context's scratch buffers (no checks: the library sized it).
-    pub(crate) fn scratch(gpu: &Gpu, buffer: wgpu::Buffer, shape: &[usize]) -> Tensor {
+    /// A tensor over a buffer the library does not own (never destroyed), unchecked.
+    fn over(gpu: &Gpu, buffer: wgpu::Buffer, offset: u64, shape: &[usize]) -> Tensor {
         Tensor {
             storage: Arc::new(Storage {
                 buffer,
@@ -170,9 +161,14 @@ impl Tensor {
                 dtype: DType::F32,
                 owned: None,
             }),
-            offset: 0,
+            offset,
             shape: shape.to_vec(),
         }
+    }
+
+    /// A tensor over one of the context's scratch buffers (no checks: the library sized it).
+    pub(crate) fn scratch(gpu: &Gpu, buffer: wgpu::Buffer, shape: &[usize]) -> Tensor {
+        Self::over(gpu, buffer, 0, shape)
     }
 
     /// Downloads the tensor's elements (row-major), waiting for the GPU.
@@ -191,12 +187,12 @@ impl Tensor {
     /// # Errors
     /// As [`Tensor::to_vec`]; [`Error::LengthMismatch`] for an `out` of another length.
     pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
-        let Some(pending) = self.start_readback(gpu, out.len())? else {
-            return Ok(());
-        };
-        gpu.wait(pending.index.clone())?;
-        let bytes = pending.finish_now()?;
-        out.copy_from_slice(bytemuck::cast_slice(&bytes));
+        let size = self.readback_bytes(gpu, out.len())?;
+        let bytes = gpu.read_buffer(&self.storage.buffer, self.byte_offset(), size)?;
+        // Element by element: the bytes of a Vec<u8> need not be aligned for f32.
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        }
         gpu.ensure_usable()
     }
 
@@ -207,7 +203,14 @@ impl Tensor {
     /// # Errors
     /// As [`Tensor::to_vec`] (validation errors are reported when the future resolves).
     pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
-        let started = self.start_readback(gpu, self.len());
+        let started = self
+            .readback_bytes(gpu, self.len())
+            .and_then(|size| match size {
+                0 => Ok(None),
+                _ => gpu
+                    .start_readback(&self.storage.buffer, self.byte_offset(), size)
+                    .map(Some),
+            });
         async move {
             let Some(pending) = started? else {
                 return Ok(Vec::new());
@@ -244,7 +247,8 @@ impl Tensor {
         )
     }
 
-    fn start_readback(&self, gpu: &Gpu, out_len: usize) -> Result<Option<PendingRead>> {
+    /// Checks a download of the tensor into `out_len` elements; its size in bytes.
+    fn readback_bytes(&self, gpu: &Gpu, out_len: usize) -> Result<u64> {
         self.check_gpu(gpu, "tensor")?;
         if out_len != self.len() {
             return Err(Error::LengthMismatch {
@@ -259,12 +263,7 @@ impl Tensor {
                 missing: "COPY_SRC",
             });
         }
-        let size = (self.len() * self.dtype().size_bytes()) as u64;
-        if size == 0 {
-            return Ok(None);
-        }
-        gpu.start_readback(&self.storage.buffer, self.byte_offset(), size)
-            .map(Some)
+        Ok((self.len() * self.dtype().size_bytes()) as u64)
     }
 
     pub fn shape(&self) -> &[usize] {

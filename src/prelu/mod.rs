@@ -507,6 +507,8 @@ impl PReLU {
             &[("x", x)],
             &[("dy (overwritten with dx)", dy), ("dalpha", dalpha)],
         )?;
+        // dy is read by dalpha's first pass, which may write dalpha directly: they may not
+        // share a buffer at all (the call above refuses only their overlap).
         check_aliasing(&[("dy", dy)], &[("dalpha", dalpha)])?;
         let scratch = self.dalpha_scratch(gpu, x.shape())?;
         self.record_dalpha(batch, &scratch, x, dy, dalpha)?;

@@ -285,8 +285,8 @@ pub(crate) struct Tuning {
 }
 
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
-/// all of `out`'s shape, as is `mask`; with `in_place`, `out` is the overwritten input (`x`
-/// forward, `dy` backward). Shapes, devices and aliasing are validated by the caller.
+/// all of `out`'s shape, as is `mask`; with `in_place`, `out` is the overwritten input, the
+/// last of `inputs` (`x` forward, `dy` backward). Shapes, devices and aliasing are validated by the caller.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     batch: &mut Batch<'_>,
@@ -384,23 +384,17 @@ pub(crate) fn record(
             _pad: [0; 2],
         };
         let slot = |t: &Tensor| t.slot(gpu, slice.bind_start, slice.bind_len, 4);
-        // Bound arrays in order: the inputs (less the overwritten one in place), mask,
-        // [partials], the output.
-        let kept_inputs: Vec<&Tensor> = match (in_place, pass) {
-            (false, _) => inputs.to_vec(),
-            (true, Direction::Forward) => Vec::new(),
-            (true, Direction::Backward) => vec![inputs[0]],
-        };
-        let mut reads: Vec<_> = inputs.iter().map(|t| slot(t)).collect();
-        let mut reads_in_place: Vec<_> = kept_inputs.iter().map(|t| slot(t)).collect();
-        if let Some(m) = mask {
-            reads.push(slot(m));
-            reads_in_place.push(slot(m));
+        // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
+        // overwritten input (the last of `inputs`: x forward, dy backward) is bound only as
+        // the output, except by the partials pass, which only reads.
+        let reads: Vec<_> = inputs.iter().copied().chain(mask).map(slot).collect();
+        let mut reads_in_place = reads.clone();
+        if in_place {
+            reads_in_place.remove(inputs.len() - 1);
         }
         match (&partials, &second_kernel) {
             (Some(partials), Some(second_kernel)) => {
                 let p = partials.slot(gpu, 0, partials.len(), 16);
-                // The partials pass only reads the tensors, even in place.
                 let mut a = reads;
                 a.push(p.clone());
                 batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
