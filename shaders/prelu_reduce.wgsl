@@ -1,6 +1,6 @@
 // PReLU dalpha: one pass of the deterministic tree reduction. No bindings of its own; the
-// file appended to it binds the inputs and defines `fn load(i: u32) -> f32` (the term at
-// element i of the bound input) and `fn store(i: u32, v: f32)`.
+// file appended to it binds the inputs and defines `fn load(i: u32, a: u32) -> f32` (the term
+// at element i of the bound input, of alpha element a) and `fn store(i: u32, v: f32)`.
 //
 // Workgroup w handles `group_a` consecutive alpha elements and one block of
 // 4 * (WG / group_a) consecutive reduced indices of each. Each invocation adds 4 terms
@@ -81,7 +81,7 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups
         let offs = red_offsets4(r0);
         for (var j = 0u; j < 4u; j++) {
             if (r0 + j < params.n) {
-                t[j] = load(base + offs[j]);
+                t[j] = load(base + offs[j], a);
             }
         }
     }

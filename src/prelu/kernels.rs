@@ -64,23 +64,20 @@ pub(crate) struct PreluKernelKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum PreluKernel {
     Forward(Lanes),
-    Dx(Lanes),
-    DalphaTerms(TermsTree),
+    /// dx and the first dalpha pass in one pass over x and dy (`prelu_reduce_terms.wgsl`).
+    Backward(TermsTree),
     DalphaPartials,
 }
 
 impl PreluKernel {
-    const ALL: [PreluKernel; 11] = [
+    const ALL: [PreluKernel; 8] = [
         PreluKernel::Forward(Lanes::ALL[0]),
         PreluKernel::Forward(Lanes::ALL[1]),
         PreluKernel::Forward(Lanes::ALL[2]),
-        PreluKernel::Dx(Lanes::ALL[0]),
-        PreluKernel::Dx(Lanes::ALL[1]),
-        PreluKernel::Dx(Lanes::ALL[2]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[0]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[1]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[2]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[3]),
+        PreluKernel::Backward(TermsTree::ALL[0]),
+        PreluKernel::Backward(TermsTree::ALL[1]),
+        PreluKernel::Backward(TermsTree::ALL[2]),
+        PreluKernel::Backward(TermsTree::ALL[3]),
         PreluKernel::DalphaPartials,
     ];
 
@@ -89,13 +86,10 @@ impl PreluKernel {
             PreluKernel::Forward(Lanes::Scalar) => "prelu/forward",
             PreluKernel::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
             PreluKernel::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
-            PreluKernel::Dx(Lanes::Scalar) => "prelu/dx",
-            PreluKernel::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
-            PreluKernel::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
-            PreluKernel::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
-            PreluKernel::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
-            PreluKernel::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
-            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
+            PreluKernel::Backward(TermsTree::Shared) => "prelu/backward",
+            PreluKernel::Backward(TermsTree::Registers(4)) => "prelu/backward/registers4",
+            PreluKernel::Backward(TermsTree::Registers(8)) => "prelu/backward/registers8",
+            PreluKernel::Backward(TermsTree::Registers(_)) => "prelu/backward/registers16",
             PreluKernel::DalphaPartials => "prelu/dalpha_partials",
         }
     }
@@ -103,16 +97,15 @@ impl PreluKernel {
     fn entry(self) -> &'static str {
         match self {
             PreluKernel::Forward(_) => "forward",
-            PreluKernel::Dx(_) => "backward",
-            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
-            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
+            PreluKernel::Backward(TermsTree::Registers(_)) => "reduce_registers",
+            PreluKernel::Backward(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
         }
     }
 
     fn arrays(self, in_place: bool) -> Arrays {
         let (unit, alpha) = match self {
-            PreluKernel::Forward(Lanes::Scalar) | PreluKernel::Dx(Lanes::Scalar) => ("f32", "f32"),
-            PreluKernel::Forward(_) | PreluKernel::Dx(_) => ("vec4<f32>", "AlphaElem"),
+            PreluKernel::Forward(Lanes::Scalar) => ("f32", "f32"),
+            PreluKernel::Forward(_) => ("vec4<f32>", "AlphaElem"),
             _ => ("f32", "f32"),
         };
         let arrays = match self {
@@ -121,16 +114,12 @@ impl PreluKernel {
                 Array::read("alpha", alpha),
                 Array::write("y", unit),
             ]),
-            PreluKernel::Dx(_) => Arrays::new(vec![
-                Array::read("x", unit),
-                Array::read("dy", unit),
-                Array::read("alpha", alpha),
-                Array::write("dx", unit),
-            ]),
-            PreluKernel::DalphaTerms(_) => Arrays::new(vec![
+            PreluKernel::Backward(_) => Arrays::new(vec![
                 Array::read("x", "f32"),
                 Array::read("dy", "f32"),
+                Array::read("alpha", "f32"),
                 Array::write("partials", "f32"),
+                Array::write("dx", "f32"),
             ]),
             PreluKernel::DalphaPartials => {
                 Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
@@ -138,7 +127,7 @@ impl PreluKernel {
         };
         match (self, in_place) {
             (PreluKernel::Forward(_), true) => arrays.in_place("x", "y"),
-            (PreluKernel::Dx(_), true) => arrays.in_place("dy", "dx"),
+            (PreluKernel::Backward(_), true) => arrays.in_place("dy", "dx"),
             _ => arrays,
         }
     }
@@ -149,16 +138,12 @@ impl PreluKernel {
                 include_str!("../../shaders/prelu_forward.wgsl"),
                 include_str!("../../shaders/prelu_forward4.wgsl"),
             ),
-            PreluKernel::Dx(lanes) => lanes.wgsl(
-                include_str!("../../shaders/prelu_backward.wgsl"),
-                include_str!("../../shaders/prelu_backward4.wgsl"),
-            ),
-            PreluKernel::DalphaTerms(TermsTree::Shared) => format!(
+            PreluKernel::Backward(TermsTree::Shared) => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => format!(
+            PreluKernel::Backward(TermsTree::Registers(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_registers.wgsl"),
@@ -200,7 +185,7 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for k in PreluKernel::ALL {
         for in_place in [false, true] {
-            if in_place && !matches!(k, PreluKernel::Forward(_) | PreluKernel::Dx(_)) {
+            if in_place && matches!(k, PreluKernel::DalphaPartials) {
                 continue;
             }
             let source = k.source(in_place);
@@ -242,19 +227,6 @@ impl PReLU {
     ) -> Result<()> {
         let reads: &[&Tensor] = if in_place { &[] } else { &[x] };
         self.record_elementwise(batch, PreluKernel::Forward, reads, y, in_place)
-    }
-
-    /// Records `dx`; in place (dx over dy) when `dx` is `dy`.
-    pub(crate) fn record_dx(
-        &self,
-        batch: &mut Batch<'_>,
-        x: &Tensor,
-        dy: &Tensor,
-        dx: &Tensor,
-        in_place: bool,
-    ) -> Result<()> {
-        let reads: &[&Tensor] = if in_place { &[x] } else { &[x, dy] };
-        self.record_elementwise(batch, PreluKernel::Dx, reads, dx, in_place)
     }
 
     /// `reads` are the bound inputs before alpha (the in-place input left out), validated by
@@ -321,16 +293,20 @@ impl PReLU {
         Ok(())
     }
 
-    /// Records the dalpha reduction into `encoder`: pass 1 reads x and dy chunk by chunk
-    /// and writes `[count_a][p_total]` partial sums (or dalpha itself when one block per
-    /// alpha element suffices); each later pass reduces rows of partials by 1024.
-    pub(crate) fn record_dalpha(
+    /// Records the backward pass: pass 1 reads x and dy chunk by chunk once, writes dx and
+    /// `[count_a][p_total]` partial sums of dalpha (or dalpha itself when one block per
+    /// alpha element suffices); each later pass reduces rows of partials by 1024. In place
+    /// (dx over dy) when `dx` is `dy`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_backward_passes(
         &self,
         batch: &mut Batch<'_>,
         scratch: &DalphaScratch,
         x: &Tensor,
         dy: &Tensor,
+        dx: &Tensor,
         dalpha: &Tensor,
+        in_place: bool,
     ) -> Result<()> {
         let gpu = batch.gpu();
         let plan = &scratch.plan;
@@ -351,7 +327,16 @@ impl PReLU {
             true => TermsTree::Shared,
             false => TermsTree::for_group(plan.group_a),
         };
-        let terms = PreluKernel::DalphaTerms(tree).load(gpu, false)?;
+        let terms = PreluKernel::Backward(tree).load(gpu, in_place)?;
+        let built = self.built()?;
+        let alpha_len = built.alpha.len();
+        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
+            return Err(Error::TooLarge {
+                what: "alpha (must fit one storage binding)",
+                bytes: alpha_len as u64 * 4,
+                max: gpu.max_binding_bytes(),
+            });
+        }
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -388,11 +373,16 @@ impl PReLU {
             batch.push(
                 &terms,
                 bytemuck::bytes_of(&params),
-                vec![
-                    x.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
-                    dy.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
-                    out.slot(gpu, 0, out.len(), 4),
-                ],
+                [
+                    Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
+                    (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
+                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, 4)),
+                    Some(out.slot(gpu, 0, out.len(), 4)),
+                    Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 grid(
                     a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
                     per_dim,

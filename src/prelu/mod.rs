@@ -484,8 +484,7 @@ impl PReLU {
         dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
         check_aliasing(&[("x", x), ("dy", dy)], &[("dx", dx), ("dalpha", dalpha)])?;
         let scratch = self.dalpha_scratch(gpu, x.shape())?;
-        self.record_dx(batch, x, dy, dx, false)?;
-        self.record_dalpha(batch, &scratch, x, dy, dalpha)
+        self.record_backward_passes(batch, &scratch, x, dy, dx, dalpha, false)
     }
 
     /// Records `dalpha`, then `dy = dx` in place, into `batch`.
@@ -511,8 +510,7 @@ impl PReLU {
         // share a buffer at all (the call above refuses only their overlap).
         check_aliasing(&[("dy", dy)], &[("dalpha", dalpha)])?;
         let scratch = self.dalpha_scratch(gpu, x.shape())?;
-        self.record_dalpha(batch, &scratch, x, dy, dalpha)?;
-        self.record_dx(batch, x, dy, dy, true)
+        self.record_backward_passes(batch, &scratch, x, dy, dy, dalpha, true)
     }
 
     /// The regularizer's penalty on the current alpha (what Keras adds to the loss); 0
