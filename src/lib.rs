@@ -45,6 +45,7 @@ pub mod prelu;
 pub mod reference;
 pub mod softmax;
 mod tensor;
+mod traffic;
 
 pub use batch::Batch;
 pub use elementwise::{
@@ -56,6 +57,7 @@ pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
+pub use traffic::Traffic;
 
 /// Helpers every kernel may use (`shaders/common.wgsl`).
 pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");

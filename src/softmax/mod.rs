@@ -14,7 +14,7 @@
 
 mod check;
 mod kernels;
-mod plan;
+pub(crate) mod plan;
 
 use crate::batch::{check_aliasing, Batch};
 use crate::error::Result;
