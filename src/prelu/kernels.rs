@@ -70,7 +70,7 @@ enum PreluKernel {
 }
 
 impl PreluKernel {
-    const ALL: [PreluKernel; 8] = [
+    const ALL: [PreluKernel; 11] = [
         PreluKernel::Forward(Lanes::ALL[0]),
         PreluKernel::Forward(Lanes::ALL[1]),
         PreluKernel::Forward(Lanes::ALL[2]),
@@ -78,6 +78,9 @@ impl PreluKernel {
         PreluKernel::Backward(TermsTree::ALL[1]),
         PreluKernel::Backward(TermsTree::ALL[2]),
         PreluKernel::Backward(TermsTree::ALL[3]),
+        PreluKernel::Backward(TermsTree::ALL[4]),
+        PreluKernel::Backward(TermsTree::ALL[5]),
+        PreluKernel::Backward(TermsTree::ALL[6]),
         PreluKernel::DalphaPartials,
     ];
 
@@ -90,6 +93,9 @@ impl PreluKernel {
             PreluKernel::Backward(TermsTree::Registers(4)) => "prelu/backward/registers4",
             PreluKernel::Backward(TermsTree::Registers(8)) => "prelu/backward/registers8",
             PreluKernel::Backward(TermsTree::Registers(_)) => "prelu/backward/registers16",
+            PreluKernel::Backward(TermsTree::RegistersVec4(4)) => "prelu/backward/vec4_registers4",
+            PreluKernel::Backward(TermsTree::RegistersVec4(8)) => "prelu/backward/vec4_registers8",
+            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => "prelu/backward/vec4_registers16",
             PreluKernel::DalphaPartials => "prelu/dalpha_partials",
         }
     }
@@ -98,6 +104,7 @@ impl PreluKernel {
         match self {
             PreluKernel::Forward(_) => "forward",
             PreluKernel::Backward(TermsTree::Registers(_)) => "reduce_registers",
+            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => "reduce_registers4",
             PreluKernel::Backward(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
         }
     }
@@ -113,6 +120,13 @@ impl PreluKernel {
                 Array::read("x", unit),
                 Array::read("alpha", alpha),
                 Array::write("y", unit),
+            ]),
+            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
+                Array::read("x", "vec4<f32>"),
+                Array::read("dy", "vec4<f32>"),
+                Array::read("alpha", "vec4<f32>"),
+                Array::write("partials", "f32"),
+                Array::write("dx", "vec4<f32>"),
             ]),
             PreluKernel::Backward(_) => Arrays::new(vec![
                 Array::read("x", "f32"),
@@ -139,9 +153,15 @@ impl PreluKernel {
                 include_str!("../../shaders/prelu_forward4.wgsl"),
             ),
             PreluKernel::Backward(TermsTree::Shared) => format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_shared.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
+            ),
+            PreluKernel::Backward(TermsTree::RegistersVec4(lanes)) => format!(
+                "const LANES: u32 = {lanes}u;\n{}\n{}",
+                include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_registers4.wgsl"),
             ),
             PreluKernel::Backward(TermsTree::Registers(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
@@ -150,8 +170,9 @@ impl PreluKernel {
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
             PreluKernel::DalphaPartials => format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_shared.wgsl"),
                 include_str!("../../shaders/prelu_reduce_partials.wgsl")
             ),
         };
@@ -325,9 +346,16 @@ impl PReLU {
         }
         let tree = match self.limits.shared_tree_only {
             true => TermsTree::Shared,
-            false => TermsTree::for_group(plan.group_a),
+            false => TermsTree::for_group(
+                plan.group_a,
+                plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
+            ),
         };
         let terms = PreluKernel::Backward(tree).load(gpu, in_place)?;
+        let (unit, alpha_unit) = match tree {
+            TermsTree::RegistersVec4(_) => (16, 16),
+            _ => (4, 4),
+        };
         let built = self.built()?;
         let alpha_len = built.alpha.len();
         if alpha_len * 4 > gpu.max_binding_bytes() as usize {
@@ -374,11 +402,11 @@ impl PReLU {
                 &terms,
                 bytemuck::bytes_of(&params),
                 [
-                    Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
-                    (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
-                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, 4)),
+                    Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
+                    (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
+                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, alpha_unit)),
                     Some(out.slot(gpu, 0, out.len(), 4)),
-                    Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, 4)),
+                    Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                 ]
                 .into_iter()
                 .flatten()

@@ -51,18 +51,29 @@ pub(super) enum TermsTree {
     /// for `lanes` = 4, 8 or 16 (at least 16 alpha elements side by side keep loads
     /// coalesced). No barriers, no shared memory, the same bits.
     Registers(u32),
+    /// As `Registers`, one invocation per 4 consecutive alpha elements with vec4 loads of
+    /// x, dy, alpha and stores of dx (`prelu_reduce_registers4.wgsl`): the innermost
+    /// canonical axis is kept and a multiple of 4 long and every array is 16-byte aligned.
+    /// The 4 sums are the 4 components of the same vec4 additions: the same bits.
+    RegistersVec4(u32),
 }
 
 impl TermsTree {
-    pub(super) const ALL: [TermsTree; 4] = [
+    pub(super) const ALL: [TermsTree; 7] = [
         TermsTree::Shared,
         TermsTree::Registers(4),
         TermsTree::Registers(8),
         TermsTree::Registers(16),
+        TermsTree::RegistersVec4(4),
+        TermsTree::RegistersVec4(8),
+        TermsTree::RegistersVec4(16),
     ];
 
-    pub(super) fn for_group(group_a: usize) -> TermsTree {
+    /// The tree for `group_a` alpha elements per workgroup; `vec4` when the plan and the
+    /// arrays allow vec4 loads.
+    pub(super) fn for_group(group_a: usize, vec4: bool) -> TermsTree {
         match WORKGROUP_SIZE as usize / group_a {
+            lanes @ (4 | 8 | 16) if vec4 => TermsTree::RegistersVec4(lanes as u32),
             lanes @ (4 | 8 | 16) => TermsTree::Registers(lanes as u32),
             _ => TermsTree::Shared,
         }
@@ -73,6 +84,8 @@ impl TermsTree {
         match self {
             TermsTree::Shared => 1,
             TermsTree::Registers(lanes) => lanes as usize,
+            // group_a / 4 invocations per block.
+            TermsTree::RegistersVec4(lanes) => 4 * lanes as usize,
         }
     }
 }
@@ -144,6 +157,9 @@ pub(super) struct ReducePlan {
     /// Row lengths of the later passes' inputs.
     pub(super) passes: Vec<usize>,
     pub(super) depth: u32,
+    /// The innermost canonical axis is kept and a multiple of 4 long: 4 consecutive alpha
+    /// elements are 4 consecutive elements of x (for `TermsTree::RegistersVec4`).
+    pub(super) inner_kept4: bool,
 }
 
 /// What one dalpha reduction needs besides its inputs: the plan and the partial-sum
@@ -290,6 +306,7 @@ impl PReLU {
             p_total,
             passes,
             depth,
+            inner_kept4: Lanes::for_shape(&axes) == Lanes::KeptVec4,
         })
     }
 
