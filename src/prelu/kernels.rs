@@ -2,15 +2,17 @@
 //! functions that record them into an encoder.
 
 use super::plan::{
-    canonical, grid, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION,
-    WORKGROUP_SIZE,
+    canonical, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION, WORKGROUP_SIZE,
 };
 use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, Kernel, KernelKey, KernelSource};
+use crate::kernel::{grid, Array, Arrays, Kernel, KernelKey, KernelSource};
 use crate::tensor::{chunks, Tensor};
+
+/// What a reduction grid past two dimensions reports.
+const GRID_WHAT: &str = "dalpha reduction grid";
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
 #[repr(C)]
@@ -412,8 +414,9 @@ impl PReLU {
                 .flatten()
                 .collect(),
                 grid(
-                    a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
+                    (a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup())) as u64,
                     per_dim,
+                    GRID_WHAT,
                 )?,
             );
         }
@@ -447,7 +450,7 @@ impl PReLU {
                     src.slot(gpu, 0, src.len(), 4),
                     dst.slot(gpu, 0, dst.len(), 4),
                 ],
-                grid(count_a * p_next, per_dim)?,
+                grid((count_a * p_next) as u64, per_dim, GRID_WHAT)?,
             );
         }
         Ok(())

@@ -195,20 +195,6 @@ impl Limits {
     }
 }
 
-/// A 2-D grid of at least `total` workgroups (the kernels skip the excess).
-pub(super) fn grid(total: usize, per_dim: u32) -> Result<[u32; 3]> {
-    let gx = total.min(per_dim as usize).max(1);
-    let gy = total.div_ceil(gx).max(1);
-    if gy > per_dim as usize {
-        return Err(Error::TooLarge {
-            what: "dalpha reduction grid",
-            bytes: total as u64,
-            max: per_dim as u64 * per_dim as u64,
-        });
-    }
-    Ok([gx as u32, gy as u32, 1])
-}
-
 impl PReLU {
     pub(super) fn check_u32(what: &'static str, n: usize) -> Result<()> {
         if n > u32::MAX as usize / 2 {

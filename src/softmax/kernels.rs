@@ -369,7 +369,7 @@ pub(crate) fn record(
         let rows = (slice.outer_end - slice.outer_start) * view.inner;
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
         let total = row_groups * strategy.chunks() as u64;
-        let groups = plan::grid(total, max_groups)?;
+        let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
         let params = SoftmaxParams {
             rows: rows as u32,
             len: view.len as u32,
