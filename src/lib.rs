@@ -29,11 +29,6 @@
 //! The CPU reference in [`reference`] implements every op independently and needs no GPU.
 
 mod batch;
-pub mod bench;
-pub mod cases;
-pub mod check;
-pub mod compare;
-pub mod conformance;
 pub mod elementwise;
 mod error;
 mod fill;
@@ -41,6 +36,7 @@ mod gpu;
 #[cfg(feature = "keras")]
 pub mod keras;
 mod kernel;
+mod rng;
 pub mod prelu;
 pub mod reference;
 pub mod softmax;
@@ -75,6 +71,5 @@ pub fn shader_sources() -> Vec<(String, String)> {
     sources.extend(softmax::shader_sources());
     let fill = fill::source();
     sources.push((fill.label.clone(), fill.wgsl()));
-    sources.extend(bench::shader_sources());
     sources
 }

@@ -12,7 +12,6 @@
 //! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
 //! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
-mod check;
 mod kernels;
 mod plan;
 
@@ -21,7 +20,7 @@ use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
-pub(crate) use plan::{axis_view, AxisView};
+pub(crate) use plan::axis_view;
 
 use crate::elementwise::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
@@ -377,11 +376,3 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
         })
         .collect()
 }
-
-/// The `wgact check` rows of this family.
-pub(crate) use check::check_rows;
-
-pub use check::{
-    check_case, compare_dx, compare_y, dx_abs_scale, logits, random_mask, special_rows, upstream,
-    DX_TOLERANCE, ROW_LENGTHS, Y_TOLERANCE,
-};

@@ -6,9 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::elementwise::{Elementwise, LeakyReLU, ReLU, ThresholdedReLU, ELU};
-use crate::error::Error;
-use crate::tensor::element_count;
+use wgpu_activations::Error;
+use wgpu_activations::element_count;
 
 /// One reference case.
 #[derive(Clone, Debug, PartialEq)]
@@ -235,7 +234,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
 
 /// A float parameter: absent means the Keras default; `null` means None, which Keras
 /// rejects for every parameter below but ReLU's max_value.
-fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> Result<f32, Error> {
+pub(crate) fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> Result<f32, Error> {
     match case.params.get(name) {
         None => Ok(default),
         Some(v) => number(v).ok_or_else(|| Error::InvalidParameter {
@@ -247,33 +246,3 @@ fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> 
     }
 }
 
-impl Elementwise {
-    /// Builds the elementwise layer a case names, with Keras's defaults and validation.
-    /// `None` when the case's op is not elementwise.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] for parameters Keras rejects.
-    pub fn from_case(case: &Case) -> Option<Result<Elementwise, Error>> {
-        Some(match case.op.as_str() {
-            "leaky_relu" => param(case, "LeakyReLU", "alpha", 0.3)
-                .and_then(LeakyReLU::new)
-                .map(Into::into),
-            "elu" => param(case, "ELU", "alpha", 1.0)
-                .and_then(ELU::new)
-                .map(Into::into),
-            "thresholded_relu" => param(case, "ThresholdedReLU", "theta", 1.0)
-                .and_then(ThresholdedReLU::new)
-                .map(Into::into),
-            "relu" => (|| {
-                let max_value = match case.params.get("max_value") {
-                    None | Some(Value::Null) => None,
-                    Some(_) => Some(param(case, "ReLU", "max_value", 0.0)?),
-                };
-                let negative_slope = param(case, "ReLU", "negative_slope", 0.0)?;
-                let threshold = param(case, "ReLU", "threshold", 0.0)?;
-                ReLU::new(max_value, negative_slope, threshold).map(Elementwise::from)
-            })(),
-            _ => return None,
-        })
-    }
-}

@@ -229,7 +229,7 @@ fn check_x(gpu: &Gpu, x: &[f32], shape: &[usize]) {
 fn softmax_cases() -> Vec<(Case, i64)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/cases.json"
+        "/../tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
     let cases: Vec<(Case, i64)> = parse_cases(&text)

@@ -85,7 +85,7 @@ fn one_alpha_element_summing_over_a_million_terms_stays_within_the_documented_bo
 fn prelu_cases() -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/cases.json"
+        "/../tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
     let cases: Vec<Case> = parse_cases(&text)
