@@ -36,9 +36,9 @@ mod gpu;
 #[cfg(feature = "keras")]
 pub mod keras;
 mod kernel;
-mod rng;
 pub mod prelu;
 pub mod reference;
+mod rng;
 pub mod softmax;
 mod tensor;
 

@@ -7,8 +7,8 @@
 //! shape[1])`; higher ranks `receptive = prod(shape[..rank-2])`,
 //! `fan_in = shape[rank-2] * receptive`, `fan_out = shape[rank-1] * receptive`.
 
-use crate::rng::SplitMix64 as Rng;
 use crate::error::{Error, Result};
+use crate::rng::SplitMix64 as Rng;
 
 /// Keras's `VarianceScaling` truncated-normal correction: the standard deviation of a unit
 /// normal truncated to [-2, 2].

@@ -18,15 +18,15 @@
 
 use std::time::{Duration, Instant};
 
-use wgpu_activations::Batch;
 use crate::check::Rng;
-use wgpu_activations::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
-use wgpu_activations::{Error, Result};
-use wgpu_activations::{DType, Gpu};
-use wgpu_activations::{Initializer, PReLU};
+use wgpu_activations::Batch;
+use wgpu_activations::LeakyReLU;
 use wgpu_activations::Softmax;
 use wgpu_activations::Tensor;
-use wgpu_activations::LeakyReLU;
+use wgpu_activations::{DType, Gpu};
+use wgpu_activations::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
+use wgpu_activations::{Error, Result};
+use wgpu_activations::{Initializer, PReLU};
 
 mod copy;
 
@@ -229,7 +229,13 @@ fn f32_bytes(n: usize, tensors: u64) -> u64 {
 }
 
 impl OpKind {
-    fn case(&self, gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Workload>> {
+    fn case(
+        &self,
+        gpu: &Gpu,
+        direction: Direction,
+        n: usize,
+        seed: u64,
+    ) -> Result<Option<Workload>> {
         match *self {
             OpKind::Copy => match direction {
                 Direction::Forward => tuned_copy_case(gpu, n, seed).map(Some),
@@ -559,7 +565,10 @@ fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         .slice(..)
         .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
     wait(gpu)?;
-    let mapped = rx.recv().map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()));
+    let mapped = rx
+        .recv()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
     mapped.map_err(|message| Error::Gpu {
         during: "reading the bench's timestamps".into(),
         message,

@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use wgpu_activations::Error;
 use wgpu_activations::element_count;
+use wgpu_activations::Error;
 
 /// One reference case.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,7 +234,12 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
 
 /// A float parameter: absent means the Keras default; `null` means None, which Keras
 /// rejects for every parameter below but ReLU's max_value.
-pub(crate) fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> Result<f32, Error> {
+pub(crate) fn param(
+    case: &Case,
+    layer: &'static str,
+    name: &'static str,
+    default: f32,
+) -> Result<f32, Error> {
     match case.params.get(name) {
         None => Ok(default),
         Some(v) => number(v).ok_or_else(|| Error::InvalidParameter {
@@ -245,4 +250,3 @@ pub(crate) fn param(case: &Case, layer: &'static str, name: &'static str, defaul
         }),
     }
 }
-

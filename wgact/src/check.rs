@@ -6,11 +6,11 @@ pub mod softmax;
 
 use crate::compare::{flush_denormal, Comparison, Mismatch};
 use crate::ops::ElementwiseOps;
-use wgpu_activations::{Direction, Elementwise};
-use wgpu_activations::Result;
-use wgpu_activations::Gpu;
 use wgpu_activations::reference;
+use wgpu_activations::Gpu;
+use wgpu_activations::Result;
 use wgpu_activations::Tensor;
+use wgpu_activations::{Direction, Elementwise};
 
 /// Element counts around every boundary of the elementwise kernels: vec4 packing (1, 3, 4,
 /// 5), the 64- and 256-wide workgroups, and a multi-workgroup grid.
@@ -96,7 +96,6 @@ fn next_up(v: f32) -> f32 {
 fn next_down(v: f32) -> f32 {
     -next_up(-v)
 }
-
 
 /// ELU's bound in ulp of the expected value.
 ///

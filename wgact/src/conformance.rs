@@ -3,17 +3,17 @@
 //! conformance tests do.
 
 use crate::cases::Case;
-use crate::ops::ElementwiseOps;
-use crate::compare::{flush_denormal, Comparison, Tolerance};
-use wgpu_activations::{Direction, Elementwise};
-use wgpu_activations::{Error, Result};
-use wgpu_activations::Gpu;
 use crate::check::prelu;
-use wgpu_activations::{Initializer, PReLU};
-use wgpu_activations::reference;
 use crate::check::softmax;
+use crate::compare::{flush_denormal, Comparison, Tolerance};
+use crate::ops::ElementwiseOps;
+use wgpu_activations::reference;
+use wgpu_activations::Gpu;
 use wgpu_activations::Softmax;
 use wgpu_activations::Tensor;
+use wgpu_activations::{Direction, Elementwise};
+use wgpu_activations::{Error, Result};
+use wgpu_activations::{Initializer, PReLU};
 
 /// Where a case runs.
 #[derive(Clone, Copy, Debug)]

@@ -4,8 +4,8 @@
 
 mod common;
 
-use wgpu_activations::cases::{parse_cases, Case};
-use wgpu_activations::conformance::{judge, run_case, Backend};
+use wgact::cases::{parse_cases, Case};
+use wgact::conformance::{judge, run_case, Backend};
 
 fn cases(ops: &[&str]) -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(

@@ -61,7 +61,12 @@ impl CopyPlan {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for unequal lengths, GPU errors while building.
-    pub fn new<'a>(gpu: &Gpu, src: &'a Tensor, dst: &'a Tensor, max_groups: u32) -> Result<CopyPlan> {
+    pub fn new<'a>(
+        gpu: &Gpu,
+        src: &'a Tensor,
+        dst: &'a Tensor,
+        max_groups: u32,
+    ) -> Result<CopyPlan> {
         if src.len() != dst.len() {
             return Err(Error::ShapeMismatch {
                 what: "dst",

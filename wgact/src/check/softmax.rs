@@ -2,10 +2,10 @@
 
 use crate::check::{CheckRow, Rng};
 use crate::compare::{Comparison, Tolerance};
-use wgpu_activations::Direction;
-use wgpu_activations::Result;
-use wgpu_activations::Gpu;
 use wgpu_activations::reference;
+use wgpu_activations::Direction;
+use wgpu_activations::Gpu;
+use wgpu_activations::Result;
 use wgpu_activations::Tensor;
 
 use wgpu_activations::Softmax;
