@@ -5,27 +5,11 @@
 //! matches over it, so a new op does not compile until every one is written.
 
 use crate::batch::{check_aliasing, Batch};
+use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::tensor::{chunks, Tensor};
-
-/// Forward or backward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Forward,
-    Backward,
-}
-
-impl Direction {
-    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::Backward];
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Forward => "fwd",
-            Direction::Backward => "bwd",
-        }
-    }
-}
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
     if value.is_finite() {

@@ -194,7 +194,8 @@ pub(crate) enum KernelKey {
     Raw(&'static str),
 }
 
-pub(crate) type Kernel = Arc<CompiledKernel>;
+/// A compiled kernel as the pipeline cache hands it out (shared, cheap to clone).
+pub(crate) type SharedKernel = Arc<CompiledKernel>;
 
 #[cfg(test)]
 mod tests {

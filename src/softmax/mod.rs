@@ -22,7 +22,7 @@ use crate::tensor::Tensor;
 
 pub(crate) use plan::axis_view;
 
-use crate::elementwise::Direction;
+use crate::direction::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
 use kernels::Tuning;
 

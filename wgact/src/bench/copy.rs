@@ -31,6 +31,9 @@ pub struct CopyPlan {
     dispatches: Vec<(wgpu::BindGroup, u32)>,
     /// Workgroups of the first (largest) dispatch.
     pub groups: u32,
+    /// The library destroys a tensor's buffer when its last clone drops: these keep the
+    /// bound buffers alive as long as the plan.
+    _bound: [Tensor; 2],
 }
 
 /// Runs `f` inside a validation and an out-of-memory error scope, naming `during`.
@@ -140,6 +143,7 @@ impl CopyPlan {
                 pipeline,
                 dispatches,
                 groups,
+                _bound: [src.clone(), dst.clone()],
             }
         })
     }
