@@ -289,6 +289,16 @@ impl ElementwiseKind {
         ElementwiseKind::ReLU,
     ];
 
+    /// This op with Keras's default parameters.
+    fn default_op(self) -> Elementwise {
+        match self {
+            ElementwiseKind::LeakyReLU => LeakyReLU::default().into(),
+            ElementwiseKind::ELU => ELU::default().into(),
+            ElementwiseKind::ThresholdedReLU => ThresholdedReLU::default().into(),
+            ElementwiseKind::ReLU => ReLU::default().into(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             ElementwiseKind::LeakyReLU => "leaky_relu",
@@ -456,6 +466,14 @@ pub fn fused_wgsl(ops: &[Elementwise]) -> String {
 }
 
 impl Elementwise {
+    /// Every elementwise op once, with Keras's default parameters, in the op table's order:
+    /// what tooling iterates to cover every op (a new op appears here once it is in the table).
+    pub fn defaults() -> Vec<Elementwise> {
+        ElementwiseKind::ALL
+            .map(ElementwiseKind::default_op)
+            .to_vec()
+    }
+
     /// The Keras op name, as in the conformance files: `leaky_relu`, `elu`, ...
     pub fn name(&self) -> &'static str {
         self.kind().name()
@@ -819,3 +837,12 @@ macro_rules! layer_methods {
     )*};
 }
 layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU);
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    use crate::kernel::uniform_layout;
+    vec![
+        uniform_layout!("WgactActivation", ActivationParams { flags, p }, false),
+        uniform_layout!("ElementwiseParams", ElementwiseParams { n, act }, true),
+    ]
+}

@@ -42,6 +42,8 @@ pub mod reference;
 mod rng;
 pub mod softmax;
 mod tensor;
+#[cfg(test)]
+mod uniform_layout;
 
 pub use batch::Batch;
 pub use direction::Direction;

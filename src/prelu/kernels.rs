@@ -435,3 +435,29 @@ impl PReLU {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "PreluParams",
+        PreluParams {
+            n,
+            first,
+            count_a,
+            p_total,
+            p_offset,
+            group_a,
+            blocks,
+            rank,
+            n_kept,
+            n_red,
+            sizes,
+            astrides,
+            kept_sizes,
+            kept_xstrides,
+            red_sizes,
+            red_xstrides,
+        },
+        true
+    )]
+}

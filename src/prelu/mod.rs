@@ -62,6 +62,8 @@
 mod constraints;
 mod initializers;
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 mod regularizers;
 

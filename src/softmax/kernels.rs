@@ -494,3 +494,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "SoftmaxParams",
+        SoftmaxParams {
+            rows,
+            len,
+            inner,
+            base,
+            lanes,
+            slots,
+            strided,
+            chunk_len,
+            chunks,
+            groups_x,
+        },
+        true
+    )]
+}

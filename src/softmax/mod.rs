@@ -13,6 +13,8 @@
 //! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 
 use crate::batch::{check_aliasing, Batch};

@@ -19,12 +19,12 @@
 use std::time::{Duration, Instant};
 
 use crate::check::Rng;
+use crate::ops::ElementwiseOps;
 use wgpu_activations::Batch;
-use wgpu_activations::LeakyReLU;
 use wgpu_activations::Softmax;
 use wgpu_activations::Tensor;
 use wgpu_activations::{DType, Gpu};
-use wgpu_activations::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
+use wgpu_activations::{Direction, Elementwise};
 use wgpu_activations::{Error, Result};
 use wgpu_activations::{Initializer, PReLU};
 
@@ -145,26 +145,22 @@ impl Workload {
 impl BenchOp {
     /// What `wgact bench` runs by default: copy and every layer's presets.
     pub fn defaults() -> Vec<BenchOp> {
-        let relu = |max_value, negative_slope, threshold| {
-            ReLU::new(max_value, negative_slope, threshold).expect("valid preset")
-        };
-        let elementwise = |name, op: Elementwise| BenchOp {
-            name,
+        let mut ops = vec![BenchOp {
+            name: "copy",
             variant: "",
-            kind: OpKind::Elementwise(op),
-        };
-        vec![
-            BenchOp {
-                name: "copy",
-                variant: "",
-                kind: OpKind::Copy,
-            },
-            elementwise("leaky_relu", LeakyReLU::default().into()),
-            elementwise("elu", ELU::default().into()),
-            elementwise("thresholded_relu", ThresholdedReLU::default().into()),
-            elementwise("relu", ReLU::default().into()),
-            elementwise("relu_max6", relu(Some(6.0), 0.0, 0.0).into()),
-            elementwise("relu_general", relu(Some(6.0), 0.1, 0.5).into()),
+            kind: OpKind::Copy,
+        }];
+        ops.extend(
+            Elementwise::defaults()
+                .iter()
+                .flat_map(ElementwiseOps::bench_presets)
+                .map(|(name, op)| BenchOp {
+                    name,
+                    variant: "",
+                    kind: OpKind::Elementwise(op),
+                }),
+        );
+        ops.extend([
             BenchOp {
                 name: "prelu",
                 variant: "",
@@ -180,7 +176,8 @@ impl BenchOp {
                 variant: "",
                 kind: OpKind::SoftmaxAxis1,
             },
-        ]
+        ]);
+        ops
     }
 
     /// The op with its variant, e.g. `softmax_last 256 columns`: one criterion group or chart

@@ -5,6 +5,7 @@
 //! panics: a malformed file is a [`CaseError`] naming the case and the field.
 
 use serde_json::{Map, Value};
+use wgpu_activations::Elementwise;
 
 use wgpu_activations::element_count;
 use wgpu_activations::Error;
@@ -46,15 +47,12 @@ pub enum CaseError {
     },
 }
 
-/// The ops a case may name.
-pub const OPS: [&str; 6] = [
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "thresholded_relu",
-    "softmax",
-    "relu",
-];
+/// The ops a case may name: every elementwise op of the table, `prelu` and `softmax`.
+pub fn ops() -> Vec<&'static str> {
+    let mut ops: Vec<&'static str> = Elementwise::defaults().iter().map(|op| op.name()).collect();
+    ops.extend(["prelu", "softmax"]);
+    ops
+}
 
 fn field_error(case: &str, field: &str, problem: impl Into<String>) -> CaseError {
     CaseError::Field {
@@ -141,12 +139,12 @@ fn parse_case(index: usize, value: &Value) -> Result<Case, CaseError> {
         }
     };
     let op = match obj.get("op") {
-        Some(Value::String(s)) if OPS.contains(&s.as_str()) => s.clone(),
+        Some(Value::String(s)) if ops().contains(&s.as_str()) => s.clone(),
         Some(other) => {
             return Err(field_error(
                 &name,
                 "op",
-                format!("unknown op {other}; expected one of {OPS:?}"),
+                format!("unknown op {other}; expected one of {:?}", ops()),
             ))
         }
         None => return Err(field_error(&name, "op", "missing")),

@@ -29,40 +29,49 @@ pub trait ElementwiseOps: Sized {
     /// # Errors
     /// [`Error::InvalidParameter`] for parameters Keras rejects.
     fn from_case(case: &Case) -> Option<Result<Self, Error>>;
+    /// The rows `wgact bench` measures for this op (called on [`Elementwise::defaults`]):
+    /// `(label, op)`, the default parameters first.
+    fn bench_presets(&self) -> Vec<(&'static str, Self)>;
 }
 
 impl ElementwiseOps for Elementwise {
-    /// The parameter presets `wgact check` and the tests run: Keras defaults, zero, the
-    /// values of the reference file, negative alphas Keras accepts, and every ReLU path.
     fn presets() -> Vec<Elementwise> {
         let relu = |mv, ns, th| ReLU::new(mv, ns, th).map(Elementwise::from);
-        let all = [
-            Ok(LeakyReLU::default().into()),
-            LeakyReLU::new(0.0).map(Elementwise::from),
-            LeakyReLU::new(0.01).map(Elementwise::from),
-            LeakyReLU::new(1.5).map(Elementwise::from),
-            LeakyReLU::new(-1.0).map(Elementwise::from),
-            Ok(ELU::default().into()),
-            ELU::new(0.5).map(Elementwise::from),
-            ELU::new(2.0).map(Elementwise::from),
-            ELU::new(0.0).map(Elementwise::from),
-            ELU::new(-1.0).map(Elementwise::from),
-            Ok(ThresholdedReLU::default().into()),
-            ThresholdedReLU::new(0.0).map(Elementwise::from),
-            ThresholdedReLU::new(2.5).map(Elementwise::from),
-            Ok(ReLU::default().into()),
-            relu(Some(6.0), 0.0, 0.0),
-            relu(None, 0.1, 0.0),
-            relu(None, 0.0, 0.5),
-            relu(Some(6.0), 0.1, 0.5),
-            relu(Some(0.0), 0.0, 0.0),
-            relu(Some(2.5), 0.0, 0.0),
-            relu(Some(6.0), 0.1, 0.0),
-            relu(Some(2.5), 0.1, 0.5),
-            relu(None, 1.5, 0.0),
-            relu(Some(0.25), 0.0, 0.5),
-            relu(Some(6.0), 0.0, 0.5),
-        ];
+        let mut all = Vec::new();
+        for op in Elementwise::defaults() {
+            all.push(Ok(op));
+            match op {
+                Elementwise::LeakyReLU(_) => all.extend([
+                    LeakyReLU::new(0.0).map(Elementwise::from),
+                    LeakyReLU::new(0.01).map(Elementwise::from),
+                    LeakyReLU::new(1.5).map(Elementwise::from),
+                    LeakyReLU::new(-1.0).map(Elementwise::from),
+                ]),
+                Elementwise::ELU(_) => all.extend([
+                    ELU::new(0.5).map(Elementwise::from),
+                    ELU::new(2.0).map(Elementwise::from),
+                    ELU::new(0.0).map(Elementwise::from),
+                    ELU::new(-1.0).map(Elementwise::from),
+                ]),
+                Elementwise::ThresholdedReLU(_) => all.extend([
+                    ThresholdedReLU::new(0.0).map(Elementwise::from),
+                    ThresholdedReLU::new(2.5).map(Elementwise::from),
+                ]),
+                Elementwise::ReLU(_) => all.extend([
+                    relu(Some(6.0), 0.0, 0.0),
+                    relu(None, 0.1, 0.0),
+                    relu(None, 0.0, 0.5),
+                    relu(Some(6.0), 0.1, 0.5),
+                    relu(Some(0.0), 0.0, 0.0),
+                    relu(Some(2.5), 0.0, 0.0),
+                    relu(Some(6.0), 0.1, 0.0),
+                    relu(Some(2.5), 0.1, 0.5),
+                    relu(None, 1.5, 0.0),
+                    relu(Some(0.25), 0.0, 0.5),
+                    relu(Some(6.0), 0.0, 0.5),
+                ]),
+            }
+        }
         all.into_iter()
             .map(|p| p.expect("presets are valid parameters"))
             .collect()
@@ -108,26 +117,45 @@ impl ElementwiseOps for Elementwise {
     /// # Errors
     /// [`Error::InvalidParameter`] for parameters Keras rejects.
     fn from_case(case: &Case) -> Option<Result<Elementwise, Error>> {
-        Some(match case.op.as_str() {
-            "leaky_relu" => param(case, "LeakyReLU", "alpha", 0.3)
+        let default = Elementwise::defaults()
+            .into_iter()
+            .find(|op| op.name() == case.op)?;
+        Some(match default {
+            Elementwise::LeakyReLU(d) => param(case, "LeakyReLU", "alpha", d.alpha())
                 .and_then(LeakyReLU::new)
                 .map(Into::into),
-            "elu" => param(case, "ELU", "alpha", 1.0)
+            Elementwise::ELU(d) => param(case, "ELU", "alpha", d.alpha())
                 .and_then(ELU::new)
                 .map(Into::into),
-            "thresholded_relu" => param(case, "ThresholdedReLU", "theta", 1.0)
+            Elementwise::ThresholdedReLU(d) => param(case, "ThresholdedReLU", "theta", d.theta())
                 .and_then(ThresholdedReLU::new)
                 .map(Into::into),
-            "relu" => (|| {
+            Elementwise::ReLU(d) => (|| {
                 let max_value = match case.params.get("max_value") {
-                    None | Some(Value::Null) => None,
+                    None | Some(Value::Null) => d.max_value(),
                     Some(_) => Some(param(case, "ReLU", "max_value", 0.0)?),
                 };
-                let negative_slope = param(case, "ReLU", "negative_slope", 0.0)?;
-                let threshold = param(case, "ReLU", "threshold", 0.0)?;
+                let negative_slope = param(case, "ReLU", "negative_slope", d.negative_slope())?;
+                let threshold = param(case, "ReLU", "threshold", d.threshold())?;
                 ReLU::new(max_value, negative_slope, threshold).map(Elementwise::from)
             })(),
-            _ => return None,
         })
+    }
+
+    fn bench_presets(&self) -> Vec<(&'static str, Elementwise)> {
+        match self {
+            Elementwise::LeakyReLU(_) | Elementwise::ELU(_) | Elementwise::ThresholdedReLU(_) => {
+                vec![(self.name(), *self)]
+            }
+            Elementwise::ReLU(_) => {
+                let relu =
+                    |mv, ns, th| ReLU::new(mv, ns, th).expect("bench presets are valid parameters");
+                vec![
+                    ("relu", *self),
+                    ("relu_max6", relu(Some(6.0), 0.0, 0.0).into()),
+                    ("relu_general", relu(Some(6.0), 0.1, 0.5).into()),
+                ]
+            }
+        }
     }
 }
