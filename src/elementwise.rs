@@ -5,27 +5,11 @@
 //! matches over it, so a new op does not compile until every one is written.
 
 use crate::batch::{check_aliasing, Batch};
+use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
 use crate::tensor::{chunks, Tensor};
-
-/// Forward or backward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Forward,
-    Backward,
-}
-
-impl Direction {
-    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::Backward];
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Forward => "fwd",
-            Direction::Backward => "bwd",
-        }
-    }
-}
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
     if value.is_finite() {
@@ -304,6 +288,16 @@ impl ElementwiseKind {
         ElementwiseKind::ThresholdedReLU,
         ElementwiseKind::ReLU,
     ];
+
+    /// This op with Keras's default parameters.
+    fn default_op(self) -> Elementwise {
+        match self {
+            ElementwiseKind::LeakyReLU => LeakyReLU::default().into(),
+            ElementwiseKind::ELU => ELU::default().into(),
+            ElementwiseKind::ThresholdedReLU => ThresholdedReLU::default().into(),
+            ElementwiseKind::ReLU => ReLU::default().into(),
+        }
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -584,6 +578,14 @@ pub fn fused_wgsl(ops: &[Elementwise]) -> String {
 }
 
 impl Elementwise {
+    /// Every elementwise op once, with Keras's default parameters, in the op table's order:
+    /// what tooling iterates to cover every op (a new op appears here once it is in the table).
+    pub fn defaults() -> Vec<Elementwise> {
+        ElementwiseKind::ALL
+            .map(ElementwiseKind::default_op)
+            .to_vec()
+    }
+
     /// The Keras op name, as in the conformance files: `leaky_relu`, `elu`, ...
     pub fn name(&self) -> &'static str {
         self.kind().name()
@@ -960,6 +962,15 @@ macro_rules! layer_methods {
     )*};
 }
 layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU);
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    use crate::kernel::uniform_layout;
+    vec![
+        uniform_layout!("WgactActivation", ActivationParams { flags, p }, false),
+        uniform_layout!("ElementwiseParams", ElementwiseParams { n, act }, true),
+    ]
+}
 
 #[cfg(test)]
 mod tests {

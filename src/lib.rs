@@ -29,12 +29,8 @@
 //! The CPU reference in [`reference`] implements every op independently and needs no GPU.
 
 mod batch;
-pub mod bench;
-pub mod cases;
-pub mod check;
-pub mod compare;
-pub mod conformance;
-pub mod elementwise;
+mod direction;
+mod elementwise;
 mod error;
 mod fill;
 mod gpu;
@@ -43,17 +39,23 @@ pub mod keras;
 mod kernel;
 pub mod prelu;
 pub mod reference;
+mod rng;
 pub mod softmax;
 mod tensor;
 mod traffic;
+#[cfg(test)]
+mod uniform_layout;
 
 pub use batch::Batch;
+pub use direction::Direction;
 pub use elementwise::{
-    fused_wgsl, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
-    ThresholdedReLU, ELU,
+    fused_wgsl, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
-pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+#[doc(hidden)]
+pub use gpu::destroy_device_for_tests;
+pub use gpu::{DType, Gpu, GpuInfo};
+#[doc(inline)]
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
@@ -64,7 +66,8 @@ pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
 
 /// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
 /// validating them without a GPU: generated from the same kernel specs the pipelines are
-/// compiled from.
+/// compiled from. Validation support for the crate's own tests, not part of the layers' API.
+#[doc(hidden)]
 pub fn shader_sources() -> Vec<(String, String)> {
     let mut sources: Vec<(String, String)> = elementwise::ElementwiseKernel::all()
         .into_iter()
@@ -77,6 +80,5 @@ pub fn shader_sources() -> Vec<(String, String)> {
     sources.extend(softmax::shader_sources());
     let fill = fill::source();
     sources.push((fill.label.clone(), fill.wgsl()));
-    sources.extend(bench::shader_sources());
     sources
 }

@@ -2,7 +2,8 @@
 //! by design (passes, re-reads, partial sums), so a re-read shows even on an adapter whose
 //! bandwidth roof cannot be measured. `wgact bench` prints both beside every row.
 
-use crate::elementwise::{Direction, Elementwise};
+use crate::elementwise::Elementwise;
+use crate::Direction;
 use crate::error::Result;
 use crate::softmax::plan::{axis_view, strategy, Strategy};
 use crate::softmax::Softmax;

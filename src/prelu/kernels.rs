@@ -8,7 +8,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{grid, Array, Arrays, Kernel, KernelKey, KernelSource};
+use crate::kernel::{grid, Array, Arrays, KernelKey, KernelSource, SharedKernel};
 use crate::tensor::{chunks, Tensor};
 
 /// What a reduction grid past two dimensions reports.
@@ -58,120 +58,120 @@ impl Lanes {
 /// or dx over dy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PreluKernelKey {
-    kernel: PreluKernel,
+    kernel: PreluEntry,
     in_place: bool,
 }
 
 /// The kernels of this family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum PreluKernel {
+enum PreluEntry {
     Forward(Lanes),
     /// dx and the first dalpha pass in one pass over x and dy (`prelu_reduce_terms.wgsl`).
     Backward(TermsTree),
     DalphaPartials,
 }
 
-impl PreluKernel {
-    const ALL: [PreluKernel; 11] = [
-        PreluKernel::Forward(Lanes::ALL[0]),
-        PreluKernel::Forward(Lanes::ALL[1]),
-        PreluKernel::Forward(Lanes::ALL[2]),
-        PreluKernel::Backward(TermsTree::ALL[0]),
-        PreluKernel::Backward(TermsTree::ALL[1]),
-        PreluKernel::Backward(TermsTree::ALL[2]),
-        PreluKernel::Backward(TermsTree::ALL[3]),
-        PreluKernel::Backward(TermsTree::ALL[4]),
-        PreluKernel::Backward(TermsTree::ALL[5]),
-        PreluKernel::Backward(TermsTree::ALL[6]),
-        PreluKernel::DalphaPartials,
+impl PreluEntry {
+    const ALL: [PreluEntry; 11] = [
+        PreluEntry::Forward(Lanes::ALL[0]),
+        PreluEntry::Forward(Lanes::ALL[1]),
+        PreluEntry::Forward(Lanes::ALL[2]),
+        PreluEntry::Backward(TermsTree::ALL[0]),
+        PreluEntry::Backward(TermsTree::ALL[1]),
+        PreluEntry::Backward(TermsTree::ALL[2]),
+        PreluEntry::Backward(TermsTree::ALL[3]),
+        PreluEntry::Backward(TermsTree::ALL[4]),
+        PreluEntry::Backward(TermsTree::ALL[5]),
+        PreluEntry::Backward(TermsTree::ALL[6]),
+        PreluEntry::DalphaPartials,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            PreluKernel::Forward(Lanes::Scalar) => "prelu/forward",
-            PreluKernel::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
-            PreluKernel::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
-            PreluKernel::Backward(TermsTree::Shared) => "prelu/backward",
-            PreluKernel::Backward(TermsTree::Registers(4)) => "prelu/backward/registers4",
-            PreluKernel::Backward(TermsTree::Registers(8)) => "prelu/backward/registers8",
-            PreluKernel::Backward(TermsTree::Registers(_)) => "prelu/backward/registers16",
-            PreluKernel::Backward(TermsTree::RegistersVec4(4)) => "prelu/backward/vec4_registers4",
-            PreluKernel::Backward(TermsTree::RegistersVec4(8)) => "prelu/backward/vec4_registers8",
-            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => "prelu/backward/vec4_registers16",
-            PreluKernel::DalphaPartials => "prelu/dalpha_partials",
+            PreluEntry::Forward(Lanes::Scalar) => "prelu/forward",
+            PreluEntry::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
+            PreluEntry::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
+            PreluEntry::Backward(TermsTree::Shared) => "prelu/backward",
+            PreluEntry::Backward(TermsTree::Registers(4)) => "prelu/backward/registers4",
+            PreluEntry::Backward(TermsTree::Registers(8)) => "prelu/backward/registers8",
+            PreluEntry::Backward(TermsTree::Registers(_)) => "prelu/backward/registers16",
+            PreluEntry::Backward(TermsTree::RegistersVec4(4)) => "prelu/backward/vec4_registers4",
+            PreluEntry::Backward(TermsTree::RegistersVec4(8)) => "prelu/backward/vec4_registers8",
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => "prelu/backward/vec4_registers16",
+            PreluEntry::DalphaPartials => "prelu/dalpha_partials",
         }
     }
 
     fn entry(self) -> &'static str {
         match self {
-            PreluKernel::Forward(_) => "forward",
-            PreluKernel::Backward(TermsTree::Registers(_)) => "reduce_registers",
-            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => "reduce_registers4",
-            PreluKernel::Backward(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
+            PreluEntry::Forward(_) => "forward",
+            PreluEntry::Backward(TermsTree::Registers(_)) => "reduce_registers",
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => "reduce_registers4",
+            PreluEntry::Backward(TermsTree::Shared) | PreluEntry::DalphaPartials => "reduce",
         }
     }
 
     fn arrays(self, in_place: bool) -> Arrays {
         let (unit, alpha) = match self {
-            PreluKernel::Forward(Lanes::Scalar) => ("f32", "f32"),
-            PreluKernel::Forward(_) => ("vec4<f32>", "AlphaElem"),
+            PreluEntry::Forward(Lanes::Scalar) => ("f32", "f32"),
+            PreluEntry::Forward(_) => ("vec4<f32>", "AlphaElem"),
             _ => ("f32", "f32"),
         };
         let arrays = match self {
-            PreluKernel::Forward(_) => Arrays::new(vec![
+            PreluEntry::Forward(_) => Arrays::new(vec![
                 Array::read("x", unit),
                 Array::read("alpha", alpha),
                 Array::write("y", unit),
             ]),
-            PreluKernel::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
                 Array::read("x", "vec4<f32>"),
                 Array::read("dy", "vec4<f32>"),
                 Array::read("alpha", "vec4<f32>"),
                 Array::write("partials", "f32"),
                 Array::write("dx", "vec4<f32>"),
             ]),
-            PreluKernel::Backward(_) => Arrays::new(vec![
+            PreluEntry::Backward(_) => Arrays::new(vec![
                 Array::read("x", "f32"),
                 Array::read("dy", "f32"),
                 Array::read("alpha", "f32"),
                 Array::write("partials", "f32"),
                 Array::write("dx", "f32"),
             ]),
-            PreluKernel::DalphaPartials => {
+            PreluEntry::DalphaPartials => {
                 Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
             }
         };
         match (self, in_place) {
-            (PreluKernel::Forward(_), true) => arrays.in_place("x", "y"),
-            (PreluKernel::Backward(_), true) => arrays.in_place("dy", "dx"),
+            (PreluEntry::Forward(_), true) => arrays.in_place("x", "y"),
+            (PreluEntry::Backward(_), true) => arrays.in_place("dy", "dx"),
             _ => arrays,
         }
     }
 
     fn wgsl(self) -> String {
         let body = match self {
-            PreluKernel::Forward(lanes) => lanes.wgsl(
+            PreluEntry::Forward(lanes) => lanes.wgsl(
                 include_str!("../../shaders/prelu_forward.wgsl"),
                 include_str!("../../shaders/prelu_forward4.wgsl"),
             ),
-            PreluKernel::Backward(TermsTree::Shared) => format!(
+            PreluEntry::Backward(TermsTree::Shared) => format!(
                 "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_shared.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluKernel::Backward(TermsTree::RegistersVec4(lanes)) => format!(
+            PreluEntry::Backward(TermsTree::RegistersVec4(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_registers4.wgsl"),
             ),
-            PreluKernel::Backward(TermsTree::Registers(lanes)) => format!(
+            PreluEntry::Backward(TermsTree::Registers(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_registers.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluKernel::DalphaPartials => format!(
+            PreluEntry::DalphaPartials => format!(
                 "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_shared.wgsl"),
@@ -194,7 +194,7 @@ impl PreluKernel {
         }
     }
 
-    fn load(self, gpu: &Gpu, in_place: bool) -> Result<Kernel> {
+    fn load(self, gpu: &Gpu, in_place: bool) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
             in_place,
@@ -206,9 +206,9 @@ impl PreluKernel {
 /// Every WGSL source of this family, labelled `prelu/...`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for k in PreluKernel::ALL {
+    for k in PreluEntry::ALL {
         for in_place in [false, true] {
-            if in_place && matches!(k, PreluKernel::DalphaPartials) {
+            if in_place && matches!(k, PreluEntry::DalphaPartials) {
                 continue;
             }
             let source = k.source(in_place);
@@ -249,7 +249,7 @@ impl PReLU {
         in_place: bool,
     ) -> Result<()> {
         let reads: &[&Tensor] = if in_place { &[] } else { &[x] };
-        self.record_elementwise(batch, PreluKernel::Forward, reads, y, in_place)
+        self.record_elementwise(batch, PreluEntry::Forward, reads, y, in_place)
     }
 
     /// `reads` are the bound inputs before alpha (the in-place input left out), validated by
@@ -257,7 +257,7 @@ impl PReLU {
     fn record_elementwise(
         &self,
         batch: &mut Batch<'_>,
-        kernel: fn(Lanes) -> PreluKernel,
+        kernel: fn(Lanes) -> PreluEntry,
         reads: &[&Tensor],
         out: &Tensor,
         in_place: bool,
@@ -353,7 +353,7 @@ impl PReLU {
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
             ),
         };
-        let terms = PreluKernel::Backward(tree).load(gpu, in_place)?;
+        let terms = PreluEntry::Backward(tree).load(gpu, in_place)?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
@@ -423,7 +423,7 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials = PreluKernel::DalphaPartials.load(gpu, false)?;
+        let partials = PreluEntry::DalphaPartials.load(gpu, false)?;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, &p) in plan.passes.iter().enumerate() {
             let src = &scratch[i];
@@ -455,4 +455,30 @@ impl PReLU {
         }
         Ok(())
     }
+}
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "PreluParams",
+        PreluParams {
+            n,
+            first,
+            count_a,
+            p_total,
+            p_offset,
+            group_a,
+            blocks,
+            rank,
+            n_kept,
+            n_red,
+            sizes,
+            astrides,
+            kept_sizes,
+            kept_xstrides,
+            red_sizes,
+            red_xstrides,
+        },
+        true
+    )]
 }
