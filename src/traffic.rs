@@ -3,10 +3,10 @@
 //! bandwidth roof cannot be measured. `wgact bench` prints both beside every row.
 
 use crate::elementwise::Elementwise;
-use crate::Direction;
 use crate::error::Result;
 use crate::softmax::plan::{axis_view, strategy, Strategy};
 use crate::softmax::Softmax;
+use crate::Direction;
 
 /// Bytes of f32 traffic of one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
