@@ -867,7 +867,7 @@ impl Elementwise {
             );
             Ok(())
         };
-        for (start, count) in chunks(n, gpu.chunk_elems(None)) {
+        for (start, count) in chunks(n, gpu.chunk_elems()) {
             if !aligned {
                 dispatch(Unit::Scalar, start, count)?;
             } else if padded || count.is_multiple_of(4) {

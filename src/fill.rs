@@ -34,7 +34,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
         return Ok(());
     }
     let kernel = gpu.kernel(KernelKey::Fill, source)?;
-    for (start, count) in chunks(out.len(), gpu.chunk_elems(None)) {
+    for (start, count) in chunks(out.len(), gpu.chunk_elems()) {
         let params = FillParams {
             n: count as u32,
             value: 0.0,

@@ -54,6 +54,8 @@ pub use elementwise::{
 pub use error::{Error, Result};
 #[doc(hidden)]
 pub use gpu::destroy_device_for_tests;
+#[doc(hidden)]
+pub use gpu::LimitsOverride;
 pub use gpu::{DType, Gpu, GpuInfo};
 #[doc(inline)]
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};

@@ -2,7 +2,8 @@
 //! functions that record them into an encoder.
 
 use super::plan::{
-    canonical, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION, WORKGROUP_SIZE,
+    binding_elems, canonical, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION,
+    WORKGROUP_SIZE,
 };
 use super::PReLU;
 use crate::batch::Batch;
@@ -282,10 +283,8 @@ impl PReLU {
             Lanes::KeptVec4 => (4, 16),
             Lanes::ReducedVec4 => (4, 4),
         };
-        let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
-        let max_groups = gpu
-            .grid_stride_workgroups()
-            .min(self.limits.groups_per_dim(gpu));
+        let chunk = binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
+        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
         let alpha_len = built.alpha.len().max(1);
         if alpha_len * 4 > gpu.max_binding_bytes() as usize {
             return Err(Error::TooLarge {
@@ -338,7 +337,7 @@ impl PReLU {
         if count_a == 0 {
             return Ok(());
         }
-        let per_dim = self.limits.groups_per_dim(gpu);
+        let per_dim = gpu.max_groups_per_dim();
         let max_binding = (gpu.max_binding_bytes() / 4) as usize;
         // Where pass i writes: the next pass's input, or dalpha after the last pass.
         let target = |i: usize| scratch.get(i).unwrap_or(dalpha);
@@ -346,9 +345,9 @@ impl PReLU {
             // No terms: dalpha is zero.
             return crate::fill::record_zeros(batch, dalpha);
         }
-        let tree = match self.limits.shared_tree_only {
-            true => TermsTree::Shared,
-            false => TermsTree::for_group(
+        let tree = match gpu.register_trees() {
+            false => TermsTree::Shared,
+            true => TermsTree::for_group(
                 plan.group_a,
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
             ),

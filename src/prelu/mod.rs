@@ -76,7 +76,6 @@ use crate::batch::{check_aliasing, Batch};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
-use plan::Limits;
 
 pub(crate) use kernels::PreluKernelKey;
 
@@ -108,7 +107,6 @@ pub struct PReLU {
     constraint: Option<Constraint>,
     shared_axes: Option<Vec<usize>>,
     built: Option<Built>,
-    limits: Limits,
 }
 
 impl Default for PReLU {
@@ -119,7 +117,6 @@ impl Default for PReLU {
             constraint: None,
             shared_axes: None,
             built: None,
-            limits: Limits::default(),
         }
     }
 }
@@ -154,7 +151,6 @@ impl PReLU {
             constraint,
             shared_axes,
             built: None,
-            limits: Limits::default(),
         })
     }
 
@@ -556,28 +552,6 @@ impl PReLU {
     pub fn dalpha_tree_depth(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<u32> {
         self.check_input(x_shape)?;
         Ok(self.reduce_plan(gpu, x_shape)?.depth)
-    }
-
-    /// Lowers the largest storage binding (in elements) and workgroups per grid dimension
-    /// the layer uses, so tests can exercise chunking and 2-D grids at modest sizes.
-    #[doc(hidden)]
-    pub fn set_limits_for_tests(
-        &mut self,
-        binding_elems: Option<usize>,
-        groups_per_dim: Option<u32>,
-    ) {
-        self.limits = Limits {
-            binding_elems: binding_elems.map(|b| b.min(u32::MAX as usize) as u32),
-            groups_per_dim,
-            ..self.limits
-        };
-    }
-
-    /// Makes the first dalpha pass always use the shared-memory tree, so tests can check
-    /// that the register tree gives the same bits.
-    #[doc(hidden)]
-    pub fn use_shared_memory_tree_for_tests(&mut self, on: bool) {
-        self.limits.shared_tree_only = on;
     }
 }
 

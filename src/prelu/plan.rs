@@ -170,29 +170,10 @@ pub(crate) struct DalphaScratch {
     pub(super) partials: Vec<Tensor>,
 }
 
-/// Crate-internal limits, lowered by tests to exercise chunking and 2-D grids at modest
-/// sizes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Limits {
-    /// u32, not usize, keeps `PReLU` small (clippy's large_enum_variant in conformance.rs).
-    pub(super) binding_elems: Option<u32>,
-    pub(super) groups_per_dim: Option<u32>,
-    /// Always the shared-memory tree in the first dalpha pass (tests compare the bits).
-    pub(super) shared_tree_only: bool,
-}
-
-impl Limits {
-    pub(super) fn binding_elems(&self, gpu: &Gpu) -> usize {
-        // Room for a view's offset remainder below its first element.
-        let real = gpu.chunk_elems(None);
-        self.binding_elems
-            .map_or(real, |l| (l as usize).min(real))
-            .max(ALIGN_ELEMS)
-    }
-    pub(super) fn groups_per_dim(&self, gpu: &Gpu) -> u32 {
-        let real = gpu.limits().max_compute_workgroups_per_dimension;
-        self.groups_per_dim.map_or(real, |l| l.min(real)).max(1)
-    }
+/// Elements one chunk of x may span: one binding of `gpu` (under any limits override) less
+/// the room a view's offset remainder needs below its first element.
+pub(super) fn binding_elems(gpu: &Gpu) -> usize {
+    gpu.chunk_elems().max(ALIGN_ELEMS)
 }
 
 impl PReLU {
@@ -242,7 +223,7 @@ impl PReLU {
         let outer = axes[0].size;
         let slice = n.checked_div(outer).unwrap_or(0);
         let inner_red: usize = red[1..].iter().map(|r| r.0).product();
-        let limit = self.limits.binding_elems(gpu);
+        let limit = binding_elems(gpu);
         if slice + ALIGN_ELEMS > limit {
             return Err(Error::TooLarge {
                 what: "x (one slice of the outermost reduced axes must fit a storage binding)",
