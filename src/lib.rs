@@ -29,8 +29,11 @@
 //! The CPU reference in [`reference`] implements every op independently and needs no GPU.
 
 mod batch;
+// Timing is native tooling (the blocking GPU-against-reference checks are too, inside `check`).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod cases;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod check;
 pub mod compare;
 pub mod conformance;
@@ -75,6 +78,7 @@ pub fn shader_sources() -> Vec<(String, String)> {
     sources.extend(softmax::shader_sources());
     let fill = fill::source();
     sources.push((fill.label.clone(), fill.wgsl()));
+    #[cfg(not(target_arch = "wasm32"))]
     sources.extend(bench::shader_sources());
     sources
 }

@@ -59,6 +59,7 @@
 //! # }
 //! ```
 
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 mod check;
 mod constraints;
 mod initializers;
@@ -66,10 +67,13 @@ mod kernels;
 mod plan;
 mod regularizers;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use check::check_preset;
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use check::check_rows;
 pub use check::{
-    check_dalpha, check_inputs, check_preset, check_presets, dalpha_bounds, dalpha_bounds_against,
-    LARGE_PRESET, UNIT_ROUNDOFF,
+    check_dalpha, check_inputs, check_presets, dalpha_bounds, dalpha_bounds_against, LARGE_PRESET,
+    UNIT_ROUNDOFF,
 };
 pub use constraints::{Constraint, EPSILON};
 pub use initializers::{fans, Initializer, TRUNCATED_NORMAL_STDDEV};
@@ -288,6 +292,9 @@ impl PReLU {
     ///
     /// # Errors
     /// [`Error::NotBuilt`]; [`Error::ForeignTensor`] for another `Gpu`; readback errors.
+    ///
+    /// Native only (it waits): in a browser await `alpha_tensor().read(gpu)`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn alpha(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         let built = self.built()?;
         built
@@ -372,14 +379,23 @@ impl PReLU {
     /// # Errors
     /// As [`Self::forward`]; [`Error::ShapeMismatch`] when `dy` differs from `x` in shape.
     pub fn backward(&mut self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-        self.backward_with(gpu, x, dy, false)
+        self.prepare(gpu, x)?;
+        dy.expect(gpu, "dy", x.shape())?;
+        let alpha_shape = self.built()?.alpha_shape.clone();
+        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
+        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
+        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        Ok((dx, dalpha))
     }
 
     /// As [`Self::backward`]; with `add_regularizer_gradient`, the regularizer's gradient
-    /// (computed on the CPU) is added to dalpha.
+    /// (computed on the CPU) is added to dalpha. That reads dalpha back and waits, so it is
+    /// native only: in a browser await `dalpha.read(gpu)` and add
+    /// [`Self::regularization_gradient`].
     ///
     /// # Errors
     /// As [`Self::backward`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn backward_with(
         &mut self,
         gpu: &Gpu,
@@ -387,12 +403,7 @@ impl PReLU {
         dy: &Tensor,
         add_regularizer_gradient: bool,
     ) -> Result<(Tensor, Tensor)> {
-        self.prepare(gpu, x)?;
-        dy.expect(gpu, "dy", x.shape())?;
-        let alpha_shape = self.built()?.alpha_shape.clone();
-        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
-        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
-        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        let (dx, dalpha) = self.backward(gpu, x, dy)?;
         match (&self.regularizer, add_regularizer_gradient) {
             (Some(r), true) => {
                 let built = self.built()?;
@@ -400,7 +411,7 @@ impl PReLU {
                 for (v, g) in values.iter_mut().zip(r.gradient(&built.alpha)) {
                     *v += g;
                 }
-                Ok((dx, Tensor::from_slice(gpu, &values, &alpha_shape)?))
+                Ok((dx, Tensor::from_slice(gpu, &values, dalpha.shape())?))
             }
             _ => Ok((dx, dalpha)),
         }
