@@ -48,7 +48,8 @@ python3 -m http.server --bind 127.0.0.1 --directory "$root" "$port" \
   >target/web-check/server.log 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-url="http://127.0.0.1:$port/web/index.html?cases=/target/web-check/cases.json"
+label="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$cases")"
+url="http://127.0.0.1:$port/web/index.html?cases=/target/web-check/cases.json&label=$label"
 for _ in $(seq 50); do
   python3 -c "import urllib.request; urllib.request.urlopen('$url', timeout=1)" 2>/dev/null && break
   sleep 0.1

@@ -94,7 +94,8 @@ async function main() {
   const adapter = await navigator.gpu.requestAdapter();
   const ai = adapter?.info ?? {};
   info.name ||= [ai.vendor, ai.architecture, ai.description].filter(Boolean).join(" ") || "(unnamed)";
-  info.adapter_features = adapter ? [...adapter.features].sort() : [];
+  const compute = ["shader-f16", "subgroups", "timestamp-query"];
+  info.adapter_features = adapter ? compute.filter((f) => adapter.features.has(f)) : [];
   window.wgactAdapter = info;
   const used = Object.entries(info.features)
     .map(([name, on]) => (on ? name : `no ${name}`))
@@ -104,7 +105,8 @@ async function main() {
     `adapter: ${info.name} (${info.backend}); used: ${used}; ` +
     `max storage binding ${(l.max_storage_buffer_binding_size / 2 ** 20).toFixed(0)} MiB, ` +
     `${l.max_compute_invocations_per_workgroup} invocations per workgroup; ` +
-    `adapter features: ${info.adapter_features.join(", ") || "none"}`;
+    `the adapter offers: ${info.adapter_features.join(", ") || "none of"} ` +
+    `(of ${compute.join(", ")})`;
 
   $("file").addEventListener("change", (e) => e.target.files[0] && runFile(e.target.files[0]));
   const drop = $("drop");
@@ -116,11 +118,12 @@ async function main() {
     if (e.dataTransfer.files[0]) runFile(e.dataTransfer.files[0]);
   });
 
-  const url = new URLSearchParams(location.search).get("cases") ?? DEFAULT_CASES;
+  const query = new URLSearchParams(location.search);
+  const url = query.get("cases") ?? DEFAULT_CASES;
   running = running.then(async () => {
     const response = await fetch(url);
     if (!response.ok) return fail(`cannot load ${url}: HTTP ${response.status}`);
-    await run(url, await response.text());
+    await run(query.get("label") ?? url, await response.text());
   });
 }
 
