@@ -38,7 +38,7 @@ fi
 
 cargo build --release --target wasm32-unknown-unknown -p wgact-web
 wasm-bindgen --target web --no-typescript --out-dir web/pkg \
-  target/wasm32-unknown-unknown/release/wgact_web.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/wgact_web.wasm"
 
 # The page fetches its cases over HTTP: stage the file under the served tree.
 mkdir -p target/web-check
