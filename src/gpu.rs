@@ -245,7 +245,9 @@ impl Gpu {
             driver_info: adapter.driver_info.clone(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
-            subgroup: features.contains(wgpu::Features::SUBGROUP),
+            // A browser's device may have subgroups (an application's own device), but the
+            // subgroup kernels do not compile there (see WANTED_FEATURES): trees instead.
+            subgroup: features.contains(wgpu::Features::SUBGROUP) && !cfg!(target_arch = "wasm32"),
             min_subgroup_size: adapter.subgroup_min_size,
             max_subgroup_size: adapter.subgroup_max_size,
             max_buffer_size: limits.max_buffer_size,
