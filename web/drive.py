@@ -130,9 +130,12 @@ def main():
             return 2
         for line in report["lines"]:
             print(line)
+        # What only a browser does (late error scopes), checked by the page after the cases.
+        for line in report["edgeLines"]:
+            print(line)
         print(f"# {report['timings']}")
         print(report["summary"])
-        return 0 if report["failed"] == 0 else 1
+        return 0 if report["failed"] == 0 and report["edgeFailed"] == 0 else 1
     finally:
         if session:
             try:

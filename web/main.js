@@ -70,8 +70,29 @@ async function run(label, text) {
     `${cases.count} cases in ${totalMs.toFixed(0)} ms` +
     ` (${(totalMs / Math.max(cases.count, 1)).toFixed(1)} ms each)${slowest}`;
   cases.free();
-  window.wgactReport = { lines, summary, passed, failed, timings: $("timings").textContent };
+  const edges = await edgeChecks();
+  window.wgactReport = {
+    lines, summary, passed, failed, timings: $("timings").textContent,
+    edgeLines: edges.map((e) => `${e.passed ? "ok  " : "FAIL"}  browser: ${e.name}` +
+      (e.passed ? "" : `: ${e.detail}`)),
+    edgeFailed: edges.filter((e) => !e.passed).length,
+  };
   document.body.dataset.state = "done";
+}
+
+// The library's browser-only behaviour (late error scopes), checked once per page load after
+// the first run, so that a deliberate failure cannot touch a case.
+let edgeResults = null;
+async function edgeChecks() {
+  edgeResults ??= JSON.parse(await runner.edge_checks());
+  $("edges").replaceChildren(...edgeResults.map((e) => {
+    const li = document.createElement("li");
+    li.textContent = `${e.passed ? "ok" : "FAIL"}: ${e.name}`;
+    li.title = e.detail;
+    li.className = e.passed ? "ok" : "FAIL";
+    return li;
+  }));
+  return edgeResults;
 }
 
 function runFile(file) {

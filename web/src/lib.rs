@@ -11,7 +11,7 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wgpu_activations::cases::{parse_cases, Case};
 use wgpu_activations::conformance::{run_and_judge, Backend};
-use wgpu_activations::Gpu;
+use wgpu_activations::{Error, Gpu, Tensor};
 
 /// A parsed cases file (the format of `tests/data/cases.json`).
 #[wasm_bindgen]
@@ -41,6 +41,17 @@ impl Cases {
 #[wasm_bindgen]
 pub struct Runner {
     gpu: Rc<Gpu>,
+}
+
+/// One check of the library's browser edge: its name, whether it held, and what happened.
+fn edge_row(name: &str, passed: bool, detail: String) -> serde_json::Value {
+    json!({ "name": name, "passed": passed, "detail": detail })
+}
+
+/// Uploads one value and awaits its readback: the first call after a failure that the
+/// browser reports late (an error scope's promise), and the proof that the context recovered.
+async fn round_trip(gpu: &Gpu, value: f32) -> wgpu_activations::Result<Vec<f32>> {
+    Tensor::from_slice(gpu, &[value], &[1])?.read(gpu).await
 }
 
 /// Requests the adapter and device (the adapter's own limits): fails without WebGPU.
@@ -77,6 +88,68 @@ impl Runner {
             },
         })
         .to_string()
+    }
+
+    /// Checks what only a browser does differently: error scopes settle after the call that
+    /// pushed them returned, so what they catch must come back, typed, from the next awaited
+    /// call, and the context must work again afterwards. Resolves to a JSON list of
+    /// `{name, passed, detail}`.
+    pub fn edge_checks(&self) -> js_sys::Promise {
+        let gpu = Rc::clone(&self.gpu);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut rows = Vec::new();
+
+            // A WGSL error (a u32 initialised with a float) is caught by the compile's
+            // scopes; the browser reports it after compile_for_tests has returned.
+            let kernel = "browser/invalid-wgsl";
+            let wgsl = "@compute @workgroup_size(1) fn main() { let x: u32 = 1.5; }";
+            let compiled = gpu.compile_for_tests(kernel, wgsl);
+            let next = round_trip(&gpu, 1.0).await;
+            let late = matches!(&next, Err(Error::ShaderCompile { kernel: k, .. }) if k == kernel);
+            rows.push(edge_row(
+                "a shader the browser rejects is ShaderCompile, from the next awaited call",
+                compiled.is_ok() && late,
+                format!("compile: {compiled:?}; next call: {next:?}"),
+            ));
+            let after = round_trip(&gpu, 2.0).await;
+            rows.push(edge_row(
+                "the context works again after it",
+                after == Ok(vec![2.0]),
+                format!("{after:?}"),
+            ));
+
+            // A view of a buffer made by another device: the device check is a bind group
+            // made inside error scopes, so its verdict also arrives late, as ForeignTensor.
+            let foreign = match Gpu::new_async().await {
+                Ok(other) => {
+                    let buffer = other.device().create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("browser/foreign"),
+                        size: 64,
+                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                        mapped_at_creation: false,
+                    });
+                    let view = Tensor::view(&gpu, &buffer, 0, &[4]).map(drop);
+                    let next = round_trip(&gpu, 3.0).await;
+                    let passed = view.is_ok() && matches!(next, Err(Error::ForeignTensor { .. }));
+                    (passed, format!("view: {view:?}; next call: {next:?}"))
+                }
+                Err(e) => (false, format!("no second device: {e}")),
+            };
+            rows.push(edge_row(
+                "a view of another device's buffer is ForeignTensor, from the next awaited call",
+                foreign.0,
+                foreign.1,
+            ));
+            let after = round_trip(&gpu, 4.0).await;
+            rows.push(edge_row(
+                "the context works again after it",
+                after == Ok(vec![4.0]),
+                format!("{after:?}"),
+            ));
+            Ok(JsValue::from_str(
+                &serde_json::Value::from(rows).to_string(),
+            ))
+        })
     }
 
     /// Runs case `index` of `cases` and judges it; resolves to JSON: `name`, `op`, `shape`,
