@@ -205,9 +205,9 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
-    /// view without `COPY_SRC`; readback or device errors. Checks fail at once; the GPU's
-    /// own errors (and, in a browser, errors the context's error scopes caught late) are
-    /// reported when the future resolves.
+    /// view without `COPY_SRC`; readback or device errors; in a browser also an error that
+    /// the context's error scopes caught after an earlier call returned. All are reported
+    /// when the future resolves.
     pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
         let started = self
             .readback_bytes(gpu, self.len())
