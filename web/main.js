@@ -52,7 +52,7 @@ async function run(label, text) {
     cell(row, i + 1, "num");
     cell(row, r.name);
     cell(row, r.op);
-    cell(row, `[${r.shape.join(", ")}]`);
+    cell(row, `[${r.shape.join(", ")}]`, "shape");
     cell(row, r.passed ? "ok" : "FAIL", r.passed ? "ok" : "FAIL");
     cell(row, ms.toFixed(1), "num");
     cell(row, r.detail ?? "", "detail");
