@@ -215,6 +215,33 @@ impl Default for ReLU {
     }
 }
 
+/// `HardTanh(limit=1.0)` (demo op): `y = clip(x, -limit, limit)`, `dx = dy * [-limit <= x <= limit]`.
+///
+/// Ties pass the gradient; NaN passes through both directions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HardTanh {
+    limit: f32,
+}
+
+impl HardTanh {
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a negative, NaN or infinite limit.
+    pub fn new(limit: f32) -> Result<Self> {
+        Ok(Self {
+            limit: non_negative("HardTanh", "limit", limit)?,
+        })
+    }
+    pub fn limit(&self) -> f32 {
+        self.limit
+    }
+}
+
+impl Default for HardTanh {
+    fn default() -> Self {
+        Self { limit: 1.0 }
+    }
+}
+
 /// The elementwise op list.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Elementwise {
@@ -222,6 +249,13 @@ pub enum Elementwise {
     ELU(ELU),
     ThresholdedReLU(ThresholdedReLU),
     ReLU(ReLU),
+    HardTanh(HardTanh),
+}
+
+impl From<HardTanh> for Elementwise {
+    fn from(l: HardTanh) -> Self {
+        Elementwise::HardTanh(l)
+    }
 }
 
 impl From<LeakyReLU> for Elementwise {
@@ -279,14 +313,16 @@ pub(crate) enum ElementwiseKind {
     ELU,
     ThresholdedReLU,
     ReLU,
+    HardTanh,
 }
 
 impl ElementwiseKind {
-    pub(crate) const ALL: [ElementwiseKind; 4] = [
+    pub(crate) const ALL: [ElementwiseKind; 5] = [
         ElementwiseKind::LeakyReLU,
         ElementwiseKind::ELU,
         ElementwiseKind::ThresholdedReLU,
         ElementwiseKind::ReLU,
+        ElementwiseKind::HardTanh,
     ];
 
     /// This op with Keras's default parameters.
@@ -296,6 +332,7 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => ELU::default().into(),
             ElementwiseKind::ThresholdedReLU => ThresholdedReLU::default().into(),
             ElementwiseKind::ReLU => ReLU::default().into(),
+            ElementwiseKind::HardTanh => HardTanh::default().into(),
         }
     }
 
@@ -305,6 +342,7 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => "elu",
             ElementwiseKind::ThresholdedReLU => "thresholded_relu",
             ElementwiseKind::ReLU => "relu",
+            ElementwiseKind::HardTanh => "hard_tanh",
         }
     }
 
@@ -315,6 +353,7 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => include_str!("../shaders/elu.wgsl"),
             ElementwiseKind::ThresholdedReLU => include_str!("../shaders/thresholded_relu.wgsl"),
             ElementwiseKind::ReLU => include_str!("../shaders/relu.wgsl"),
+            ElementwiseKind::HardTanh => include_str!("../shaders/hard_tanh.wgsl"),
         }
     }
 }
@@ -485,6 +524,7 @@ impl Elementwise {
             Elementwise::ELU(_) => ElementwiseKind::ELU,
             Elementwise::ThresholdedReLU(_) => ElementwiseKind::ThresholdedReLU,
             Elementwise::ReLU(_) => ElementwiseKind::ReLU,
+            Elementwise::HardTanh(_) => ElementwiseKind::HardTanh,
         }
     }
 
@@ -507,6 +547,7 @@ impl Elementwise {
             Elementwise::LeakyReLU(l) => format!("leaky_relu(alpha={})", l.alpha),
             Elementwise::ELU(l) => format!("elu(alpha={})", l.alpha),
             Elementwise::ThresholdedReLU(l) => format!("thresholded_relu(theta={})", l.theta),
+            Elementwise::HardTanh(l) => format!("hard_tanh(limit={})", l.limit),
             Elementwise::ReLU(l) => format!(
                 "relu(max_value={}, negative_slope={}, threshold={})",
                 l.max_value.map_or("None".to_string(), |m| m.to_string()),
@@ -523,6 +564,7 @@ impl Elementwise {
             Elementwise::LeakyReLU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ELU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ThresholdedReLU(l) => (0, [l.theta, 0.0, 0.0, 0.0]),
+            Elementwise::HardTanh(l) => (0, [l.limit, 0.0, 0.0, 0.0]),
             Elementwise::ReLU(l) => {
                 let flags = l.path() as u32
                     | if l.clips() { 4 } else { 0 }
@@ -836,7 +878,7 @@ macro_rules! layer_methods {
         }
     )*};
 }
-layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU);
+layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU, HardTanh);
 
 #[cfg(test)]
 pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
