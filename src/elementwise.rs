@@ -215,33 +215,6 @@ impl Default for ReLU {
     }
 }
 
-/// `HardTanh(limit=1.0)` (demo op): `y = clip(x, -limit, limit)`, `dx = dy * [-limit <= x <= limit]`.
-///
-/// Ties pass the gradient; NaN passes through both directions.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HardTanh {
-    limit: f32,
-}
-
-impl HardTanh {
-    /// # Errors
-    /// [`Error::InvalidParameter`] for a negative, NaN or infinite limit.
-    pub fn new(limit: f32) -> Result<Self> {
-        Ok(Self {
-            limit: non_negative("HardTanh", "limit", limit)?,
-        })
-    }
-    pub fn limit(&self) -> f32 {
-        self.limit
-    }
-}
-
-impl Default for HardTanh {
-    fn default() -> Self {
-        Self { limit: 1.0 }
-    }
-}
-
 /// The elementwise op list.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Elementwise {
@@ -249,13 +222,6 @@ pub enum Elementwise {
     ELU(ELU),
     ThresholdedReLU(ThresholdedReLU),
     ReLU(ReLU),
-    HardTanh(HardTanh),
-}
-
-impl From<HardTanh> for Elementwise {
-    fn from(l: HardTanh) -> Self {
-        Elementwise::HardTanh(l)
-    }
 }
 
 impl From<LeakyReLU> for Elementwise {
@@ -313,16 +279,14 @@ pub(crate) enum ElementwiseKind {
     ELU,
     ThresholdedReLU,
     ReLU,
-    HardTanh,
 }
 
 impl ElementwiseKind {
-    pub(crate) const ALL: [ElementwiseKind; 5] = [
+    pub(crate) const ALL: [ElementwiseKind; 4] = [
         ElementwiseKind::LeakyReLU,
         ElementwiseKind::ELU,
         ElementwiseKind::ThresholdedReLU,
         ElementwiseKind::ReLU,
-        ElementwiseKind::HardTanh,
     ];
 
     /// This op with Keras's default parameters.
@@ -332,7 +296,6 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => ELU::default().into(),
             ElementwiseKind::ThresholdedReLU => ThresholdedReLU::default().into(),
             ElementwiseKind::ReLU => ReLU::default().into(),
-            ElementwiseKind::HardTanh => HardTanh::default().into(),
         }
     }
 
@@ -342,7 +305,6 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => "elu",
             ElementwiseKind::ThresholdedReLU => "thresholded_relu",
             ElementwiseKind::ReLU => "relu",
-            ElementwiseKind::HardTanh => "hard_tanh",
         }
     }
 
@@ -353,7 +315,6 @@ impl ElementwiseKind {
             ElementwiseKind::ELU => include_str!("../shaders/elu.wgsl"),
             ElementwiseKind::ThresholdedReLU => include_str!("../shaders/thresholded_relu.wgsl"),
             ElementwiseKind::ReLU => include_str!("../shaders/relu.wgsl"),
-            ElementwiseKind::HardTanh => include_str!("../shaders/hard_tanh.wgsl"),
         }
     }
 }
@@ -524,7 +485,6 @@ impl Elementwise {
             Elementwise::ELU(_) => ElementwiseKind::ELU,
             Elementwise::ThresholdedReLU(_) => ElementwiseKind::ThresholdedReLU,
             Elementwise::ReLU(_) => ElementwiseKind::ReLU,
-            Elementwise::HardTanh(_) => ElementwiseKind::HardTanh,
         }
     }
 
@@ -547,7 +507,6 @@ impl Elementwise {
             Elementwise::LeakyReLU(l) => format!("leaky_relu(alpha={})", l.alpha),
             Elementwise::ELU(l) => format!("elu(alpha={})", l.alpha),
             Elementwise::ThresholdedReLU(l) => format!("thresholded_relu(theta={})", l.theta),
-            Elementwise::HardTanh(l) => format!("hard_tanh(limit={})", l.limit),
             Elementwise::ReLU(l) => format!(
                 "relu(max_value={}, negative_slope={}, threshold={})",
                 l.max_value.map_or("None".to_string(), |m| m.to_string()),
@@ -564,7 +523,6 @@ impl Elementwise {
             Elementwise::LeakyReLU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ELU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ThresholdedReLU(l) => (0, [l.theta, 0.0, 0.0, 0.0]),
-            Elementwise::HardTanh(l) => (0, [l.limit, 0.0, 0.0, 0.0]),
             Elementwise::ReLU(l) => {
                 let flags = l.path() as u32
                     | if l.clips() { 4 } else { 0 }
@@ -878,7 +836,7 @@ macro_rules! layer_methods {
         }
     )*};
 }
-layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU, HardTanh);
+layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU);
 
 #[cfg(test)]
 pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {

@@ -48,8 +48,7 @@ mod uniform_layout;
 pub use batch::Batch;
 pub use direction::Direction;
 pub use elementwise::{
-    fused_wgsl, ActivationParams, Elementwise, HardTanh, LeakyReLU, ReLU, ReluPath,
-    ThresholdedReLU, ELU,
+    fused_wgsl, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
 #[doc(hidden)]

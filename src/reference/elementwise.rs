@@ -94,15 +94,6 @@ pub fn elementwise_forward_scalar(op: &Elementwise, x: f32) -> f32 {
             }
         }
         Elementwise::ThresholdedReLU(l) => mul_mask(x, x > l.theta()),
-        Elementwise::HardTanh(l) => {
-            if x < -l.limit() {
-                -l.limit()
-            } else if x > l.limit() {
-                l.limit()
-            } else {
-                x
-            }
-        }
         Elementwise::ReLU(r) => {
             let ns = r.negative_slope();
             if branch(r) == Branch::Leaky {
@@ -142,13 +133,6 @@ pub fn elementwise_backward_scalar(op: &Elementwise, x: f32, dy: f32) -> f32 {
             }
         }
         Elementwise::ThresholdedReLU(l) => mul_mask(dy, x > l.theta()),
-        Elementwise::HardTanh(l) => {
-            if x < -l.limit() || x > l.limit() {
-                0.0
-            } else {
-                dy
-            }
-        }
         Elementwise::ReLU(r) => {
             let ns = r.negative_slope();
             if branch(r) == Branch::Leaky {

@@ -5,9 +5,7 @@
 //! CPU reference, lives in `wgpu_activations::elementwise` and `reference`).
 
 use serde_json::Value;
-use wgpu_activations::{
-    Direction, Elementwise, Error, HardTanh, LeakyReLU, ReLU, ThresholdedReLU, ELU,
-};
+use wgpu_activations::{Direction, Elementwise, Error, LeakyReLU, ReLU, ThresholdedReLU, ELU};
 
 use crate::cases::{param, Case};
 use crate::check::{ELU_ABS_ULPS_OF_ONE, ELU_ULPS};
@@ -59,10 +57,6 @@ impl ElementwiseOps for Elementwise {
                     ThresholdedReLU::new(0.0).map(Elementwise::from),
                     ThresholdedReLU::new(2.5).map(Elementwise::from),
                 ]),
-                Elementwise::HardTanh(_) => all.extend([
-                    HardTanh::new(0.0).map(Elementwise::from),
-                    HardTanh::new(6.5).map(Elementwise::from),
-                ]),
                 Elementwise::ReLU(_) => all.extend([
                     relu(Some(6.0), 0.0, 0.0),
                     relu(None, 0.1, 0.0),
@@ -89,7 +83,6 @@ impl ElementwiseOps for Elementwise {
             Elementwise::LeakyReLU(_) => vec![0.0],
             Elementwise::ELU(_) => vec![0.0, -17.328_68, -87.336_54],
             Elementwise::ThresholdedReLU(l) => vec![0.0, l.theta()],
-            Elementwise::HardTanh(l) => vec![-l.limit(), 0.0, l.limit()],
             Elementwise::ReLU(r) => {
                 let mut k = vec![0.0, 6.0, r.threshold()];
                 k.extend(r.max_value());
@@ -103,10 +96,9 @@ impl ElementwiseOps for Elementwise {
     /// times `|alpha|` (forward) or `|alpha * dy|` (backward: scale by `|dy|`).
     fn tolerance(&self, _direction: Direction) -> Tolerance {
         match self {
-            Elementwise::LeakyReLU(_)
-            | Elementwise::ThresholdedReLU(_)
-            | Elementwise::ReLU(_)
-            | Elementwise::HardTanh(_) => Tolerance::EXACT,
+            Elementwise::LeakyReLU(_) | Elementwise::ThresholdedReLU(_) | Elementwise::ReLU(_) => {
+                Tolerance::EXACT
+            }
             Elementwise::ELU(l) => Tolerance {
                 ulps: ELU_ULPS,
                 abs: ELU_ABS_ULPS_OF_ONE as f32 * f32::EPSILON / 2.0 * l.alpha().abs(),
@@ -116,13 +108,7 @@ impl ElementwiseOps for Elementwise {
 
     /// Whether the backward tolerance scales with `|dy|`.
     fn tolerance_scales_with_dy(&self) -> bool {
-        match self {
-            Elementwise::ELU(_) => true,
-            Elementwise::LeakyReLU(_)
-            | Elementwise::ThresholdedReLU(_)
-            | Elementwise::ReLU(_)
-            | Elementwise::HardTanh(_) => false,
-        }
+        matches!(self, Elementwise::ELU(_))
     }
 
     /// Builds the elementwise layer a case names, with Keras's defaults and validation.
@@ -144,9 +130,6 @@ impl ElementwiseOps for Elementwise {
             Elementwise::ThresholdedReLU(d) => param(case, "ThresholdedReLU", "theta", d.theta())
                 .and_then(ThresholdedReLU::new)
                 .map(Into::into),
-            Elementwise::HardTanh(d) => param(case, "HardTanh", "limit", d.limit())
-                .and_then(HardTanh::new)
-                .map(Into::into),
             Elementwise::ReLU(d) => (|| {
                 let max_value = match case.params.get("max_value") {
                     None | Some(Value::Null) => d.max_value(),
@@ -161,10 +144,9 @@ impl ElementwiseOps for Elementwise {
 
     fn bench_presets(&self) -> Vec<(&'static str, Elementwise)> {
         match self {
-            Elementwise::LeakyReLU(_)
-            | Elementwise::ELU(_)
-            | Elementwise::ThresholdedReLU(_)
-            | Elementwise::HardTanh(_) => vec![(self.name(), *self)],
+            Elementwise::LeakyReLU(_) | Elementwise::ELU(_) | Elementwise::ThresholdedReLU(_) => {
+                vec![(self.name(), *self)]
+            }
             Elementwise::ReLU(_) => {
                 let relu =
                     |mv, ns, th| ReLU::new(mv, ns, th).expect("bench presets are valid parameters");
