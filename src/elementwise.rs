@@ -1,8 +1,9 @@
 //! The four elementwise layers: LeakyReLU, ELU, ThresholdedReLU and ReLU.
 //!
-//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters,
-//! CPU reference ([`crate::reference`]), presets, kinks and tolerances are exhaustive
-//! matches over it, so a new op does not compile until every one is written.
+//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters and
+//! the CPU reference (`reference::elementwise_*`), and in the tooling (`wgact::ops`) its
+//! presets, kinks, tolerances, case parsing and bench rows are exhaustive matches over it,
+//! so a new op does not compile until every one is written (README: "Adding an activation").
 
 use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;

@@ -434,6 +434,26 @@ pub(crate) fn record(
 }
 
 #[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "SoftmaxParams",
+        SoftmaxParams {
+            rows,
+            len,
+            inner,
+            base,
+            lanes,
+            slots,
+            strided,
+            chunk_len,
+            chunks,
+            groups_x,
+        },
+        true
+    )]
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::softmax::plan::strategy;
@@ -493,24 +513,4 @@ mod tests {
             }
         }
     }
-}
-
-#[cfg(test)]
-pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
-    vec![crate::kernel::uniform_layout!(
-        "SoftmaxParams",
-        SoftmaxParams {
-            rows,
-            len,
-            inner,
-            base,
-            lanes,
-            slots,
-            strided,
-            chunk_len,
-            chunks,
-            groups_x,
-        },
-        true
-    )]
 }
