@@ -26,7 +26,7 @@
 //! # }
 //! ```
 //!
-//! The CPU reference in [`reference`] implements every op independently and needs no GPU.
+//! The CPU reference in [`reference`](mod@reference) implements every op independently and needs no GPU.
 
 mod batch;
 mod direction;
@@ -40,7 +40,7 @@ mod kernel;
 pub mod prelu;
 pub mod reference;
 mod rng;
-pub mod softmax;
+mod softmax;
 mod tensor;
 #[cfg(test)]
 mod uniform_layout;
