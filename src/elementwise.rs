@@ -9,7 +9,7 @@ use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource};
 use crate::tensor::{chunks, Tensor};
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
@@ -709,7 +709,7 @@ impl Elementwise {
                 unit,
                 in_place,
             };
-            gpu.kernel(KernelKey::Elementwise(spec), || spec.source())
+            gpu.kernel(spec, || spec.source())
         };
         let max_groups = gpu.grid_stride_workgroups();
         let mut dispatch = |unit: Unit, start: usize, count: usize| -> Result<()> {

@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource, SharedKernel};
+use crate::kernel::{Array, Arrays, KernelSource, SharedKernel};
 use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
@@ -191,7 +191,7 @@ impl PreluEntry {
             kernel: self,
             in_place,
         };
-        gpu.kernel(KernelKey::Prelu(key), || self.source(in_place))
+        gpu.kernel(key, || self.source(in_place))
     }
 }
 
