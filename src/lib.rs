@@ -26,22 +26,15 @@
 //! # }
 //! ```
 //!
-//! The CPU reference in [`reference`] implements every op independently and needs no GPU.
+//! The CPU reference in [`reference`](mod@reference) implements every op independently and needs no GPU.
 
 // wgpu's WebGPU handles are JavaScript objects, not `Send`/`Sync`; a browser page has one
 // thread, so the crate's `Arc`s (shared with native builds) are plain counted pointers there.
 #![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 mod batch;
-// Timing is native tooling (the blocking GPU-against-reference checks are too, inside `check`).
-#[cfg(not(target_arch = "wasm32"))]
-pub mod bench;
-pub mod cases;
-#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
-pub mod check;
-pub mod compare;
-pub mod conformance;
-pub mod elementwise;
+mod direction;
+mod elementwise;
 mod error;
 mod fill;
 mod gpu;
@@ -50,16 +43,22 @@ pub mod keras;
 mod kernel;
 pub mod prelu;
 pub mod reference;
-pub mod softmax;
+mod rng;
+mod softmax;
 mod tensor;
+#[cfg(test)]
+mod uniform_layout;
 
 pub use batch::Batch;
+pub use direction::Direction;
 pub use elementwise::{
-    fused_wgsl, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
-    ThresholdedReLU, ELU,
+    fused_wgsl, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
-pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+#[doc(hidden)]
+pub use gpu::destroy_device_for_tests;
+pub use gpu::{DType, Gpu, GpuInfo};
+#[doc(inline)]
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
@@ -69,7 +68,8 @@ pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
 
 /// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
 /// validating them without a GPU: generated from the same kernel specs the pipelines are
-/// compiled from.
+/// compiled from. Validation support for the crate's own tests, not part of the layers' API.
+#[doc(hidden)]
 pub fn shader_sources() -> Vec<(String, String)> {
     let mut sources: Vec<(String, String)> = elementwise::ElementwiseKernel::all()
         .into_iter()
@@ -82,7 +82,5 @@ pub fn shader_sources() -> Vec<(String, String)> {
     sources.extend(softmax::shader_sources());
     let fill = fill::source();
     sources.push((fill.label.clone(), fill.wgsl()));
-    #[cfg(not(target_arch = "wasm32"))]
-    sources.extend(bench::shader_sources());
     sources
 }

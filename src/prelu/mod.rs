@@ -59,22 +59,14 @@
 //! # }
 //! ```
 
-#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
-mod check;
 mod constraints;
 mod initializers;
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 mod regularizers;
 
-#[cfg(not(target_arch = "wasm32"))]
-pub use check::check_preset;
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) use check::check_rows;
-pub use check::{
-    check_dalpha, check_inputs, check_presets, dalpha_bounds, dalpha_bounds_against, LARGE_PRESET,
-    UNIT_ROUNDOFF,
-};
 pub use constraints::{Constraint, EPSILON};
 pub use initializers::{fans, Initializer, TRUNCATED_NORMAL_STDDEV};
 pub(crate) use kernels::shader_sources;
@@ -85,8 +77,6 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 use plan::Limits;
-
-pub(crate) use kernels::PreluKernelKey;
 
 /// Highest input rank (8 axes: at most 4 kept and 4 reduced after canonicalisation).
 const MAX_RANK: usize = 8;

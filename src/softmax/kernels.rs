@@ -9,9 +9,9 @@
 //! file.
 
 use crate::batch::Batch;
-use crate::elementwise::Direction;
+use crate::direction::Direction;
 use crate::error::{Error, Result};
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource};
 use crate::tensor::Tensor;
 
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
@@ -95,7 +95,7 @@ impl Reduction {
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SoftmaxKernelKey {
-    pub kernel: Kernel,
+    pub kernel: SoftmaxEntry,
     pub masked: bool,
     pub reduction: Reduction,
     /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
@@ -106,7 +106,7 @@ impl SoftmaxKernelKey {
     /// Every kernel the family can compile.
     pub(crate) fn all() -> Vec<SoftmaxKernelKey> {
         let mut all = Vec::new();
-        for kernel in Kernel::ALL {
+        for kernel in SoftmaxEntry::ALL {
             for masked in [false, true] {
                 for reduction in Reduction::ALL {
                     for in_place in [false, true] {
@@ -130,7 +130,9 @@ impl SoftmaxKernelKey {
         let mut arrays = Arrays::new(self.kernel.arrays(self.masked));
         if self.in_place {
             arrays = match self.kernel {
-                Kernel::ForwardRows | Kernel::ForwardFinish => arrays.in_place("x", "y"),
+                SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => {
+                    arrays.in_place("x", "y")
+                }
                 _ => arrays.in_place("dy", "dx"),
             };
         }
@@ -149,7 +151,7 @@ impl SoftmaxKernelKey {
 
 /// The softmax kernels; each is one WGSL file with one entry point of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kernel {
+pub(crate) enum SoftmaxEntry {
     ForwardRows,
     ForwardPartials,
     ForwardFinish,
@@ -158,43 +160,52 @@ pub(crate) enum Kernel {
     BackwardFinish,
 }
 
-impl Kernel {
-    pub(crate) const ALL: [Kernel; 6] = [
-        Kernel::ForwardRows,
-        Kernel::ForwardPartials,
-        Kernel::ForwardFinish,
-        Kernel::BackwardRows,
-        Kernel::BackwardPartials,
-        Kernel::BackwardFinish,
+impl SoftmaxEntry {
+    pub(crate) const ALL: [SoftmaxEntry; 6] = [
+        SoftmaxEntry::ForwardRows,
+        SoftmaxEntry::ForwardPartials,
+        SoftmaxEntry::ForwardFinish,
+        SoftmaxEntry::BackwardRows,
+        SoftmaxEntry::BackwardPartials,
+        SoftmaxEntry::BackwardFinish,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
         match self {
-            Kernel::ForwardRows => "forward_rows",
-            Kernel::ForwardPartials => "forward_partials",
-            Kernel::ForwardFinish => "forward_finish",
-            Kernel::BackwardRows => "backward_rows",
-            Kernel::BackwardPartials => "backward_partials",
-            Kernel::BackwardFinish => "backward_finish",
+            SoftmaxEntry::ForwardRows => "forward_rows",
+            SoftmaxEntry::ForwardPartials => "forward_partials",
+            SoftmaxEntry::ForwardFinish => "forward_finish",
+            SoftmaxEntry::BackwardRows => "backward_rows",
+            SoftmaxEntry::BackwardPartials => "backward_partials",
+            SoftmaxEntry::BackwardFinish => "backward_finish",
         }
     }
 
     fn file(self) -> &'static str {
         match self {
-            Kernel::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
-            Kernel::ForwardPartials => include_str!("../../shaders/softmax_forward_partials.wgsl"),
-            Kernel::ForwardFinish => include_str!("../../shaders/softmax_forward_finish.wgsl"),
-            Kernel::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
-            Kernel::BackwardPartials => {
+            SoftmaxEntry::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
+            SoftmaxEntry::ForwardPartials => {
+                include_str!("../../shaders/softmax_forward_partials.wgsl")
+            }
+            SoftmaxEntry::ForwardFinish => {
+                include_str!("../../shaders/softmax_forward_finish.wgsl")
+            }
+            SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
+            SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
-            Kernel::BackwardFinish => include_str!("../../shaders/softmax_backward_finish.wgsl"),
+            SoftmaxEntry::BackwardFinish => {
+                include_str!("../../shaders/softmax_backward_finish.wgsl")
+            }
         }
     }
 
     /// Whether the kernel writes the output tensor (and so has an in-place variant).
     fn writes_tensor(self) -> bool {
-        !matches!(self, Kernel::ForwardPartials | Kernel::BackwardPartials)
+        !matches!(
+            self,
+            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials
+        )
     }
 
     /// The storage arrays, reads before writes.
@@ -202,7 +213,9 @@ impl Kernel {
         const F: &str = "f32";
         const V: &str = "vec4<f32>";
         let mut arrays = match self {
-            Kernel::ForwardRows | Kernel::ForwardPartials | Kernel::ForwardFinish => {
+            SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardPartials
+            | SoftmaxEntry::ForwardFinish => {
                 vec![Array::read("x", F)]
             }
             _ => vec![Array::read("y", F), Array::read("dy", F)],
@@ -210,13 +223,18 @@ impl Kernel {
         if masked {
             arrays.push(Array::read("mask", F));
         }
-        if matches!(self, Kernel::ForwardFinish | Kernel::BackwardFinish) {
+        if matches!(
+            self,
+            SoftmaxEntry::ForwardFinish | SoftmaxEntry::BackwardFinish
+        ) {
             arrays.push(Array::read("partials", V));
         }
         arrays.push(match self {
-            Kernel::ForwardRows | Kernel::ForwardFinish => Array::write("y", F),
-            Kernel::BackwardRows | Kernel::BackwardFinish => Array::write("dx", F),
-            Kernel::ForwardPartials | Kernel::BackwardPartials => Array::write("partials", V),
+            SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => Array::write("y", F),
+            SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardFinish => Array::write("dx", F),
+            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
+                Array::write("partials", V)
+            }
         });
         arrays
     }
@@ -315,27 +333,29 @@ pub(crate) fn record(
     let slices = plan::slices(view, max_elems, align_elems)?;
 
     let (first, second) = match (pass, strategy) {
-        (Direction::Forward, Strategy::Registers { .. }) => (Kernel::ForwardRows, None),
-        (Direction::Backward, Strategy::Registers { .. }) => (Kernel::BackwardRows, None),
-        (Direction::Forward, Strategy::Long { .. }) => {
-            (Kernel::ForwardPartials, Some(Kernel::ForwardFinish))
-        }
-        (Direction::Backward, Strategy::Long { .. }) => {
-            (Kernel::BackwardPartials, Some(Kernel::BackwardFinish))
-        }
+        (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
+        (Direction::Backward, Strategy::Registers { .. }) => (SoftmaxEntry::BackwardRows, None),
+        (Direction::Forward, Strategy::Long { .. }) => (
+            SoftmaxEntry::ForwardPartials,
+            Some(SoftmaxEntry::ForwardFinish),
+        ),
+        (Direction::Backward, Strategy::Long { .. }) => (
+            SoftmaxEntry::BackwardPartials,
+            Some(SoftmaxEntry::BackwardFinish),
+        ),
     };
     let info = gpu.info();
     let subgroup = (info.subgroup && !tuning.no_subgroups)
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
-    let load = |kernel: Kernel| {
+    let load = |kernel: SoftmaxEntry| {
         let key = SoftmaxKernelKey {
             kernel,
             masked,
             reduction,
             in_place: in_place && kernel.writes_tensor(),
         };
-        gpu.kernel(KernelKey::Softmax(key), || key.source())
+        gpu.kernel(key, || key.source())
     };
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;
@@ -411,6 +431,26 @@ pub(crate) fn record(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "SoftmaxParams",
+        SoftmaxParams {
+            rows,
+            len,
+            inner,
+            base,
+            lanes,
+            slots,
+            strided,
+            chunk_len,
+            chunks,
+            groups_x,
+        },
+        true
+    )]
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@
 //! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
 //! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
-#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
-mod check;
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 
 use crate::batch::{check_aliasing, Batch};
@@ -22,9 +22,9 @@ use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
-pub(crate) use plan::{axis_view, AxisView};
+pub(crate) use plan::axis_view;
 
-use crate::elementwise::Direction;
+use crate::direction::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
 use kernels::Tuning;
 
@@ -378,14 +378,3 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
         })
         .collect()
 }
-
-/// The `wgact check` rows of this family.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) use check::check_rows;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub use check::check_case;
-pub use check::{
-    compare_dx, compare_y, dx_abs_scale, logits, random_mask, special_rows, upstream, DX_TOLERANCE,
-    ROW_LENGTHS, Y_TOLERANCE,
-};

@@ -1,7 +1,7 @@
 //! The browser entry point of wgpu-activations: the conformance runner over a cases file,
 //! on the page's WebGPU adapter. `web/index.html` drives it (and `web/check.sh` drives that
 //! page in headless Chromium). The cases, the run and the verdicts are the library's own
-//! (`conformance::run_and_judge`, the same tolerances as `wgact check --cases`); this crate
+//! (`wgact::conformance::run_and_judge`, the same tolerances as `wgact check --cases`); this crate
 //! only hands them to JavaScript, one case per promise so the page can draw as it goes.
 #![cfg(target_arch = "wasm32")]
 
@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use serde_json::json;
 use wasm_bindgen::prelude::*;
-use wgpu_activations::cases::{parse_cases, Case};
-use wgpu_activations::conformance::{run_and_judge, Backend};
+use wgact::cases::{parse_cases, Case};
+use wgact::conformance::{run_and_judge, Backend};
 use wgpu_activations::{Error, Gpu, Tensor};
 
 /// A parsed cases file (the format of `tests/data/cases.json`).

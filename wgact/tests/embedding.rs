@@ -4,8 +4,9 @@
 
 mod common;
 
-use wgpu_activations::check::elementwise_inputs;
-use wgpu_activations::compare::Comparison;
+use wgact::check::elementwise_inputs;
+use wgact::compare::Comparison;
+use wgact::ops::ElementwiseOps;
 use wgpu_activations::reference::prelu::{prelu_backward, prelu_forward};
 use wgpu_activations::reference::{
     elementwise_backward, elementwise_forward, softmax_backward, softmax_forward,
@@ -215,13 +216,13 @@ fn softmax_matches_the_reference_on_views_into_and_in_place_on_every_axis() {
 
                 for (t, reference) in [(&yv, &y_ref), (&in_place, &y_ref)] {
                     let got = t.to_vec(gpu).unwrap();
-                    wgpu_activations::softmax::compare_y(&got, reference)
+                    wgact::check::softmax::compare_y(&got, reference)
                         .unwrap_or_else(|e| panic!("{what} y: {e:?}"));
                     assert_untouched_around(gpu, t, &what);
                 }
                 for t in [&dxv, &dy_in_place] {
                     let got = t.to_vec(gpu).unwrap();
-                    wgpu_activations::softmax::compare_dx(&got, &dx_ref, &dy, shape, axis)
+                    wgact::check::softmax::compare_dx(&got, &dx_ref, &dy, shape, axis)
                         .unwrap_or_else(|e| panic!("{what} dx: {e:?}"));
                     assert_untouched_around(gpu, t, &what);
                 }

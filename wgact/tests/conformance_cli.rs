@@ -22,7 +22,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cases.json");
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cases.json");
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("wgact-{}-{name}", std::process::id()));

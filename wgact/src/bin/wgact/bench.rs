@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use wgpu_activations::bench::{self, BenchOp, Options, Row};
+use wgact::bench::{self, BenchOp, Options, Row};
 use wgpu_activations::Gpu;
 
 /// Sizes (elements) a default run tries, in order, while the copy kernel's time extrapolated

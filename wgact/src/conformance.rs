@@ -3,14 +3,17 @@
 //! conformance tests do.
 
 use crate::cases::Case;
+use crate::check::prelu;
+use crate::check::softmax;
 use crate::compare::{flush_denormal, Comparison, Tolerance};
-use crate::elementwise::{Direction, Elementwise};
-use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::prelu::{self, Initializer, PReLU};
-use crate::reference;
-use crate::softmax::{self, Softmax};
-use crate::tensor::Tensor;
+use crate::ops::ElementwiseOps;
+use wgpu_activations::reference;
+use wgpu_activations::Gpu;
+use wgpu_activations::Softmax;
+use wgpu_activations::Tensor;
+use wgpu_activations::{Direction, Elementwise};
+use wgpu_activations::{Error, Result};
+use wgpu_activations::{Initializer, PReLU};
 
 /// Where a case runs.
 #[derive(Clone, Copy, Debug)]

@@ -3,10 +3,12 @@
 
 mod common;
 
-use wgpu_activations::cases::{parse_cases, Case};
+use wgact::cases::{parse_cases, Case};
+use wgact::check::prelu::{
+    check_dalpha, check_inputs, check_preset, check_presets, dalpha_bounds, LARGE_PRESET,
+};
 use wgpu_activations::prelu::{
-    check_dalpha, check_inputs, check_preset, check_presets, dalpha_bounds, fans, Constraint,
-    Initializer, PReLU, Regularizer, LARGE_PRESET, TRUNCATED_NORMAL_STDDEV,
+    fans, Constraint, Initializer, PReLU, Regularizer, TRUNCATED_NORMAL_STDDEV,
 };
 use wgpu_activations::reference::prelu as reference;
 use wgpu_activations::{Error, Gpu, Tensor};
@@ -85,7 +87,7 @@ fn one_alpha_element_summing_over_a_million_terms_stays_within_the_documented_bo
 fn prelu_cases() -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/cases.json"
+        "/../tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
     let cases: Vec<Case> = parse_cases(&text)
@@ -98,22 +100,14 @@ fn prelu_cases() -> Vec<Case> {
 }
 
 fn exact(actual: &[f32], expected: &[f32]) -> Result<(), String> {
-    wgpu_activations::compare::Comparison::new(
-        actual,
-        expected,
-        wgpu_activations::compare::Tolerance::EXACT,
-    )
-    .check()
-    .map_err(|m| m.to_string())
+    wgact::compare::Comparison::new(actual, expected, wgact::compare::Tolerance::EXACT)
+        .check()
+        .map_err(|m| m.to_string())
 }
 
 /// Exact, accepting the result for denormal inputs flushed to zero (GPUs may flush).
 fn exact_or_flushed(actual: &[f32], expected: &[f32], flushed: &[f32]) -> Result<(), String> {
-    let mut c = wgpu_activations::compare::Comparison::new(
-        actual,
-        expected,
-        wgpu_activations::compare::Tolerance::EXACT,
-    );
+    let mut c = wgact::compare::Comparison::new(actual, expected, wgact::compare::Tolerance::EXACT);
     c.alternative = Some(flushed);
     c.flush_denormals = true;
     c.check().map_err(|m| m.to_string())
@@ -194,7 +188,7 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
             let what = format!("{shape:?} {axes:?} binding {binding:?} groups {groups:?}");
             let xf: Vec<f32> = x
                 .iter()
-                .map(|&v| wgpu_activations::compare::flush_denormal(v))
+                .map(|&v| wgact::compare::flush_denormal(v))
                 .collect();
             let y_ref = reference::prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
             let y_alt = reference::prelu_forward(&xf, &shape, &alpha, &alpha_shape).unwrap();

@@ -4,13 +4,13 @@
 
 mod common;
 
-use wgpu_activations::cases::{parse_cases, Case};
-use wgpu_activations::conformance::{judge, run_case, Backend};
+use wgact::cases::{parse_cases, Case};
+use wgact::conformance::{judge, run_case, Backend};
 
 fn cases(ops: &[&str]) -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/cases.json"
+        "/../tests/data/cases.json"
     ))
     .expect("tests/data/cases.json is in the repository");
     let all = parse_cases(&text).expect("the reference file parses");

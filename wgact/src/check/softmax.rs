@@ -2,13 +2,13 @@
 
 use crate::check::{CheckRow, Rng};
 use crate::compare::{Comparison, Tolerance};
-use crate::elementwise::Direction;
-use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::reference;
-use crate::tensor::Tensor;
+use wgpu_activations::reference;
+use wgpu_activations::Direction;
+use wgpu_activations::Gpu;
+use wgpu_activations::Result;
+use wgpu_activations::Tensor;
 
-use super::{axis_view, Softmax};
+use wgpu_activations::Softmax;
 
 /// Row lengths of the presets: every lane / workgroup / register boundary of the strategies
 /// (`plan::strategy`), the long-row scheme (4097: two chunks) and a long row of 65537.
@@ -35,7 +35,7 @@ pub const DX_TOLERANCE: Tolerance = Tolerance { ulps: 8, abs: 4e-7 };
 /// The per-element scale of [`DX_TOLERANCE`]'s absolute part: the largest finite `|dy|` of
 /// the element's row (at least 1e-30).
 pub fn dx_abs_scale(dy: &[f32], shape: &[usize], axis: i64) -> Result<Vec<f32>> {
-    let v = axis_view(shape, axis)?;
+    let v = reference::softmax_axis_split(shape, axis)?;
     let mut scale = vec![0.0f32; dy.len()];
     for o in 0..v.outer {
         for i in 0..v.inner {
@@ -190,7 +190,7 @@ pub(crate) fn check_rows(
         for row in check_case(gpu, &layer, x, mask, shape, seed)? {
             emit(&row);
         }
-        Ok::<(), crate::Error>(())
+        Ok::<(), wgpu_activations::Error>(())
     };
     let last = Softmax::default();
     for &len in ROW_LENGTHS {

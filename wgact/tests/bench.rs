@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use wgpu_activations::bench::{self, BenchOp, Options};
+use wgact::bench::{self, BenchOp, Options};
 use wgpu_activations::{Direction, Tensor};
 
 /// A run short enough for a test: a couple of timed runs per row.
@@ -112,7 +112,7 @@ fn gbps_counts_the_bytes_a_perfect_kernel_moves() {
 #[test]
 fn the_copy_kernel_copies_every_element_whatever_the_grid() {
     let gpu = require_gpu!();
-    let mut rng = wgpu_activations::check::Rng::new(3);
+    let mut rng = wgact::check::Rng::new(3);
     // Not whole vec4s, not whole workgroups, and several grid strides on a small grid.
     for n in [1, 5, 1023, 70_001] {
         let data: Vec<f32> = (0..n).map(|_| rng.uniform(-1e3, 1e3)).collect();
@@ -193,14 +193,14 @@ fn wgact_bench_writes_json_rows_with_every_field_and_an_svg_naming_every_op() {
 
 #[test]
 fn the_copy_shader_is_valid_wgsl_without_a_gpu() {
-    let sources = wgpu_activations::shader_sources();
+    let sources = wgact::bench::shader_sources();
     let copy: Vec<_> = sources
         .iter()
         .filter(|(l, _)| l.starts_with("bench/"))
         .collect();
     assert!(
         !copy.is_empty(),
-        "the copy kernel is missing from shader_sources()"
+        "the copy kernel is missing from wgact::bench::shader_sources()"
     );
     for (label, source) in copy {
         let module = naga::front::wgsl::parse_str(source)

@@ -18,19 +18,19 @@
 
 use std::time::{Duration, Instant};
 
-use crate::batch::Batch;
 use crate::check::Rng;
-use crate::elementwise::{Direction, Elementwise, ReLU, ThresholdedReLU, ELU};
-use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu};
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
-use crate::prelu::{Initializer, PReLU};
-use crate::softmax::Softmax;
-use crate::tensor::{chunks, Tensor};
-use crate::LeakyReLU;
+use crate::ops::ElementwiseOps;
+use wgpu_activations::Batch;
+use wgpu_activations::Softmax;
+use wgpu_activations::Tensor;
+use wgpu_activations::{DType, Gpu};
+use wgpu_activations::{Direction, Elementwise};
+use wgpu_activations::{Error, Result};
+use wgpu_activations::{Initializer, PReLU};
 
-/// Workgroup size of the copy kernel.
-const COPY_WORKGROUP_SIZE: u32 = 256;
+mod copy;
+
+pub use copy::{copy_wgsl, CopyPlan, COPY_WORKGROUP_SIZE};
 /// Grid sizes (workgroups) the copy kernel tries at each tensor size; the fastest is the roof.
 /// 16,896 is about 128 workgroups per SM on an H100, where such a grid reached the copy roof.
 const COPY_GRIDS: [u32; 6] = [64, 256, 1024, 4096, 16_896, u32::MAX];
@@ -116,7 +116,7 @@ pub enum OpKind {
 }
 
 /// A prepared measurement: inputs allocated, ready to record or call.
-pub struct Case {
+pub struct Workload {
     pub shape: Vec<usize>,
     /// What else identifies the kernel run, e.g. the copy's grid; empty for most ops.
     pub detail: String,
@@ -131,7 +131,7 @@ type RecordFn = dyn Fn(&Gpu, &mut wgpu::CommandEncoder) -> Result<()>;
 /// Makes the public call a user would make.
 type CallFn = dyn Fn(&Gpu) -> Result<()>;
 
-impl Case {
+impl Workload {
     /// Records the op's dispatches (what the kernel time covers).
     pub fn record(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         (self.record)(gpu, encoder)
@@ -145,26 +145,22 @@ impl Case {
 impl BenchOp {
     /// What `wgact bench` runs by default: copy and every layer's presets.
     pub fn defaults() -> Vec<BenchOp> {
-        let relu = |max_value, negative_slope, threshold| {
-            ReLU::new(max_value, negative_slope, threshold).expect("valid preset")
-        };
-        let elementwise = |name, op: Elementwise| BenchOp {
-            name,
+        let mut ops = vec![BenchOp {
+            name: "copy",
             variant: "",
-            kind: OpKind::Elementwise(op),
-        };
-        vec![
-            BenchOp {
-                name: "copy",
-                variant: "",
-                kind: OpKind::Copy,
-            },
-            elementwise("leaky_relu", LeakyReLU::default().into()),
-            elementwise("elu", ELU::default().into()),
-            elementwise("thresholded_relu", ThresholdedReLU::default().into()),
-            elementwise("relu", ReLU::default().into()),
-            elementwise("relu_max6", relu(Some(6.0), 0.0, 0.0).into()),
-            elementwise("relu_general", relu(Some(6.0), 0.1, 0.5).into()),
+            kind: OpKind::Copy,
+        }];
+        ops.extend(
+            Elementwise::defaults()
+                .iter()
+                .flat_map(ElementwiseOps::bench_presets)
+                .map(|(name, op)| BenchOp {
+                    name,
+                    variant: "",
+                    kind: OpKind::Elementwise(op),
+                }),
+        );
+        ops.extend([
             BenchOp {
                 name: "prelu",
                 variant: "",
@@ -180,7 +176,8 @@ impl BenchOp {
                 variant: "",
                 kind: OpKind::SoftmaxAxis1,
             },
-        ]
+        ]);
+        ops
     }
 
     /// The op with its variant, e.g. `softmax_last 256 columns`: one criterion group or chart
@@ -204,7 +201,7 @@ impl BenchOp {
         direction: Direction,
         n: usize,
         seed: u64,
-    ) -> Result<Option<Case>> {
+    ) -> Result<Option<Workload>> {
         self.kind.case(gpu, direction, n, seed)
     }
 }
@@ -229,7 +226,13 @@ fn f32_bytes(n: usize, tensors: u64) -> u64 {
 }
 
 impl OpKind {
-    fn case(&self, gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
+    fn case(
+        &self,
+        gpu: &Gpu,
+        direction: Direction,
+        n: usize,
+        seed: u64,
+    ) -> Result<Option<Workload>> {
         match *self {
             OpKind::Copy => match direction {
                 Direction::Forward => tuned_copy_case(gpu, n, seed).map(Some),
@@ -237,7 +240,7 @@ impl OpKind {
             },
             OpKind::Elementwise(op) => {
                 let x = random_tensor(gpu, n, seed)?;
-                let out = Tensor::alloc(gpu, &format!("bench/{}/out", op.name()), &[n])?;
+                let out = Tensor::zeros(gpu, &[n])?;
                 let (inputs, bytes) = match direction {
                     Direction::Forward => (vec![x], f32_bytes(n, 2)),
                     Direction::Backward => (
@@ -246,7 +249,7 @@ impl OpKind {
                     ),
                 };
                 let recorded = inputs.clone();
-                Ok(Some(Case {
+                Ok(Some(Workload {
                     shape: vec![n],
                     detail: String::new(),
                     bytes,
@@ -288,7 +291,7 @@ impl OpKind {
 
 /// PReLU on `(n / 4096, 8, 8, 64)` with `shared_axes=[1, 2]`; `None` when 4096 does not
 /// divide `n`. Backward is dx and dalpha (bytes: x, dy and dx, plus dalpha).
-fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
+fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Workload>> {
     if !n.is_multiple_of(4096) {
         return Ok(None);
     }
@@ -296,13 +299,13 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
     let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2]))?;
     layer.build(gpu, &shape)?;
     let x = random_tensor(gpu, n, seed)?.reshape(&shape)?;
-    let out = Tensor::alloc(gpu, "bench/prelu/out", &shape)?;
+    let out = Tensor::zeros(gpu, &shape)?;
     let layer = std::rc::Rc::new(std::cell::RefCell::new(layer));
     let recorded = std::rc::Rc::clone(&layer);
     Ok(Some(match direction {
         Direction::Forward => {
             let xr = x.clone();
-            Case {
+            Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
                 bytes: f32_bytes(n, 2),
@@ -319,9 +322,9 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
         Direction::Backward => {
             let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(&shape)?;
             let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
-            let dalpha = Tensor::alloc(gpu, "bench/prelu/dalpha", &alpha_shape)?;
+            let dalpha = Tensor::zeros(gpu, &alpha_shape)?;
             let (xr, dyr) = (x.clone(), dy.clone());
-            Case {
+            Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
                 bytes: f32_bytes(n, 3) + f32_bytes(dalpha.len(), 1),
@@ -345,15 +348,15 @@ fn softmax_case(
     shape: &[usize],
     axis: i64,
     seed: u64,
-) -> Result<Case> {
-    let n = crate::tensor::element_count(shape).unwrap_or(0);
+) -> Result<Workload> {
+    let n = wgpu_activations::element_count(shape).unwrap_or(0);
     let layer = Softmax::new(axis)?;
     let x = random_tensor(gpu, n, seed)?.reshape(shape)?;
-    let out = Tensor::alloc(gpu, "bench/softmax/out", shape)?;
+    let out = Tensor::zeros(gpu, shape)?;
     Ok(match direction {
         Direction::Forward => {
             let xr = x.clone();
-            Case {
+            Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
                 bytes: f32_bytes(n, 2),
@@ -369,7 +372,7 @@ fn softmax_case(
             let y = layer.forward(gpu, &x)?;
             let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(shape)?;
             let (yr, dyr) = (y.clone(), dy.clone());
-            Case {
+            Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
                 bytes: f32_bytes(n, 3),
@@ -384,77 +387,19 @@ fn softmax_case(
     })
 }
 
-/// The copy kernel's WGSL source.
-fn copy_wgsl() -> String {
-    format!(
-        "const WG: u32 = {COPY_WORKGROUP_SIZE}u;\n{}",
-        include_str!("../shaders/copy.wgsl")
-    )
-}
-
-/// Every WGSL source of the bench, labelled `bench/...`.
-pub(crate) fn shader_sources() -> Vec<(String, String)> {
-    vec![("bench/copy".to_string(), copy_source().wgsl())]
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct CopyParams {
-    len_vec4: u32,
-    _pad: [u32; 3],
-}
-
-/// The copy kernel: vec4 `src` and `dst` arrays.
-fn copy_source() -> KernelSource {
-    KernelSource {
-        label: "bench/copy".into(),
-        entry: "copy",
-        arrays: Arrays::new(vec![
-            Array::read("src", "vec4<f32>"),
-            Array::write("dst", "vec4<f32>"),
-        ]),
-        body: copy_wgsl(),
-    }
-}
-
-/// Records `dst = src` on at most `max_groups` workgroups per dispatch, in chunks of one
-/// storage binding.
-fn record_copy(
-    gpu: &Gpu,
-    encoder: &mut wgpu::CommandEncoder,
-    src: &Tensor,
-    dst: &Tensor,
-    max_groups: u32,
-) -> Result<()> {
-    let kernel = gpu.kernel(KernelKey::Raw("bench/copy"), copy_source)?;
-    let n = dst.len();
-    let chunk = gpu.chunk_elems(None);
-    let max_groups = max_groups.min(gpu.limits().max_compute_workgroups_per_dimension);
-    let mut batch = Batch::new(gpu);
-    for (start, count) in chunks(n, chunk) {
-        let len_vec4 = count.div_ceil(4) as u32;
-        let params = CopyParams {
-            len_vec4,
-            _pad: [0; 3],
-        };
-        let groups = len_vec4.div_ceil(COPY_WORKGROUP_SIZE).min(max_groups);
-        batch.push(
-            &kernel,
-            bytemuck::bytes_of(&params),
-            vec![
-                src.slot(gpu, start, len_vec4 as usize * 4, 16),
-                dst.slot(gpu, start, len_vec4 as usize * 4, 16),
-            ],
-            [groups, 1, 1],
-        );
-    }
-    batch.encode(encoder)
+/// Every WGSL source of the bench (its copy kernel), labelled `bench/...`, for validation.
+pub fn shader_sources() -> Vec<(String, String)> {
+    vec![("bench/copy".to_string(), copy::copy_wgsl())]
 }
 
 /// Records with `record` into a fresh encoder and submits it, inside error scopes.
 fn submit(gpu: &Gpu, record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>) -> Result<()> {
-    gpu.scoped(&|| "bench".to_string(), || {
-        let mut encoder = gpu.encoder("bench");
+    copy::scoped(gpu, "bench", || {
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench"),
+            });
         record(&mut encoder)?;
         gpu.queue().submit([encoder.finish()]);
         Ok::<(), Error>(())
@@ -464,34 +409,37 @@ fn submit(gpu: &Gpu, record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()
 /// `src` copied by the bench's copy kernel on at most `max_workgroups` workgroups.
 ///
 /// # Errors
-/// [`Error::ForeignTensor`], allocation and GPU errors.
+/// Allocation and GPU errors.
 pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
-    src.check_gpu(gpu, "src")?;
-    let dst = Tensor::alloc(gpu, "bench/copy/dst", src.shape())?;
+    let dst = Tensor::zeros(gpu, src.shape())?;
+    let plan = CopyPlan::new(gpu, src, &dst, max_workgroups)?;
     submit(gpu, |encoder| {
-        record_copy(gpu, encoder, src, &dst, max_workgroups)
+        plan.record(encoder);
+        Ok(())
     })?;
     Ok(dst)
 }
 
-fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Case> {
+fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Workload> {
     let n = src.len();
-    let dst = Tensor::alloc(gpu, "bench/copy/dst", &[n])?;
-    let record = move |gpu: &Gpu, encoder: &mut wgpu::CommandEncoder| {
-        record_copy(gpu, encoder, &src, &dst, max_groups)
-    };
-    let record = std::sync::Arc::new(record);
-    let for_call = std::sync::Arc::clone(&record);
-    let groups = (n.div_ceil(4) as u32)
-        .div_ceil(COPY_WORKGROUP_SIZE)
-        .min(max_groups)
-        .min(gpu.limits().max_compute_workgroups_per_dimension);
-    Ok(Case {
+    let dst = Tensor::zeros(gpu, &[n])?;
+    let plan = std::sync::Arc::new(CopyPlan::new(gpu, &src, &dst, max_groups)?);
+    let for_call = std::sync::Arc::clone(&plan);
+    let groups = plan.groups;
+    Ok(Workload {
         shape: vec![n],
         detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
         bytes: f32_bytes(n, 2),
-        record: Box::new(move |gpu, encoder| record(gpu, encoder)),
-        call: Box::new(move |gpu| submit(gpu, |encoder| for_call(gpu, encoder))),
+        record: Box::new(move |_gpu, encoder| {
+            plan.record(encoder);
+            Ok(())
+        }),
+        call: Box::new(move |gpu| {
+            submit(gpu, |encoder| {
+                for_call.record(encoder);
+                Ok(())
+            })
+        }),
     })
 }
 
@@ -589,12 +537,49 @@ fn timestamped(
         encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
         Ok(())
     })?;
-    let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_buffer(&resolved, 0, bytes)?);
+    let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&read_back(gpu, &resolved, bytes)?);
     let period_ns = gpu.queue().get_timestamp_period() as f64;
     Ok(ticks
         .chunks_exact(2)
         .map(|t| Duration::from_nanos((t[1].saturating_sub(t[0]) as f64 * period_ns) as u64))
         .collect())
+}
+
+/// The first `bytes` of `buffer` (which has `COPY_SRC`), through a mapped staging buffer.
+fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    let staging = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("bench/readback"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    submit(gpu, |encoder| {
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+        Ok(())
+    })?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
+    wait(gpu)?;
+    let mapped = rx
+        .recv()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    mapped.map_err(|message| Error::Gpu {
+        during: "reading the bench's timestamps".into(),
+        message,
+    })?;
+    let data = staging
+        .slice(..)
+        .get_mapped_range()
+        .map_err(|e| Error::Gpu {
+            during: "reading the bench's timestamps".into(),
+            message: e.to_string(),
+        })?
+        .to_vec();
+    staging.unmap();
+    Ok(data)
 }
 
 /// The median (upper median for an even count); zero for none.
@@ -624,7 +609,7 @@ fn reps_for(estimate: Duration, opts: &Options) -> usize {
 ///
 /// # Errors
 /// As [`gpu_times`].
-pub fn kernel_time(gpu: &Gpu, case: &Case, opts: &Options) -> Result<(Duration, Timer)> {
+pub fn kernel_time(gpu: &Gpu, case: &Workload, opts: &Options) -> Result<(Duration, Timer)> {
     let timer = timer(gpu, opts.timestamps);
     let record = |encoder: &mut wgpu::CommandEncoder| case.record(gpu, encoder);
     let warm = gpu_times(gpu, opts.warmup.max(1), timer, &record)?;
@@ -636,7 +621,7 @@ pub fn kernel_time(gpu: &Gpu, case: &Case, opts: &Options) -> Result<(Duration, 
 ///
 /// # Errors
 /// As [`gpu_times`], and errors of the public call.
-pub fn measure(gpu: &Gpu, case: &Case, opts: &Options) -> Result<Measurement> {
+pub fn measure(gpu: &Gpu, case: &Workload, opts: &Options) -> Result<Measurement> {
     let (kernel, timer) = kernel_time(gpu, case, opts)?;
     let call = || -> Result<Duration> {
         let start = Instant::now();
@@ -659,7 +644,7 @@ pub fn measure(gpu: &Gpu, case: &Case, opts: &Options) -> Result<Measurement> {
 ///
 /// # Errors
 /// As [`gpu_times`].
-pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
+pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Workload> {
     let quick = Options {
         warmup: 1,
         min_reps: 5,
@@ -668,7 +653,7 @@ pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
     };
     let src = random_tensor(gpu, n, seed)?;
     let needed = (n.div_ceil(4) as u32).div_ceil(COPY_WORKGROUP_SIZE);
-    let mut best: Option<(Case, Duration)> = None;
+    let mut best: Option<(Workload, Duration)> = None;
     let mut tried = Vec::new();
     for grid in COPY_GRIDS {
         if grid != u32::MAX && grid >= needed {
@@ -707,7 +692,7 @@ pub struct Row {
     pub backend: String,
     pub driver: String,
     pub timer: &'static str,
-    /// [`Case::detail`].
+    /// [`Workload::detail`].
     pub detail: String,
 }
 
@@ -721,7 +706,7 @@ impl Row {
         }
     }
     pub fn elements(&self) -> usize {
-        crate::tensor::element_count(&self.shape).unwrap_or(0)
+        wgpu_activations::element_count(&self.shape).unwrap_or(0)
     }
 }
 
@@ -734,7 +719,7 @@ fn row(
     gpu: &Gpu,
     op: &BenchOp,
     dir: Direction,
-    case: &Case,
+    case: &Workload,
     m: &Measurement,
     copy_gbps: f64,
 ) -> Row {

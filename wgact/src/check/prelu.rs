@@ -1,14 +1,14 @@
 //! The PReLU checks: the `wgact check` presets and rows, deterministic inputs, and the
 //! documented dalpha bound.
 
-use super::{Initializer, PReLU};
 use crate::check::{CheckRow, Rng};
 use crate::compare::{flush_denormal, Comparison, Tolerance};
-use crate::elementwise::Direction;
-use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::reference;
-use crate::tensor::Tensor;
+use wgpu_activations::reference;
+use wgpu_activations::Direction;
+use wgpu_activations::Gpu;
+use wgpu_activations::Result;
+use wgpu_activations::Tensor;
+use wgpu_activations::{Initializer, PReLU};
 
 /// f32 unit roundoff, 2^-24.
 pub const UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;

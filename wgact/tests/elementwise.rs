@@ -4,7 +4,8 @@
 
 mod common;
 
-use wgpu_activations::check::{check_elementwise, LARGE_SIZE, SIZES};
+use wgact::check::{check_elementwise, LARGE_SIZE, SIZES};
+use wgact::ops::ElementwiseOps;
 use wgpu_activations::{
     Direction, Elementwise, Error, Gpu, LeakyReLU, ReLU, Tensor, ThresholdedReLU, ELU,
 };

@@ -1,12 +1,18 @@
 //! What `wgact check` and the tests run: parameter presets, kink points, deterministic
 //! inputs with special values, the boundary sizes, and one GPU-vs-CPU check.
 
-use crate::compare::{flush_denormal, Comparison, Mismatch, Tolerance};
-use crate::elementwise::{Direction, Elementwise, LeakyReLU, ReLU, ThresholdedReLU, ELU};
-use crate::error::Result;
-use crate::gpu::Gpu;
-use crate::reference;
-use crate::tensor::Tensor;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
+pub mod prelu;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
+pub mod softmax;
+
+use crate::compare::{flush_denormal, Comparison, Mismatch};
+use crate::ops::ElementwiseOps;
+use wgpu_activations::reference;
+use wgpu_activations::Gpu;
+use wgpu_activations::Result;
+use wgpu_activations::Tensor;
+use wgpu_activations::{Direction, Elementwise};
 
 /// Element counts around every boundary of the elementwise kernels: vec4 packing (1, 3, 4,
 /// 5), the 64- and 256-wide workgroups, and a multi-workgroup grid.
@@ -91,78 +97,6 @@ fn next_up(v: f32) -> f32 {
 
 fn next_down(v: f32) -> f32 {
     -next_up(-v)
-}
-
-impl Elementwise {
-    /// The parameter presets `wgact check` and the tests run: Keras defaults, zero, the
-    /// values of the reference file, negative alphas Keras accepts, and every ReLU path.
-    pub fn presets() -> Vec<Elementwise> {
-        let relu = |mv, ns, th| ReLU::new(mv, ns, th).map(Elementwise::from);
-        let all = [
-            Ok(LeakyReLU::default().into()),
-            LeakyReLU::new(0.0).map(Elementwise::from),
-            LeakyReLU::new(0.01).map(Elementwise::from),
-            LeakyReLU::new(1.5).map(Elementwise::from),
-            LeakyReLU::new(-1.0).map(Elementwise::from),
-            Ok(ELU::default().into()),
-            ELU::new(0.5).map(Elementwise::from),
-            ELU::new(2.0).map(Elementwise::from),
-            ELU::new(0.0).map(Elementwise::from),
-            ELU::new(-1.0).map(Elementwise::from),
-            Ok(ThresholdedReLU::default().into()),
-            ThresholdedReLU::new(0.0).map(Elementwise::from),
-            ThresholdedReLU::new(2.5).map(Elementwise::from),
-            Ok(ReLU::default().into()),
-            relu(Some(6.0), 0.0, 0.0),
-            relu(None, 0.1, 0.0),
-            relu(None, 0.0, 0.5),
-            relu(Some(6.0), 0.1, 0.5),
-            relu(Some(0.0), 0.0, 0.0),
-            relu(Some(2.5), 0.0, 0.0),
-            relu(Some(6.0), 0.1, 0.0),
-            relu(Some(2.5), 0.1, 0.5),
-            relu(None, 1.5, 0.0),
-            relu(Some(0.25), 0.0, 0.5),
-            relu(Some(6.0), 0.0, 0.5),
-        ];
-        all.into_iter()
-            .map(|p| p.expect("presets are valid parameters"))
-            .collect()
-    }
-
-    /// The points where this op's value or gradient changes rule.
-    pub fn kinks(&self) -> Vec<f32> {
-        match self {
-            Elementwise::LeakyReLU(_) => vec![0.0],
-            Elementwise::ELU(_) => vec![0.0, -17.328_68, -87.336_54],
-            Elementwise::ThresholdedReLU(l) => vec![0.0, l.theta()],
-            Elementwise::ReLU(r) => {
-                let mut k = vec![0.0, 6.0, r.threshold()];
-                k.extend(r.max_value());
-                k
-            }
-        }
-    }
-
-    /// The documented tolerance of one direction: exact for the piecewise-linear ops;
-    /// for ELU, [`ELU_ULPS`] ulp with an absolute floor of [`ELU_ABS_ULPS_OF_ONE`] ulp of 1
-    /// times `|alpha|` (forward) or `|alpha * dy|` (backward: scale by `|dy|`).
-    pub fn tolerance(&self, _direction: Direction) -> Tolerance {
-        match self {
-            Elementwise::LeakyReLU(_) | Elementwise::ThresholdedReLU(_) | Elementwise::ReLU(_) => {
-                Tolerance::EXACT
-            }
-            Elementwise::ELU(l) => Tolerance {
-                ulps: ELU_ULPS,
-                abs: ELU_ABS_ULPS_OF_ONE as f32 * f32::EPSILON / 2.0 * l.alpha().abs(),
-            },
-        }
-    }
-
-    /// Whether the backward tolerance scales with `|dy|`.
-    pub fn tolerance_scales_with_dy(&self) -> bool {
-        matches!(self, Elementwise::ELU(_))
-    }
 }
 
 /// ELU's bound in ulp of the expected value.
@@ -323,7 +257,7 @@ pub fn run_all(gpu: &Gpu, quick: bool, seed: u64, emit: &mut dyn FnMut(&CheckRow
             }
         }
     }
-    crate::prelu::check_rows(gpu, quick, seed, emit)?;
-    crate::softmax::check_rows(gpu, quick, seed, emit)?;
+    crate::check::prelu::check_rows(gpu, quick, seed, emit)?;
+    crate::check::softmax::check_rows(gpu, quick, seed, emit)?;
     Ok(())
 }

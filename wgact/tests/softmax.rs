@@ -4,11 +4,12 @@
 
 mod common;
 
-use wgpu_activations::cases::{parse_cases, Case};
-use wgpu_activations::check::CheckRow;
-use wgpu_activations::compare::{Comparison, Tolerance};
+use wgact::cases::{parse_cases, Case};
+use wgact::check::softmax as sm;
+use wgact::check::CheckRow;
+use wgact::compare::{Comparison, Tolerance};
 use wgpu_activations::reference::{softmax_backward, softmax_forward, softmax_row_f64};
-use wgpu_activations::softmax::{self as sm, Softmax};
+use wgpu_activations::Softmax;
 use wgpu_activations::{Error, Gpu, Tensor};
 
 fn assert_rows(rows: [CheckRow; 2]) {
@@ -229,7 +230,7 @@ fn check_x(gpu: &Gpu, x: &[f32], shape: &[usize]) {
 fn softmax_cases() -> Vec<(Case, i64)> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/cases.json"
+        "/../tests/data/cases.json"
     ))
     .expect("tests/data/cases.json");
     let cases: Vec<(Case, i64)> = parse_cases(&text)

@@ -5,10 +5,9 @@
 mod common;
 
 use proptest::prelude::*;
-use wgpu_activations::check::{check_elementwise_on, special_values};
-use wgpu_activations::{
-    prelu, softmax, Direction, Elementwise, LeakyReLU, ReLU, Softmax, ThresholdedReLU, ELU,
-};
+use wgact::check::{check_elementwise_on, special_values};
+use wgact::check::{prelu, softmax};
+use wgpu_activations::{Direction, Elementwise, LeakyReLU, ReLU, Softmax, ThresholdedReLU, ELU};
 
 /// Ranks 1-5, dims 1-300, at most 2^16 elements (lavapipe is slow).
 fn shapes() -> impl Strategy<Value = Vec<usize>> {

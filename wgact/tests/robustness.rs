@@ -3,11 +3,11 @@
 mod common;
 
 use proptest::prelude::*;
-use wgpu_activations::cases::parse_cases;
-use wgpu_activations::check::{check_elementwise, CheckRow};
-use wgpu_activations::{
-    prelu, softmax, Direction, Elementwise, Error, Gpu, PReLU, Softmax, Tensor, ELU,
-};
+use wgact::cases::parse_cases;
+use wgact::check::{check_elementwise, CheckRow};
+use wgact::check::{prelu, softmax};
+use wgact::ops::ElementwiseOps;
+use wgpu_activations::{Direction, Elementwise, Error, Gpu, PReLU, Softmax, Tensor, ELU};
 
 #[test]
 fn gpu_and_tensors_are_send_and_sync() {

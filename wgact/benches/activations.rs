@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wgpu_activations::bench::{self, BenchOp, OpKind};
-use wgpu_activations::check::Rng;
+use wgact::bench::{self, BenchOp, OpKind};
+use wgact::check::Rng;
 use wgpu_activations::reference::{
     elementwise_backward, elementwise_forward, prelu, softmax_backward, softmax_forward,
 };

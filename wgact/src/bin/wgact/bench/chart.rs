@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
-use wgpu_activations::bench::Row;
+use wgact::bench::Row;
 
 /// Draws `rows` into an SVG file at `path`.
 pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {

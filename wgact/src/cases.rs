@@ -5,10 +5,10 @@
 //! panics: a malformed file is a [`CaseError`] naming the case and the field.
 
 use serde_json::{Map, Value};
+use wgpu_activations::Elementwise;
 
-use crate::elementwise::{Elementwise, LeakyReLU, ReLU, ThresholdedReLU, ELU};
-use crate::error::Error;
-use crate::tensor::element_count;
+use wgpu_activations::element_count;
+use wgpu_activations::Error;
 
 /// One reference case.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,15 +47,12 @@ pub enum CaseError {
     },
 }
 
-/// The ops a case may name.
-pub const OPS: [&str; 6] = [
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "thresholded_relu",
-    "softmax",
-    "relu",
-];
+/// The ops a case may name: every elementwise op of the table, `prelu` and `softmax`.
+pub fn ops() -> Vec<&'static str> {
+    let mut ops: Vec<&'static str> = Elementwise::defaults().iter().map(|op| op.name()).collect();
+    ops.extend(["prelu", "softmax"]);
+    ops
+}
 
 fn field_error(case: &str, field: &str, problem: impl Into<String>) -> CaseError {
     CaseError::Field {
@@ -142,12 +139,12 @@ fn parse_case(index: usize, value: &Value) -> Result<Case, CaseError> {
         }
     };
     let op = match obj.get("op") {
-        Some(Value::String(s)) if OPS.contains(&s.as_str()) => s.clone(),
+        Some(Value::String(s)) if ops().contains(&s.as_str()) => s.clone(),
         Some(other) => {
             return Err(field_error(
                 &name,
                 "op",
-                format!("unknown op {other}; expected one of {OPS:?}"),
+                format!("unknown op {other}; expected one of {:?}", ops()),
             ))
         }
         None => return Err(field_error(&name, "op", "missing")),
@@ -235,7 +232,12 @@ pub fn parse_cases(text: &str) -> Result<Vec<Case>, CaseError> {
 
 /// A float parameter: absent means the Keras default; `null` means None, which Keras
 /// rejects for every parameter below but ReLU's max_value.
-fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> Result<f32, Error> {
+pub(crate) fn param(
+    case: &Case,
+    layer: &'static str,
+    name: &'static str,
+    default: f32,
+) -> Result<f32, Error> {
     match case.params.get(name) {
         None => Ok(default),
         Some(v) => number(v).ok_or_else(|| Error::InvalidParameter {
@@ -244,36 +246,5 @@ fn param(case: &Case, layer: &'static str, name: &'static str, default: f32) -> 
             value: v.to_string(),
             reason: "cannot be None, expecting a float",
         }),
-    }
-}
-
-impl Elementwise {
-    /// Builds the elementwise layer a case names, with Keras's defaults and validation.
-    /// `None` when the case's op is not elementwise.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] for parameters Keras rejects.
-    pub fn from_case(case: &Case) -> Option<Result<Elementwise, Error>> {
-        Some(match case.op.as_str() {
-            "leaky_relu" => param(case, "LeakyReLU", "alpha", 0.3)
-                .and_then(LeakyReLU::new)
-                .map(Into::into),
-            "elu" => param(case, "ELU", "alpha", 1.0)
-                .and_then(ELU::new)
-                .map(Into::into),
-            "thresholded_relu" => param(case, "ThresholdedReLU", "theta", 1.0)
-                .and_then(ThresholdedReLU::new)
-                .map(Into::into),
-            "relu" => (|| {
-                let max_value = match case.params.get("max_value") {
-                    None | Some(Value::Null) => None,
-                    Some(_) => Some(param(case, "ReLU", "max_value", 0.0)?),
-                };
-                let negative_slope = param(case, "ReLU", "negative_slope", 0.0)?;
-                let threshold = param(case, "ReLU", "threshold", 0.0)?;
-                ReLU::new(max_value, negative_slope, threshold).map(Elementwise::from)
-            })(),
-            _ => return None,
-        })
     }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wgpu_activations::cases::parse_cases;
-use wgpu_activations::check::{run_all, CheckRow};
-use wgpu_activations::conformance::{results_json, run_cases, summary_line, Backend};
+use wgact::cases::parse_cases;
+use wgact::check::{run_all, CheckRow};
+use wgact::conformance::{results_json, run_cases, summary_line, Backend};
 use wgpu_activations::Gpu;
 
 #[derive(Parser)]
