@@ -1,14 +1,15 @@
 //! The four elementwise layers: LeakyReLU, ELU, ThresholdedReLU and ReLU.
 //!
-//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters,
-//! CPU reference ([`crate::reference`]), presets, kinks and tolerances are exhaustive
-//! matches over it, so a new op does not compile until every one is written.
+//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters and
+//! the CPU reference (`reference::elementwise_*`), and in the tooling (`wgact::ops`) its
+//! presets, kinks, tolerances, case parsing and bench rows are exhaustive matches over it,
+//! so a new op does not compile until every one is written (README: "Adding an activation").
 
 use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource};
 use crate::tensor::{chunks, Tensor};
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
@@ -833,7 +834,7 @@ impl Elementwise {
                 unit,
                 in_place,
             };
-            gpu.kernel(KernelKey::Elementwise(spec), || spec.source())
+            gpu.kernel(spec, || spec.source())
         };
         let max_groups = gpu.grid_stride_workgroups();
         let mut dispatch = |unit: Unit, start: usize, count: usize| -> Result<()> {

@@ -2,7 +2,7 @@
 
 use crate::batch::Batch;
 use crate::error::Result;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource};
 use crate::tensor::{chunks, Tensor};
 
 const WORKGROUP_SIZE: u32 = 256;
@@ -14,6 +14,10 @@ struct FillParams {
     value: f32,
     _pad: [u32; 2],
 }
+
+/// The pipeline-cache key of the fill kernel (one kernel, no variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FillKernel;
 
 pub(crate) fn source() -> KernelSource {
     KernelSource {
@@ -33,7 +37,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    let kernel = gpu.kernel(KernelKey::Fill, source)?;
+    let kernel = gpu.kernel(FillKernel, source)?;
     for (start, count) in chunks(out.len(), gpu.chunk_elems()) {
         let params = FillParams {
             n: count as u32,

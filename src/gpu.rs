@@ -5,6 +5,7 @@
 //! `@binding(0)` is a uniform block of parameters, then come the read-only storage
 //! buffers, then the read-write ones.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,9 +70,16 @@ fn shared_instance(backends: wgpu::Backends) -> &'static wgpu::Instance {
 }
 
 /// Optional features we use when the adapter has them.
+#[cfg(not(target_arch = "wasm32"))]
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::TIMESTAMP_QUERY)
     .union(wgpu::Features::SUBGROUP);
+/// In a browser, no subgroups: the subgroup softmax kernels are written in naga's dialect
+/// (builtins without `enable subgroups;`, which naga 30 rejects and a browser's WGSL
+/// requires, and `subgroup_id`, which WebGPU lacks), so softmax takes its tree reductions.
+#[cfg(target_arch = "wasm32")]
+const WANTED_FEATURES: wgpu::Features =
+    wgpu::Features::SHADER_F16.union(wgpu::Features::TIMESTAMP_QUERY);
 
 /// Limits and paths a [`Gpu`] runs under below its device's own: the one knob tests use to
 /// exercise chunking, 2-D grids and fallback paths at small sizes (results must not change).
@@ -99,17 +107,57 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
-    kernels: Mutex<HashMap<KernelKey, SharedKernel>>,
+    /// The pipeline cache: per key type (`TypeId` of a family's `KernelKey`), a
+    /// `HashMap<Key, SharedKernel>`.
+    kernels: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     layouts: Mutex<HashMap<(u32, u32), wgpu::BindGroupLayout>>,
     /// Grow-only scratch buffers (softmax and dalpha partials), by slot. Every op uses its
     /// scratch within its own dispatches and all work runs in queue order, so ops may share
     /// them; a grown slot's old buffer lives on in the commands that recorded it.
     scratch: Mutex<Vec<Option<wgpu::Buffer>>>,
-    lost: Arc<Mutex<Option<String>>>,
-    uncaptured: Arc<Mutex<Option<String>>>,
+    health: Health,
     live_bytes: Arc<AtomicU64>,
     dispatches: AtomicU64,
     overrides: LimitsOverride,
+}
+
+/// What the device reported out of band: a loss, an error that escaped every scope, and (in
+/// a browser, where error scopes resolve later as promises) the first error a scope caught
+/// after its call had returned. Shared with pending readbacks, which report it on resolving.
+#[derive(Clone, Default)]
+pub(crate) struct Health {
+    lost: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    deferred: Arc<Mutex<Option<Error>>>,
+}
+
+impl Health {
+    /// Fails when the device was lost or an error escaped a scope or was caught late.
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(reason) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Error::DeviceLost(reason));
+        }
+        if let Some(e) = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
+        if let Some(message) = self
+            .uncaptured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(Error::Gpu {
+                during: "an earlier call".into(),
+                message,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Gpu {
@@ -129,14 +177,19 @@ impl Gpu {
     /// # Errors
     /// [`Error::NoAdapter`] when no adapter exists, [`Error::RequestDevice`] when the adapter
     /// refuses a device.
+    ///
+    /// Native only: a browser cannot block, so a web application awaits [`Gpu::new_async`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         pollster::block_on(Self::new_async())
     }
 
-    /// Async twin of [`Gpu::new`].
+    /// Async twin of [`Gpu::new`], and the way to get a context in a browser (WebGPU's
+    /// adapter there, with the adapter's own limits, e.g. its storage-binding size, requested).
     ///
     /// # Errors
-    /// As [`Gpu::new`].
+    /// [`Error::NoAdapter`] when no adapter exists (in a browser: no WebGPU, or it is
+    /// disabled), [`Error::RequestDevice`] when the adapter refuses a device.
     pub async fn new_async() -> Result<Self> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
         let adapter = Self::pick_adapter(shared_instance(backends), backends).await?;
@@ -213,7 +266,9 @@ impl Gpu {
             driver_info: adapter.driver_info.clone(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
-            subgroup: features.contains(wgpu::Features::SUBGROUP),
+            // A browser's device may have subgroups (an application's own device), but the
+            // subgroup kernels do not compile there (see WANTED_FEATURES): trees instead.
+            subgroup: features.contains(wgpu::Features::SUBGROUP) && !cfg!(target_arch = "wasm32"),
             min_subgroup_size: adapter.subgroup_min_size,
             max_subgroup_size: adapter.subgroup_max_size,
             max_buffer_size: limits.max_buffer_size,
@@ -223,8 +278,6 @@ impl Gpu {
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             min_storage_buffer_offset_alignment: limits.min_storage_buffer_offset_alignment,
         };
-        let lost = Arc::new(Mutex::new(None));
-        let uncaptured = Arc::new(Mutex::new(None));
         // About 128 per SM on an H100 reached the copy roof (shared/device/README.md); a CPU
         // adapter (lavapipe) runs each workgroup as a task and copies fastest on ~1024.
         let grid_stride_workgroups = match adapter.device_type {
@@ -242,8 +295,7 @@ impl Gpu {
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
             scratch: Mutex::new(Vec::new()),
-            lost,
-            uncaptured,
+            health: Health::default(),
             live_bytes: Arc::new(AtomicU64::new(0)),
             dispatches: AtomicU64::new(0),
             overrides: LimitsOverride::default(),
@@ -255,13 +307,13 @@ impl Gpu {
     /// [`Error::Gpu`], instead of wgpu's default panic. [`Gpu::new`] does this for the device
     /// it creates; a wrapped device keeps the application's callbacks unless it calls this.
     pub fn install_handlers(&self) {
-        let lost_cb = Arc::clone(&self.lost);
+        let lost_cb = Arc::clone(&self.health.lost);
         self.device
             .set_device_lost_callback(move |reason, message| {
                 *lost_cb.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(format!("{reason:?}: {message}"));
             });
-        let uncaptured_cb = Arc::clone(&self.uncaptured);
+        let uncaptured_cb = Arc::clone(&self.health.uncaptured);
         self.device
             .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
                 *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
@@ -316,21 +368,7 @@ impl Gpu {
 
     /// Fails when the device was lost or an error escaped a scope.
     pub(crate) fn ensure_usable(&self) -> Result<()> {
-        if let Some(reason) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(Error::DeviceLost(reason));
-        }
-        if let Some(message) = self
-            .uncaptured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            return Err(Error::Gpu {
-                during: "an earlier call".into(),
-                message,
-            });
-        }
-        Ok(())
+        self.health.check()
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and turns what they catch
@@ -340,21 +378,60 @@ impl Gpu {
         during: &dyn Fn() -> String,
         f: impl FnOnce() -> T,
     ) -> Result<T> {
+        self.scoped_as(during, |e| e, f)
+    }
+
+    /// [`Gpu::scoped`], with what a scope catches passed through `classify` (a caller's
+    /// more precise error). The scopes are popped at once either way; only how their
+    /// promises are settled differs. Natively wgpu settles them during the pop, so the
+    /// error comes back from this call. A browser settles them later on its event loop and
+    /// nothing here may wait for it: the error is kept and returned by the context's next
+    /// call (or by the readback being awaited), as an error that escaped a scope is.
+    pub(crate) fn scoped_as<T>(
+        &self,
+        during: &dyn Fn() -> String,
+        classify: impl Fn(Error) -> Error + 'static,
+        f: impl FnOnce() -> T,
+    ) -> Result<T> {
         self.ensure_usable()?;
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let value = f();
-        let oom_error = pollster::block_on(oom.pop());
-        let validation_error = pollster::block_on(validation.pop());
-        if let Some(e) = oom_error {
-            return Err(Error::OutOfMemory {
-                during: format!("{}: {e}", during()),
-            });
+        let (oom, validation) = (oom.pop(), validation.pop());
+        let typed =
+            move |during: String, oom: Option<wgpu::Error>, validation: Option<wgpu::Error>| {
+                if let Some(e) = oom {
+                    return Some(classify(Error::OutOfMemory {
+                        during: format!("{during}: {e}"),
+                    }));
+                }
+                validation.map(|e| {
+                    classify(Error::Gpu {
+                        during,
+                        message: e.to_string(),
+                    })
+                })
+            };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let (oom, validation) = (pollster::block_on(oom), pollster::block_on(validation));
+            if oom.is_some() || validation.is_some() {
+                if let Some(e) = typed(during(), oom, validation) {
+                    return Err(e);
+                }
+            }
         }
-        if let Some(e) = validation_error {
-            return Err(Error::Gpu {
-                during: during(),
-                message: e.to_string(),
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (during, deferred) = (during(), Arc::clone(&self.health.deferred));
+            wasm_bindgen_futures::spawn_local(async move {
+                let (oom, validation) = (oom.await, validation.await);
+                if let Some(e) = typed(during, oom, validation) {
+                    deferred
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
             });
         }
         self.ensure_usable()?;
@@ -403,25 +480,32 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::ShaderCompile`] naming the kernel when WGSL or pipeline creation fails.
-    pub(crate) fn kernel(
+    pub(crate) fn kernel<K: KernelKey>(
         &self,
-        key: KernelKey,
+        key: K,
         source: impl FnOnce() -> KernelSource,
     ) -> Result<SharedKernel> {
-        if let Some(k) = self
+        let cached = self
             .kernels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(Arc::clone(k));
+            .get(&TypeId::of::<K>())
+            .and_then(|family| family.downcast_ref::<HashMap<K, SharedKernel>>())
+            .and_then(|family| family.get(&key).cloned());
+        if let Some(k) = cached {
+            return Ok(k);
         }
         let source = source();
         let label = source.label.clone();
         let (reads, writes) = source.arrays.counts();
         let layout = self.layout(reads, writes);
         let wgsl = source.wgsl();
-        let compiled = self.scoped(&|| label.clone(), || {
+        let kernel_name = label.clone();
+        let as_compile_error = move |e: Error| Error::ShaderCompile {
+            kernel: kernel_name.clone(),
+            message: e.to_string(),
+        };
+        let compiled = self.scoped_as(&|| label.clone(), as_compile_error, || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -445,10 +529,7 @@ impl Gpu {
                     cache: None,
                 })
         });
-        let pipeline = compiled.map_err(|e| Error::ShaderCompile {
-            kernel: label.clone(),
-            message: e.to_string(),
-        })?;
+        let pipeline = compiled?;
         let kernel = Arc::new(CompiledKernel {
             pipeline,
             layout,
@@ -456,7 +537,14 @@ impl Gpu {
             arrays: source.arrays.bound(),
         });
         let mut kernels = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Arc::clone(kernels.entry(key).or_insert(kernel)))
+        let family = kernels
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| Box::new(HashMap::<K, SharedKernel>::new()));
+        Ok(match family.downcast_mut::<HashMap<K, SharedKernel>>() {
+            Some(family) => Arc::clone(family.entry(key).or_insert(kernel)),
+            // Unreachable: the entry of `TypeId::of::<K>()` is always a map keyed by `K`.
+            None => kernel,
+        })
     }
 
     pub(crate) fn count_dispatch(&self) {
@@ -473,6 +561,7 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::Gpu`] when the wait fails; [`Error::DeviceLost`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
         self.device
             .poll(wgpu::PollType::Wait {
@@ -490,6 +579,7 @@ impl Gpu {
     ///
     /// # Errors
     /// As [`Gpu::wait`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait_idle(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -543,14 +633,21 @@ impl Gpu {
     }
 
     /// Fails unless `buffer` belongs to this context's device: a storage binding of it is
-    /// made inside an error scope (views are made once, not on the recording path).
+    /// made inside an error scope (views are made once, not on the recording path). In a
+    /// browser the verdict arrives later: the context's next call reports it.
     pub(crate) fn check_buffer_device(&self, buffer: &wgpu::Buffer) -> Result<()> {
         if buffer.size() < 4 {
             return Ok(());
         }
         let layout = self.layout(1, 0);
         let uniform = self.uniform_probe();
-        let made = self.scoped(&|| "checking a view's buffer".into(), || {
+        let foreign = |e: Error| match e {
+            Error::Gpu { .. } => Error::ForeignTensor {
+                what: "view buffer (made by another device)",
+            },
+            e => e,
+        };
+        self.scoped_as(&|| "checking a view's buffer".into(), foreign, || {
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("wgpu-activations/view-check"),
                 layout: &layout,
@@ -569,14 +666,8 @@ impl Gpu {
                     },
                 ],
             })
-        });
-        match made {
-            Ok(_) => Ok(()),
-            Err(Error::Gpu { .. }) => Err(Error::ForeignTensor {
-                what: "view buffer (made by another device)",
-            }),
-            Err(e) => Err(e),
-        }
+        })
+        .map(|_| ())
     }
 
     fn uniform_probe(&self) -> wgpu::Buffer {
@@ -623,10 +714,13 @@ impl Gpu {
             staging,
             device: self.device.clone(),
             state,
+            health: self.health.clone(),
         })
     }
 
-    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them.
+    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them. Native
+    /// only (a browser cannot block).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn read_buffer(
         &self,
         buffer: &wgpu::Buffer,
@@ -713,7 +807,7 @@ impl Gpu {
     /// kernel is compiled: for testing that a WGSL error becomes [`Error::ShaderCompile`].
     #[doc(hidden)]
     pub fn compile_for_tests(&self, kernel: &'static str, source: &str) -> Result<()> {
-        self.kernel(KernelKey::Raw(kernel), || KernelSource {
+        self.kernel(RawKernel(kernel), || KernelSource {
             label: kernel.to_string(),
             entry: "main",
             arrays: crate::kernel::Arrays::new(Vec::new()),
@@ -730,7 +824,13 @@ pub fn destroy_device_for_tests(gpu: &Gpu) {
     let _ = gpu.device.poll(wgpu::PollType::Poll);
 }
 
+// wgpu's WebGPU handles are JavaScript objects, neither `Send` nor `Sync`: only native.
+#[cfg(not(target_arch = "wasm32"))]
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Gpu>();
 };
+
+/// Key of a kernel compiled from a given source (`Gpu::compile_for_tests`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RawKernel(&'static str);

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::batch::Slot;
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu};
+use crate::gpu::{DType, Gpu, Health};
 
 /// The buffer usage a caller-owned buffer needs for [`Tensor::view`]. Add
 /// [`VIEW_READBACK_USAGE`] to read it back through the library and [`VIEW_UPLOAD_USAGE`] to
@@ -171,11 +171,13 @@ impl Tensor {
         Self::over(gpu, buffer, 0, shape)
     }
 
-    /// Downloads the tensor's elements (row-major), waiting for the GPU.
+    /// Downloads the tensor's elements (row-major), waiting for the GPU. Native only: in a
+    /// browser await [`Tensor::read`].
     ///
     /// # Errors
     /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
     /// view without `COPY_SRC`; readback or device errors.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         let mut out = vec![0.0; self.len()];
         self.read_into(gpu, &mut out)?;
@@ -186,6 +188,7 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::to_vec`]; [`Error::LengthMismatch`] for an `out` of another length.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
         let size = self.readback_bytes(gpu, out.len())?;
         let bytes = gpu.read_buffer(&self.storage.buffer, self.byte_offset(), size)?;
@@ -201,7 +204,10 @@ impl Tensor {
     /// future drives the device with non-blocking polls whenever it is polled.
     ///
     /// # Errors
-    /// As [`Tensor::to_vec`] (validation errors are reported when the future resolves).
+    /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
+    /// view without `COPY_SRC`; readback or device errors; in a browser also an error that
+    /// the context's error scopes caught after an earlier call returned. All are reported
+    /// when the future resolves.
     pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
         let started = self
             .readback_bytes(gpu, self.len())
@@ -418,10 +424,13 @@ fn check_len(len: usize, shape: &[usize]) -> Result<()> {
 
 /// A submitted copy into a staging buffer, waiting for its map.
 pub(crate) struct PendingRead {
+    /// What a native blocking read waits for; a browser's readback only awaits the map.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub index: wgpu::SubmissionIndex,
     pub staging: wgpu::Buffer,
     pub device: wgpu::Device,
     pub state: Arc<Mutex<MapState>>,
+    pub health: Health,
 }
 
 #[derive(Default)]
@@ -447,9 +456,9 @@ impl PendingRead {
         Ok(bytes)
     }
 
-    /// After the submission finished (and the device was polled): the bytes.
     /// After the submission finished: the bytes. Another thread's poll may be delivering
     /// this map's callback right now, so wait for it (it is due, not pending on the GPU).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn finish_now(self) -> Result<Vec<u8>> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
@@ -479,7 +488,11 @@ impl PendingRead {
             device: self.device.clone(),
         }
         .await;
-        self.bytes(mapped)
+        let bytes = self.bytes(mapped)?;
+        // In a browser a scope's verdict on this copy (or an earlier call) arrives before
+        // the map does: report it with the bytes it concerns, as natively.
+        self.health.check()?;
+        Ok(bytes)
     }
 }
 

@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{grid, Array, Arrays, KernelKey, KernelSource, SharedKernel};
+use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel};
 use crate::tensor::{chunks, Tensor};
 
 /// What a reduction grid past two dimensions reports.
@@ -200,7 +200,7 @@ impl PreluEntry {
             kernel: self,
             in_place,
         };
-        gpu.kernel(KernelKey::Prelu(key), || self.source(in_place))
+        gpu.kernel(key, || self.source(in_place))
     }
 }
 

@@ -77,8 +77,6 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
-pub(crate) use kernels::PreluKernelKey;
-
 /// Highest input rank (8 axes: at most 4 kept and 4 reduced after canonicalisation).
 const MAX_RANK: usize = 8;
 
@@ -280,6 +278,9 @@ impl PReLU {
     ///
     /// # Errors
     /// [`Error::NotBuilt`]; [`Error::ForeignTensor`] for another `Gpu`; readback errors.
+    ///
+    /// Native only (it waits): in a browser await `alpha_tensor().read(gpu)`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn alpha(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         let built = self.built()?;
         built
@@ -364,14 +365,23 @@ impl PReLU {
     /// # Errors
     /// As [`Self::forward`]; [`Error::ShapeMismatch`] when `dy` differs from `x` in shape.
     pub fn backward(&mut self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-        self.backward_with(gpu, x, dy, false)
+        self.prepare(gpu, x)?;
+        dy.expect(gpu, "dy", x.shape())?;
+        let alpha_shape = self.built()?.alpha_shape.clone();
+        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
+        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
+        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        Ok((dx, dalpha))
     }
 
     /// As [`Self::backward`]; with `add_regularizer_gradient`, the regularizer's gradient
-    /// (computed on the CPU) is added to dalpha.
+    /// (computed on the CPU) is added to dalpha. That reads dalpha back and waits, so it is
+    /// native only: in a browser await `dalpha.read(gpu)` and add
+    /// [`Self::regularization_gradient`].
     ///
     /// # Errors
     /// As [`Self::backward`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn backward_with(
         &mut self,
         gpu: &Gpu,
@@ -379,12 +389,7 @@ impl PReLU {
         dy: &Tensor,
         add_regularizer_gradient: bool,
     ) -> Result<(Tensor, Tensor)> {
-        self.prepare(gpu, x)?;
-        dy.expect(gpu, "dy", x.shape())?;
-        let alpha_shape = self.built()?.alpha_shape.clone();
-        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
-        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
-        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        let (dx, dalpha) = self.backward(gpu, x, dy)?;
         match (&self.regularizer, add_regularizer_gradient) {
             (Some(r), true) => {
                 let built = self.built()?;
@@ -392,7 +397,7 @@ impl PReLU {
                 for (v, g) in values.iter_mut().zip(r.gradient(&built.alpha)) {
                     *v += g;
                 }
-                Ok((dx, Tensor::from_slice(gpu, &values, &alpha_shape)?))
+                Ok((dx, Tensor::from_slice(gpu, &values, dalpha.shape())?))
             }
             _ => Ok((dx, dalpha)),
         }

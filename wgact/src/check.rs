@@ -1,7 +1,9 @@
 //! What `wgact check` and the tests run: parameter presets, kink points, deterministic
 //! inputs with special values, the boundary sizes, and one GPU-vs-CPU check.
 
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod prelu;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod softmax;
 
 use crate::compare::{flush_denormal, Comparison, Mismatch};
@@ -166,6 +168,7 @@ pub struct CheckRow {
     pub outcome: std::result::Result<(), String>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs `op` in `direction` on the GPU over deterministic inputs of `n` elements and
 /// compares with the CPU reference: see [`check_elementwise_on`].
 ///
@@ -182,6 +185,7 @@ pub fn check_elementwise(
     check_elementwise_on(gpu, op, direction, &x, &dy, &[n])
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs `op` in `direction` on the GPU over `x` (and `dy`) of `shape` and compares with the
 /// CPU reference under the op's tolerance. A denormal input or output may be flushed to zero.
 ///
@@ -226,6 +230,7 @@ pub fn check_elementwise_on(
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Every row of `wgact check`: each family's presets, directions and sizes, GPU against the
 /// CPU reference. `quick` skips the tensors past one storage binding.
 ///
