@@ -7,7 +7,7 @@ use super::plan::{
 };
 use super::PReLU;
 use crate::batch::Batch;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel};
 use crate::tensor::{chunks, Tensor};
@@ -29,7 +29,8 @@ struct PreluParams {
     rank: u32,
     n_kept: u32,
     n_red: u32,
-    _pad: [u32; 2],
+    a_first: u32,
+    _pad: u32,
     sizes: [u32; 8],
     astrides: [u32; 8],
     kept_sizes: [u32; 4],
@@ -271,6 +272,28 @@ impl PReLU {
         Self::check_u32("x", n)?;
         let built = self.built()?;
         let (mut params, lanes) = self.elementwise_params(out.shape())?;
+        let alpha_len = built.alpha.len().max(1);
+        let limit = binding_elems(gpu);
+        if alpha_len > limit {
+            // alpha past one binding: boxes of x whose alpha elements are one range each,
+            // bound from that range's start (`params.a_first`), one element per step.
+            let compiled = kernel(Lanes::Scalar).load(gpu, in_place)?;
+            for c in self.forward_chunks(gpu, out.shape())? {
+                let count = c.bind_len - c.skew;
+                params.n = count as u32;
+                params.first = c.elem_start as u32;
+                params.a_first = c.a_first as u32;
+                let mut slots: Vec<_> = reads
+                    .iter()
+                    .map(|t| t.slot(gpu, c.elem_start, count, 4))
+                    .collect();
+                slots.push(built.alpha_tensor.slot(gpu, c.a_first, c.count_a, 4));
+                slots.push(out.slot(gpu, c.elem_start, count, 4));
+                let groups = self.grid_stride_groups(gpu, count, 1);
+                batch.push(&compiled, bytemuck::bytes_of(&params), slots, [groups, 1, 1]);
+            }
+            return Ok(());
+        }
         // The vec4 kernels need every array on a 16-byte boundary (views may not be).
         let lanes = match reads.iter().chain([&out]).all(|t| t.vec4_aligned(0)) {
             true => lanes,
@@ -283,22 +306,12 @@ impl PReLU {
             Lanes::KeptVec4 => (4, 16),
             Lanes::ReducedVec4 => (4, 4),
         };
-        let chunk = binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
-        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
-        let alpha_len = built.alpha.len().max(1);
-        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
-            return Err(Error::TooLarge {
-                what: "alpha (must fit one storage binding)",
-                bytes: alpha_len as u64 * 4,
-                max: gpu.max_binding_bytes(),
-            });
-        }
+        let chunk = limit / ALIGN_ELEMS * ALIGN_ELEMS;
         let elem = if per_step == 4 { 16 } else { 4 };
         for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
-            let groups =
-                (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups);
+            let groups = self.grid_stride_groups(gpu, count, per_step);
             let mut slots: Vec<_> = reads
                 .iter()
                 .map(|t| t.slot(gpu, start, count, elem))
@@ -313,6 +326,12 @@ impl PReLU {
             );
         }
         Ok(())
+    }
+
+    /// Workgroups of a grid-stride dispatch over `count` elements, `per_step` per invocation.
+    fn grid_stride_groups(&self, gpu: &Gpu, count: usize, per_step: usize) -> u32 {
+        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
+        (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups)
     }
 
     /// Records the backward pass: pass 1 reads x and dy chunk by chunk once, writes dx and
@@ -338,7 +357,6 @@ impl PReLU {
             return Ok(());
         }
         let per_dim = gpu.max_groups_per_dim();
-        let max_binding = (gpu.max_binding_bytes() / 4) as usize;
         // Where pass i writes: the next pass's input, or dalpha after the last pass.
         let target = |i: usize| scratch.get(i).unwrap_or(dalpha);
         if x.is_empty() {
@@ -358,55 +376,42 @@ impl PReLU {
             _ => (4, 4),
         };
         let built = self.built()?;
-        let alpha_len = built.alpha.len();
-        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
-            return Err(Error::TooLarge {
-                what: "alpha (must fit one storage binding)",
-                bytes: alpha_len as u64 * 4,
-                max: gpu.max_binding_bytes(),
-            });
-        }
-        let mut base = PreluParams {
-            count_a: count_a as u32,
-            p_total: plan.p_total as u32,
-            group_a: plan.group_a as u32,
-            n_kept: plan.kept.len() as u32,
-            n_red: plan.red.len() as u32,
-            ..Default::default()
-        };
-        for (k, &(size, stride)) in plan.kept.iter().enumerate() {
-            base.kept_sizes[k] = size as u32;
-            base.kept_xstrides[k] = stride as u32;
-        }
-        for (k, &(size, stride)) in plan.red.iter().enumerate() {
-            base.red_sizes[k] = size as u32;
-            base.red_xstrides[k] = stride as u32;
-        }
-        let inner_red: usize = plan.red[1..].iter().map(|r| r.0).product();
-        let a_groups = count_a.div_ceil(plan.group_a);
+        // Each chunk binds its own range of alpha and its own rows of the first pass's
+        // output (`[count_a][p_total]`), so neither need fit one binding whole; the kernel
+        // indexes both from the chunk's first alpha element.
         let out = target(0);
-        if out.len() > max_binding {
-            return Err(Error::TooLarge {
-                what: "dalpha partials",
-                bytes: out.len() as u64 * 4,
-                max: max_binding as u64 * 4,
-            });
-        }
+        let p_total = plan.p_total;
         for chunk in &plan.chunks {
-            let mut params = base;
-            params.n = (chunk.outer_len * inner_red) as u32;
-            params.first = chunk.skew as u32;
-            params.p_offset = chunk.p_offset as u32;
-            params.blocks = chunk.blocks as u32;
-            params.red_sizes[0] = chunk.outer_len as u32;
+            let mut params = PreluParams {
+                n: chunk.n as u32,
+                first: chunk.skew as u32,
+                count_a: chunk.count_a as u32,
+                p_total: p_total as u32,
+                p_offset: chunk.p_offset as u32,
+                group_a: plan.group_a as u32,
+                blocks: chunk.blocks as u32,
+                n_kept: chunk.kept.len() as u32,
+                n_red: chunk.red.len() as u32,
+                ..Default::default()
+            };
+            for (k, &(size, stride)) in chunk.kept.iter().enumerate() {
+                params.kept_sizes[k] = size as u32;
+                params.kept_xstrides[k] = stride as u32;
+            }
+            for (k, &(size, stride)) in chunk.red.iter().enumerate() {
+                params.red_sizes[k] = size as u32;
+                params.red_xstrides[k] = stride as u32;
+            }
+            let a_groups = chunk.count_a.div_ceil(plan.group_a);
+            let rows = (chunk.a_first * p_total, chunk.count_a * p_total);
             batch.push(
                 &terms,
                 bytemuck::bytes_of(&params),
                 [
                     Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                     (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
-                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, alpha_unit)),
-                    Some(out.slot(gpu, 0, out.len(), 4)),
+                    Some(built.alpha_tensor.slot(gpu, chunk.a_first, chunk.count_a, alpha_unit)),
+                    Some(out.slot(gpu, rows.0, rows.1, 4)),
                     Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                 ]
                 .into_iter()
@@ -424,33 +429,37 @@ impl PReLU {
         }
         let partials = PreluEntry::DalphaPartials.load(gpu, false)?;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
-        for (i, &p) in plan.passes.iter().enumerate() {
+        for (i, pass) in plan.passes.iter().enumerate() {
+            let p = pass.p;
             let src = &scratch[i];
             let dst = target(i + 1);
             let p_next = p.div_ceil(full_block);
-            let mut params = PreluParams {
-                n: p as u32,
-                count_a: count_a as u32,
-                p_total: p_next as u32,
-                group_a: 1,
-                blocks: p_next as u32,
-                n_kept: 1,
-                n_red: 1,
-                ..Default::default()
-            };
-            params.kept_sizes[0] = count_a as u32;
-            params.kept_xstrides[0] = p as u32;
-            params.red_sizes[0] = p as u32;
-            params.red_xstrides[0] = 1;
-            batch.push(
-                &partials,
-                bytemuck::bytes_of(&params),
-                vec![
-                    src.slot(gpu, 0, src.len(), 4),
-                    dst.slot(gpu, 0, dst.len(), 4),
-                ],
-                grid((count_a * p_next) as u64, per_dim, GRID_WHAT)?,
-            );
+            // `pass.rows` rows of partials per dispatch, so that they fit a binding.
+            for (a0, rows) in chunks(count_a, pass.rows) {
+                let mut params = PreluParams {
+                    n: p as u32,
+                    count_a: rows as u32,
+                    p_total: p_next as u32,
+                    group_a: 1,
+                    blocks: p_next as u32,
+                    n_kept: 1,
+                    n_red: 1,
+                    ..Default::default()
+                };
+                params.kept_sizes[0] = rows as u32;
+                params.kept_xstrides[0] = p as u32;
+                params.red_sizes[0] = p as u32;
+                params.red_xstrides[0] = 1;
+                batch.push(
+                    &partials,
+                    bytemuck::bytes_of(&params),
+                    vec![
+                        src.slot(gpu, a0 * p, rows * p, 4),
+                        dst.slot(gpu, a0 * p_next, rows * p_next, 4),
+                    ],
+                    grid((rows * p_next) as u64, per_dim, GRID_WHAT)?,
+                );
+            }
         }
         Ok(())
     }
@@ -471,6 +480,7 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             rank,
             n_kept,
             n_red,
+            a_first,
             sizes,
             astrides,
             kept_sizes,
