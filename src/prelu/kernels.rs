@@ -26,11 +26,8 @@ struct PreluParams {
     p_offset: u32,
     group_a: u32,
     blocks: u32,
-    rank: u32,
-    n_kept: u32,
-    n_red: u32,
     a_first: u32,
-    _pad: u32,
+    _pad: [u32; 4],
     sizes: [u32; 8],
     astrides: [u32; 8],
     kept_sizes: [u32; 4],
@@ -56,12 +53,64 @@ impl Lanes {
     }
 }
 
-/// The pipeline key of a PReLU kernel: the kernel and whether it runs in place (y over x,
-/// or dx over dy).
+/// The pipeline key of a PReLU kernel: the kernel, the alpha layout its index decodes walk,
+/// and whether it runs in place (y over x, or dx over dy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PreluKernelKey {
     kernel: PreluEntry,
+    layout: AlphaLayout,
     in_place: bool,
+}
+
+/// What the host knows of how x's canonical axes map to alpha, as constants of the pipeline
+/// (`RANK`, `N_KEPT`, `N_RED` in the WGSL) instead of uniforms: the mixed-radix decodes then
+/// run loops of a constant trip count, unrolled, with no run-time bound. The strides and
+/// sizes stay uniforms (they change with the batch size; these do not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct AlphaLayout {
+    /// Canonical axes of x, 1 to 8 (the forward kernels' `alpha_index`).
+    rank: u8,
+    /// Kept and reduced axes of a reduction chunk, 1 to 4 each (`kept_offset`, `red_offset`).
+    kept: u8,
+    red: u8,
+}
+
+impl AlphaLayout {
+    /// For the forward kernels over `rank` canonical axes.
+    fn forward(rank: usize) -> Self {
+        AlphaLayout {
+            rank: rank as u8,
+            kept: 1,
+            red: 1,
+        }
+    }
+
+    /// For a reduction over `kept` kept and `red` reduced axes.
+    fn reduction(kept: usize, red: usize) -> Self {
+        AlphaLayout {
+            rank: 1,
+            kept: kept as u8,
+            red: red as u8,
+        }
+    }
+
+    /// Every layout a kernel of `entry` may be compiled for.
+    fn all(entry: PreluEntry) -> Vec<AlphaLayout> {
+        match entry {
+            PreluEntry::Forward(_) => (1..=8).map(Self::forward).collect(),
+            PreluEntry::Backward(_) => (1..=4)
+                .flat_map(|k| (1..=4).map(move |r| Self::reduction(k, r)))
+                .collect(),
+            PreluEntry::DalphaPartials => vec![Self::reduction(1, 1)],
+        }
+    }
+
+    fn wgsl(self) -> String {
+        format!(
+            "const RANK: u32 = {}u;\nconst N_KEPT: u32 = {}u;\nconst N_RED: u32 = {}u;\n",
+            self.rank, self.kept, self.red
+        )
+    }
 }
 
 /// The kernels of this family.
@@ -187,21 +236,27 @@ impl PreluEntry {
         )
     }
 
-    fn source(self, in_place: bool) -> KernelSource {
+    fn source(self, layout: AlphaLayout, in_place: bool) -> KernelSource {
+        let AlphaLayout { rank, kept, red } = layout;
         KernelSource {
-            label: format!("{}{}", self.name(), if in_place { "/in_place" } else { "" }),
+            label: format!(
+                "{}/rank{rank}_kept{kept}_red{red}{}",
+                self.name(),
+                if in_place { "/in_place" } else { "" }
+            ),
             entry: self.entry(),
             arrays: self.arrays(in_place),
-            body: self.wgsl(),
+            body: format!("{}{}", layout.wgsl(), self.wgsl()),
         }
     }
 
-    fn load(self, gpu: &Gpu, in_place: bool) -> Result<SharedKernel> {
+    fn load(self, gpu: &Gpu, layout: AlphaLayout, in_place: bool) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
+            layout,
             in_place,
         };
-        gpu.kernel(key, || self.source(in_place))
+        gpu.kernel(key, || self.source(layout, in_place))
     }
 }
 
@@ -209,12 +264,14 @@ impl PreluEntry {
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for k in PreluEntry::ALL {
-        for in_place in [false, true] {
-            if in_place && matches!(k, PreluEntry::DalphaPartials) {
-                continue;
+        for layout in AlphaLayout::all(k) {
+            for in_place in [false, true] {
+                if in_place && matches!(k, PreluEntry::DalphaPartials) {
+                    continue;
+                }
+                let source = k.source(layout, in_place);
+                out.push((source.label.clone(), source.wgsl()));
             }
-            let source = k.source(in_place);
-            out.push((source.label.clone(), source.wgsl()));
         }
     }
     out
@@ -223,12 +280,11 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
 impl PReLU {
     /// Uniforms describing the canonical shape for the elementwise kernels, and how those
     /// kernels walk it.
-    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes)> {
+    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes, AlphaLayout)> {
         let built = self.built()?;
         let axes = canonical(x_shape, &built.alpha_shape);
         let mut p = PreluParams {
             count_a: built.alpha.len() as u32,
-            rank: axes.len() as u32,
             ..Default::default()
         };
         let mut astride = 1usize;
@@ -239,7 +295,7 @@ impl PReLU {
                 astride *= axis.size;
             }
         }
-        Ok((p, Lanes::for_shape(&axes)))
+        Ok((p, Lanes::for_shape(&axes), AlphaLayout::forward(axes.len())))
     }
 
     /// Records `y = prelu(x)` (x chunked by the binding limit); in place when `y` is `x`.
@@ -271,13 +327,13 @@ impl PReLU {
         }
         Self::check_u32("x", n)?;
         let built = self.built()?;
-        let (mut params, lanes) = self.elementwise_params(out.shape())?;
+        let (mut params, lanes, layout) = self.elementwise_params(out.shape())?;
         let alpha_len = built.alpha.len().max(1);
         let limit = binding_elems(gpu);
         if alpha_len > limit {
             // alpha past one binding: boxes of x whose alpha elements are one range each,
             // bound from that range's start (`params.a_first`), one element per step.
-            let compiled = kernel(Lanes::Scalar).load(gpu, in_place)?;
+            let compiled = kernel(Lanes::Scalar).load(gpu, layout, in_place)?;
             for c in self.forward_chunks(gpu, out.shape())? {
                 let count = c.bind_len - c.skew;
                 params.n = count as u32;
@@ -299,7 +355,7 @@ impl PReLU {
             true => lanes,
             false => Lanes::Scalar,
         };
-        let compiled = kernel(lanes).load(gpu, in_place)?;
+        let compiled = kernel(lanes).load(gpu, layout, in_place)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {
             Lanes::Scalar => (1, 4),
@@ -370,7 +426,9 @@ impl PReLU {
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
             ),
         };
-        let terms = PreluEntry::Backward(tree).load(gpu, in_place)?;
+        // Every chunk of a plan is cut at one level: the same counts of axes.
+        let layout = AlphaLayout::reduction(plan.chunks[0].kept.len(), plan.chunks[0].red.len());
+        let terms = PreluEntry::Backward(tree).load(gpu, layout, in_place)?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
@@ -390,8 +448,6 @@ impl PReLU {
                 p_offset: chunk.p_offset as u32,
                 group_a: plan.group_a as u32,
                 blocks: chunk.blocks as u32,
-                n_kept: chunk.kept.len() as u32,
-                n_red: chunk.red.len() as u32,
                 ..Default::default()
             };
             for (k, &(size, stride)) in chunk.kept.iter().enumerate() {
@@ -427,7 +483,8 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials = PreluEntry::DalphaPartials.load(gpu, false)?;
+        let partials =
+            PreluEntry::DalphaPartials.load(gpu, AlphaLayout::reduction(1, 1), false)?;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, pass) in plan.passes.iter().enumerate() {
             let p = pass.p;
@@ -442,8 +499,6 @@ impl PReLU {
                     p_total: p_next as u32,
                     group_a: 1,
                     blocks: p_next as u32,
-                    n_kept: 1,
-                    n_red: 1,
                     ..Default::default()
                 };
                 params.kept_sizes[0] = rows as u32;
@@ -477,9 +532,6 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             p_offset,
             group_a,
             blocks,
-            rank,
-            n_kept,
-            n_red,
             a_first,
             sizes,
             astrides,
