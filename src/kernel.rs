@@ -222,6 +222,24 @@ macro_rules! uniform_layout {
 #[cfg(test)]
 pub(crate) use uniform_layout;
 
+/// The grid-stride loop (`shaders/grid_stride.wgsl`) with its entry point named `entry`: the
+/// kernel body before it defines `grid_units()` and `grid_step(i)`.
+pub(crate) fn grid_stride(entry: &str) -> String {
+    include_str!("../shaders/grid_stride.wgsl")
+        .replace("fn grid_stride_entry(", &format!("fn {entry}("))
+}
+
+/// Workgroups of a grid-stride dispatch over `units` units, one unit per invocation: capped
+/// at the context's grid-stride size and its workgroups per dimension (the loop covers the
+/// rest).
+pub(crate) fn grid_stride_groups(gpu: &crate::gpu::Gpu, units: usize) -> u32 {
+    let max = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
+    units.div_ceil(GRID_STRIDE_WG as usize).min(max as usize) as u32
+}
+
+/// Workgroup size of the grid-stride kernels.
+pub(crate) const GRID_STRIDE_WG: u32 = 256;
+
 /// A 2-D grid of at least `total` workgroups, at most `per_dim` along each dimension: the
 /// kernels number workgroups `x + y * groups_x` and skip those past their work.
 ///

@@ -201,9 +201,13 @@ impl PreluEntry {
 
     fn wgsl(self) -> String {
         let body = match self {
-            PreluEntry::Forward(lanes) => lanes.wgsl(
-                include_str!("../../shaders/prelu_forward.wgsl"),
-                include_str!("../../shaders/prelu_forward4.wgsl"),
+            PreluEntry::Forward(lanes) => format!(
+                "{}\n{}",
+                lanes.wgsl(
+                    include_str!("../../shaders/prelu_forward.wgsl"),
+                    include_str!("../../shaders/prelu_forward4.wgsl"),
+                ),
+                crate::kernel::grid_stride("forward")
             ),
             PreluEntry::Backward(TermsTree::Shared) => format!(
                 "{}\n{}\n{}",
@@ -345,7 +349,7 @@ impl PReLU {
                     .collect();
                 slots.push(built.alpha_tensor.slot(gpu, c.a_first, c.count_a, 4));
                 slots.push(out.slot(gpu, c.elem_start, count, 4));
-                let groups = self.grid_stride_groups(gpu, count, 1);
+                let groups = crate::kernel::grid_stride_groups(gpu, count);
                 batch.push(&compiled, bytemuck::bytes_of(&params), slots, [groups, 1, 1]);
             }
             return Ok(());
@@ -367,7 +371,7 @@ impl PReLU {
         for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
-            let groups = self.grid_stride_groups(gpu, count, per_step);
+            let groups = crate::kernel::grid_stride_groups(gpu, count.div_ceil(per_step));
             let mut slots: Vec<_> = reads
                 .iter()
                 .map(|t| t.slot(gpu, start, count, elem))
@@ -382,12 +386,6 @@ impl PReLU {
             );
         }
         Ok(())
-    }
-
-    /// Workgroups of a grid-stride dispatch over `count` elements, `per_step` per invocation.
-    fn grid_stride_groups(&self, gpu: &Gpu, count: usize, per_step: usize) -> u32 {
-        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
-        (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups)
     }
 
     /// Records the backward pass: pass 1 reads x and dy chunk by chunk once, writes dx and
