@@ -1,5 +1,7 @@
 // ReLU(max_value, negative_slope, threshold), following Keras's backend.relu step by step.
-// a.p = (max_value, negative_slope, threshold, unused).
+// a.p = (max_value, negative_slope, threshold, unused): in float16, each rounded to half,
+// the path still chosen on the float32 values. Each TF op rounds once (wgact_h4): below the
+// threshold y = h(u - h(ns * relu(h(threshold - x)))).
 // a.flags: bits 0-1 the path the host chose (as Keras chooses it), bit 2 clip to
 // max_value, bit 3 subtract negative_slope * relu(threshold - x).
 
@@ -25,14 +27,14 @@ fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
 fn wgact_relu_fwd(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
     let ns = a.p.y;
     if (a.flags & 3u) == WGACT_RELU_PATH_LEAKY {
-        return select(x * ns, x, x > vec4<f32>(0.0));
+        return select(wgact_h4(x * ns), x, x > vec4<f32>(0.0));
     }
     var t = wgact_relu_positive(x, a);
     if (a.flags & WGACT_RELU_CLIP) != 0u {
         t = wgact_max_nan4(wgact_min_nan4(t, vec4<f32>(a.p.x)), vec4<f32>(0.0));
     }
     if (a.flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        t = t - ns * wgact_relu4(vec4<f32>(a.p.z) - x);
+        t = wgact_h4(t - wgact_h4(ns * wgact_relu4(wgact_h4(vec4<f32>(a.p.z) - x))));
     }
     return t;
 }
@@ -41,7 +43,7 @@ fn wgact_relu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> 
     let ns = a.p.y;
     let path = a.flags & 3u;
     if path == WGACT_RELU_PATH_LEAKY {
-        return select(dy * ns, dy, x > vec4<f32>(0.0));
+        return select(wgact_h4(dy * ns), dy, x > vec4<f32>(0.0));
     }
     var g = dy;
     if (a.flags & WGACT_RELU_CLIP) != 0u {
@@ -59,7 +61,7 @@ fn wgact_relu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> 
     }
     var dx = wgact_mul_mask4(g, keep);
     if (a.flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        dx = dx + wgact_mul_mask4(dy * ns, (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0));
+        dx = wgact_h4(dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0)));
     }
     return dx;
 }

@@ -18,19 +18,59 @@ use crate::tensor::{MapState, PendingRead};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
+    /// IEEE binary16, two bytes per element. Stored as native `f16` where the device has
+    /// `SHADER_F16`, and as halves packed two to a `u32` otherwise, with the same bits.
+    F16,
 }
 
 impl DType {
+    pub const ALL: [DType; 2] = [DType::F32, DType::F16];
     pub fn size_bytes(self) -> usize {
         match self {
             DType::F32 => 4,
+            DType::F16 => 2,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
+            DType::F16 => "f16",
         }
     }
+}
+
+/// The features [`Gpu::new`] leaves off even where the adapter has them, from the
+/// comma-separated `WGACT_DISABLE_FEATURES` (`shader-f16`, `subgroup`, `timestamp-query`):
+/// how tests and the CLI exercise the paths of adapters without them (packed f16, the
+/// shared-memory reductions, untimed benches).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming an unknown feature.
+pub fn disabled_features() -> Result<wgpu::Features> {
+    match std::env::var("WGACT_DISABLE_FEATURES") {
+        Ok(list) => parse_feature_list(&list),
+        Err(_) => Ok(wgpu::Features::empty()),
+    }
+}
+
+fn parse_feature_list(list: &str) -> Result<wgpu::Features> {
+    let mut out = wgpu::Features::empty();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        out |= match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "shader-f16" | "f16" => wgpu::Features::SHADER_F16,
+            "subgroup" | "subgroups" => wgpu::Features::SUBGROUP,
+            "timestamp-query" | "timestamps" => wgpu::Features::TIMESTAMP_QUERY,
+            _ => {
+                return Err(Error::InvalidParameter {
+                    layer: "Gpu",
+                    name: "WGACT_DISABLE_FEATURES",
+                    value: name.to_string(),
+                    reason: "names no maskable feature (shader-f16, subgroup, timestamp-query)",
+                })
+            }
+        };
+    }
+    Ok(out)
 }
 
 /// Facts about the adapter and device, as `wgact info` prints them.
@@ -120,9 +160,23 @@ impl Gpu {
     /// # Errors
     /// As [`Gpu::new`].
     pub async fn new_async() -> Result<Self> {
+        Self::new_without_async(disabled_features()?).await
+    }
+
+    /// As [`Gpu::new`], leaving `features` off even where the adapter has them (on top of
+    /// `WGACT_DISABLE_FEATURES`): `wgpu::Features::SHADER_F16` gives the packed-f16 path,
+    /// `SUBGROUP` the shared-memory reductions, as on adapters without them.
+    ///
+    /// # Errors
+    /// As [`Gpu::new`].
+    pub fn new_without(features: wgpu::Features) -> Result<Self> {
+        pollster::block_on(Self::new_without_async(features | disabled_features()?))
+    }
+
+    async fn new_without_async(disabled: wgpu::Features) -> Result<Self> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
         let adapter = Self::pick_adapter(shared_instance(backends), backends).await?;
-        let wanted = adapter.features() & WANTED_FEATURES;
+        let wanted = adapter.features() & WANTED_FEATURES & !disabled;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-activations"),
@@ -247,6 +301,12 @@ impl Gpu {
             .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
                 *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
             }));
+    }
+
+    /// How this device stores a tensor of `dtype` (native f16 with `SHADER_F16`, packed
+    /// halves without).
+    pub(crate) fn store(&self, dtype: DType) -> crate::kernel::Store {
+        crate::kernel::Store::of(dtype, self.info.shader_f16)
     }
 
     /// Adapter, driver, limits and optional features.

@@ -47,18 +47,36 @@ pub mod softmax;
 mod tensor;
 
 pub use batch::Batch;
+/// The `half` crate, whose `f16` the f16 tensor API takes and returns.
+pub use half;
 pub use elementwise::{
-    fused_wgsl, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
+    fused_wgsl, fused_wgsl_of, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
     ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
-pub use gpu::{destroy_device_for_tests, DType, Gpu, GpuInfo};
+pub use gpu::{destroy_device_for_tests, disabled_features, DType, Gpu, GpuInfo};
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
 
-/// Helpers every kernel may use (`shaders/common.wgsl`).
-pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
+/// Helpers every kernel may use (`shaders/common.wgsl`, and the exact half conversions of
+/// `shaders/half.wgsl`).
+pub(crate) const COMMON_WGSL: &str = concat!(
+    include_str!("../shaders/common.wgsl"),
+    "\n",
+    include_str!("../shaders/half.wgsl")
+);
+
+/// The rounding flavour of the activation snippets: `wgact_h4` / `wgact_h1` round every
+/// TensorFlow op's result to half in f16 and are the identity in f32, so each op has one
+/// snippet and its f32 bits do not change.
+pub(crate) fn round_wgsl(f16: bool) -> &'static str {
+    if f16 {
+        include_str!("../shaders/round_f16.wgsl")
+    } else {
+        include_str!("../shaders/round_f32.wgsl")
+    }
+}
 
 /// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
 /// validating them without a GPU: generated from the same kernel specs the pipelines are
