@@ -561,14 +561,20 @@ impl Tensor {
 
     /// Whether both tensors are the very same elements of the same buffer.
     pub(crate) fn same_elements(&self, other: &Tensor) -> bool {
-        self.same_buffer(other) && self.offset == other.offset && self.len() == other.len()
+        self.same_buffer(other) && self.byte_range() == other.byte_range()
     }
 
-    /// Whether the element ranges of the two tensors intersect.
+    /// Whether the byte ranges of the two tensors intersect (views of one buffer may differ
+    /// in dtype).
     pub(crate) fn overlaps(&self, other: &Tensor) -> bool {
-        let (a, b) = (self.offset, self.offset + self.len() as u64);
-        let (c, d) = (other.offset, other.offset + other.len() as u64);
+        let (a, b) = self.byte_range();
+        let (c, d) = other.byte_range();
         self.same_buffer(other) && a < d && c < b
+    }
+
+    fn byte_range(&self) -> (u64, u64) {
+        let first = self.byte_offset();
+        (first, first + (self.len() * self.dtype().size_bytes()) as u64)
     }
 }
 

@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, Kernel, KernelKey, KernelSource};
+use crate::kernel::{Array, Arrays, Kernel, KernelKey, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
@@ -58,6 +58,11 @@ impl Lanes {
 pub(crate) struct PreluKernelKey {
     kernel: PreluKernel,
     in_place: bool,
+    /// Storage of x, dy, y and dx (and the rounding flavour); alpha is always f32, used
+    /// rounded to half in the f16 flavour (TensorFlow's half variable).
+    store: Store,
+    /// Storage of the reductions' output array (dalpha may be f32 or f16; partials are f32).
+    out_store: Store,
 }
 
 /// The kernels of this family.
@@ -109,7 +114,7 @@ impl PreluKernel {
         }
     }
 
-    fn arrays(self, in_place: bool) -> Arrays {
+    fn arrays(self, in_place: bool, store: Store, out_store: Store) -> Arrays {
         let (unit, alpha) = match self {
             PreluKernel::Forward(Lanes::Scalar) | PreluKernel::Dx(Lanes::Scalar) => ("f32", "f32"),
             PreluKernel::Forward(_) | PreluKernel::Dx(_) => ("vec4<f32>", "AlphaElem"),
@@ -117,24 +122,25 @@ impl PreluKernel {
         };
         let arrays = match self {
             PreluKernel::Forward(_) => Arrays::new(vec![
-                Array::read("x", unit),
+                Array::read("x", unit).stored(store),
                 Array::read("alpha", alpha),
-                Array::write("y", unit),
+                Array::write("y", unit).stored(store),
             ]),
             PreluKernel::Dx(_) => Arrays::new(vec![
-                Array::read("x", unit),
-                Array::read("dy", unit),
+                Array::read("x", unit).stored(store),
+                Array::read("dy", unit).stored(store),
                 Array::read("alpha", alpha),
-                Array::write("dx", unit),
+                Array::write("dx", unit).stored(store),
             ]),
             PreluKernel::DalphaTerms(_) => Arrays::new(vec![
-                Array::read("x", "f32"),
-                Array::read("dy", "f32"),
-                Array::write("partials", "f32"),
+                Array::read("x", "f32").stored(store),
+                Array::read("dy", "f32").stored(store),
+                Array::write("partials", "f32").stored(out_store),
             ]),
-            PreluKernel::DalphaPartials => {
-                Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
-            }
+            PreluKernel::DalphaPartials => Arrays::new(vec![
+                Array::read("src", "f32"),
+                Array::write("dst", "f32").stored(out_store),
+            ]),
         };
         match (self, in_place) {
             (PreluKernel::Forward(_), true) => arrays.in_place("x", "y"),
@@ -143,7 +149,7 @@ impl PreluKernel {
         }
     }
 
-    fn wgsl(self) -> String {
+    fn wgsl(self, f16: bool) -> String {
         let body = match self {
             PreluKernel::Forward(lanes) => lanes.wgsl(
                 include_str!("../../shaders/prelu_forward.wgsl"),
@@ -171,27 +177,45 @@ impl PreluKernel {
             ),
         };
         format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{body}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{body}",
             crate::COMMON_WGSL,
+            crate::round_wgsl(f16),
             include_str!("../../shaders/prelu_common.wgsl")
         )
     }
 
-    fn source(self, in_place: bool) -> KernelSource {
+    fn source(self, in_place: bool, store: Store, out_store: Store) -> KernelSource {
+        let suffix = |s: Store| match s {
+            Store::F32 => String::new(),
+            s => format!("/{}", s.name()),
+        };
         KernelSource {
-            label: format!("{}{}", self.name(), if in_place { "/in_place" } else { "" }),
+            label: format!(
+                "{}{}{}{}",
+                self.name(),
+                if in_place { "/in_place" } else { "" },
+                suffix(store),
+                match out_store == store {
+                    true => String::new(),
+                    false => format!("/out{}", suffix(out_store)),
+                }
+            ),
             entry: self.entry(),
-            arrays: self.arrays(in_place),
-            body: self.wgsl(),
+            arrays: self.arrays(in_place, store, out_store),
+            body: self.wgsl(store.is_f16()),
         }
     }
 
-    fn load(self, gpu: &Gpu, in_place: bool) -> Result<Kernel> {
+    fn load(self, gpu: &Gpu, in_place: bool, store: Store, out_store: Store) -> Result<Kernel> {
         let key = PreluKernelKey {
             kernel: self,
             in_place,
+            store,
+            out_store,
         };
-        gpu.kernel(KernelKey::Prelu(key), || self.source(in_place))
+        gpu.kernel(KernelKey::Prelu(key), || {
+            self.source(in_place, store, out_store)
+        })
     }
 }
 
@@ -203,8 +227,20 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
             if in_place && !matches!(k, PreluKernel::Forward(_) | PreluKernel::Dx(_)) {
                 continue;
             }
-            let source = k.source(in_place);
-            out.push((source.label.clone(), source.wgsl()));
+            for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                let outs: &[Store] = match k {
+                    PreluKernel::Forward(_) | PreluKernel::Dx(_) => &[store],
+                    PreluKernel::DalphaTerms(_) => &[store, Store::F32],
+                    PreluKernel::DalphaPartials => &[Store::F16Native, Store::F16Packed],
+                };
+                if store != Store::F32 && matches!(k, PreluKernel::DalphaPartials) {
+                    continue;
+                }
+                for &out_store in outs {
+                    let source = k.source(in_place, store, out_store);
+                    out.push((source.label.clone(), source.wgsl()));
+                }
+            }
         }
     }
     out
@@ -280,7 +316,10 @@ impl PReLU {
             true => lanes,
             false => Lanes::Scalar,
         };
-        let compiled = kernel(lanes).load(gpu, in_place)?;
+        let mut tensors: Vec<&Tensor> = reads.to_vec();
+        tensors.push(out);
+        let store = gpu.store(crate::tensor::common_dtype(&tensors, &["x", "dy", "output"])?);
+        let compiled = kernel(lanes).load(gpu, in_place, store, store)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {
             Lanes::Scalar => (1, 4),
@@ -351,7 +390,10 @@ impl PReLU {
             true => TermsTree::Shared,
             false => TermsTree::for_group(plan.group_a),
         };
-        let terms = PreluKernel::DalphaTerms(tree).load(gpu, false)?;
+        let store = gpu.store(crate::tensor::common_dtype(&[x, dy], &["x", "dy"])?);
+        // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
+        let out_store = |t: &Tensor| gpu.store(t.dtype());
+        let terms = PreluKernel::DalphaTerms(tree).load(gpu, false, store, out_store(target(0)))?;
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -402,11 +444,13 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials = PreluKernel::DalphaPartials.load(gpu, false)?;
+
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, &p) in plan.passes.iter().enumerate() {
             let src = &scratch[i];
             let dst = target(i + 1);
+            let partials =
+                PreluKernel::DalphaPartials.load(gpu, false, Store::F32, out_store(dst))?;
             let p_next = p.div_ceil(full_block);
             let mut params = PreluParams {
                 n: p as u32,

@@ -342,7 +342,7 @@ impl PReLU {
     /// [`Error::ForeignTensor`] for a tensor, or a layer built, on another device; GPU errors.
     pub fn forward(&mut self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         self.prepare(gpu, x)?;
-        let y = Tensor::alloc(gpu, "prelu/y", x.shape())?;
+        let y = Tensor::alloc_like(gpu, "prelu/y", x)?;
         self.forward_into(gpu, x, &y)?;
         Ok(y)
     }
@@ -390,8 +390,8 @@ impl PReLU {
         self.prepare(gpu, x)?;
         dy.expect(gpu, "dy", x.shape())?;
         let alpha_shape = self.built()?.alpha_shape.clone();
-        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
-        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
+        let dx = Tensor::alloc_like(gpu, "prelu/dx", x)?;
+        let dalpha = Tensor::alloc_of(gpu, "prelu/dalpha", &alpha_shape, x.dtype())?;
         self.backward_into(gpu, x, dy, &dx, &dalpha)?;
         match (&self.regularizer, add_regularizer_gradient) {
             (Some(r), true) => {
@@ -400,7 +400,10 @@ impl PReLU {
                 for (v, g) in values.iter_mut().zip(r.gradient(&built.alpha)) {
                     *v += g;
                 }
-                Ok((dx, Tensor::from_slice(gpu, &values, &alpha_shape)?))
+                Ok((
+                    dx,
+                    Tensor::from_slice_as(gpu, &values, &alpha_shape, x.dtype())?,
+                ))
             }
             _ => Ok((dx, dalpha)),
         }
