@@ -556,3 +556,134 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_cpu_reference() {
     }
     report(failures, 32);
 }
+
+/// A user kernel pasting `fused_wgsl_of(.., F16)`: halves packed in `u32`, converted with the
+/// snippet's exact `wgact_half_to_f32` / `wgact_f32_to_half`, the activation called with
+/// `activation_params_of(F16)`. Its bits must be the library's f16 kernels' on every
+/// elementwise float16 case.
+#[test]
+fn a_user_kernel_pasting_the_f16_snippets_gets_the_library_bits() {
+    use wgpu::util::DeviceExt;
+    let Some(gpu) = common::gpu() else { return };
+    let device = gpu.device();
+    for c in of_op(&["leaky_relu", "elu", "thresholded_relu", "relu"]) {
+        let op = layer(c);
+        let src = format!(
+            "{}
+@group(0) @binding(0) var<uniform> act: WgactActivation;
+@group(0) @binding(1) var<storage, read> xs: array<u32>;
+@group(0) @binding(2) var<storage, read> dys: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+fn two(w: u32) -> vec4<f32> {{
+    return vec4<f32>(wgact_half_to_f32(w & 0xffffu), wgact_half_to_f32(w >> 16u), 0.0, 0.0);
+}}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
+    let i = g.x;
+    if i >= arrayLength(&xs) {{ return; }}
+    let x = two(xs[i]);
+    let y = {}(x, act);
+    let dx = {}(x, two(dys[i]), act);
+    out[i] = wgact_f32_to_half(y.x) | (wgact_f32_to_half(y.y) << 16u);
+    out[arrayLength(&xs) + i] = wgact_f32_to_half(dx.x) | (wgact_f32_to_half(dx.y) << 16u);
+}}",
+            wgpu_activations::fused_wgsl_of(&[op], DType::F16),
+            op.wgsl_function(wgpu_activations::Direction::Forward),
+            op.wgsl_function(wgpu_activations::Direction::Backward),
+        );
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("user f16 kernel"),
+            source: wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: None,
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let pack = |v: &[f32]| -> Vec<u32> {
+            v.chunks(2)
+                .map(|p| {
+                    let lo = f16::from_f32(p[0]).to_bits() as u32;
+                    let hi = p.get(1).map_or(0, |&h| f16::from_f32(h).to_bits() as u32);
+                    lo | hi << 16
+                })
+                .collect()
+        };
+        let words = c.x.len().div_ceil(2);
+        let storage = |data: &[u32]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            })
+        };
+        let (xs, dys, out) = (storage(&pack(&c.x)), storage(&pack(&c.dy)), storage(&vec![0; 2 * words]));
+        let act = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: bytemuck::bytes_of(&op.activation_params_of(DType::F16)),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: act.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: xs.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: dys.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 3, resource: out.as_entire_binding() },
+            ],
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups((words as u32).div_ceil(64), 1, 1);
+        }
+        gpu.queue().submit([encoder.finish()]);
+        let n = c.x.len();
+        let user_y = Tensor::view_of(gpu, &out, 0, &[n], DType::F16).unwrap().to_vec_f16(gpu).unwrap();
+        let user_dx = Tensor::view_of(gpu, &out, 2 * words as u64, &[n], DType::F16)
+            .unwrap()
+            .to_vec_f16(gpu)
+            .unwrap();
+        let x = upload(gpu, &c.x, &c.shape);
+        let dy = upload(gpu, &c.dy, &c.shape);
+        let lib_y = op.forward(gpu, &x).unwrap().to_vec_f16(gpu).unwrap();
+        let lib_dx = op.backward(gpu, &x, &dy).unwrap().to_vec_f16(gpu).unwrap();
+        for i in 0..n {
+            let same = |a: f16, b: f16| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            assert!(same(user_y[i], lib_y[i]), "{} y[{i}]: user {} library {}", c.name, user_y[i], lib_y[i]);
+            assert!(same(user_dx[i], lib_dx[i]), "{} dx[{i}]: user {} library {}", c.name, user_dx[i], lib_dx[i]);
+        }
+    }
+}
+
+#[test]
+fn f16_tensors_round_on_upload_keep_halves_exactly_and_refuse_mixed_dtypes() {
+    let Some(gpu) = common::gpu() else { return };
+    // Rounding on upload: ties to even, overflow to inf, denormals kept; odd length.
+    let values = [1.0 + 2f32.powi(-11), 1.0 + 3.0 * 2f32.powi(-11), 65520.0, 65519.0, 2f32.powi(-25) * 3.0, -0.0, f32::NAN];
+    let t = Tensor::from_slice_as(gpu, &values, &[7], DType::F16).unwrap();
+    let back = t.to_vec(gpu).unwrap();
+    let want = [1.0, 1.0 + 4.0 * 2f32.powi(-11), f32::INFINITY, 65504.0, 2f32.powi(-24) * 2.0, -0.0, f32::NAN];
+    for (g, w) in back.iter().zip(want) {
+        assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{g} vs {w}");
+    }
+    let halves: Vec<f16> = (0..0x7c00u16).step_by(97).map(f16::from_bits).collect();
+    let t = Tensor::from_f16(gpu, &halves, &[halves.len()]).unwrap();
+    assert_eq!(t.to_vec_f16(gpu).unwrap(), halves);
+    assert_eq!(pollster::block_on(t.read(gpu)).unwrap(), halves.iter().map(|h| h.to_f32()).collect::<Vec<_>>());
+    // One op's tensors share a dtype.
+    let x32 = Tensor::from_slice(gpu, &[1.0, -1.0], &[2]).unwrap();
+    let dy16 = Tensor::from_slice_as(gpu, &[1.0, 1.0], &[2], DType::F16).unwrap();
+    let err = Elementwise::from(LeakyReLU::default()).backward(gpu, &x32, &dy16).unwrap_err();
+    assert!(matches!(err, Error::DTypeMismatch { .. }), "{err}");
+    let y16 = Tensor::zeros_of(gpu, &[2], DType::F16).unwrap();
+    let err = Softmax::new(-1).unwrap().forward_into(gpu, &x32.reshape(&[1, 2]).unwrap(), None, &y16.reshape(&[1, 2]).unwrap());
+    assert!(matches!(err, Err(Error::DTypeMismatch { .. })), "{err:?}");
+    assert!(matches!(x32.write_f16(gpu, &halves[..2]), Err(Error::DTypeMismatch { .. })));
+}
