@@ -2,11 +2,13 @@
 //! the results under the documented tolerances: what `wgact check --cases` and the
 //! conformance tests do.
 
+pub mod f16;
+
 use crate::cases::Case;
 use crate::compare::{flush_denormal, Comparison, Tolerance};
 use crate::elementwise::{Direction, Elementwise};
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
+use crate::gpu::{DType, Gpu};
 use crate::prelu::{self, Initializer, PReLU};
 use crate::reference;
 use crate::softmax::{self, Softmax};
@@ -137,6 +139,9 @@ fn prelu_alpha(case: &Case, layer: &PReLU) -> Result<(Vec<f32>, Vec<usize>)> {
 /// # Errors
 /// The library's error when it rejects the case (parameters, shapes) or the GPU fails.
 pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
+    if case.dtype == DType::F16 {
+        return f16::run(case, layer_of(case)?, backend);
+    }
     match layer_of(case)? {
         Layer::Elementwise(op) => match backend {
             Backend::Cpu => Ok(Outputs {
@@ -233,7 +238,11 @@ pub fn judge(
     outputs: &Outputs,
     backend: Backend<'_>,
 ) -> std::result::Result<(), String> {
-    match layer_of(case).map_err(|e| format!("rejected: {e}"))? {
+    let layer = layer_of(case).map_err(|e| format!("rejected: {e}"))?;
+    if case.dtype == DType::F16 {
+        return f16::judge(case, layer, outputs, backend);
+    }
+    match layer {
         Layer::Elementwise(op) => judge_elementwise(case, &op, outputs, backend),
         Layer::Softmax(layer) => {
             if let Some(y) = &case.y {
