@@ -322,5 +322,6 @@ pub fn run_all(gpu: &Gpu, quick: bool, seed: u64, emit: &mut dyn FnMut(&CheckRow
     }
     crate::prelu::check_rows(gpu, quick, seed, emit)?;
     crate::softmax::check_rows(gpu, quick, seed, emit)?;
+    crate::check_f16::check_f16_rows(gpu, seed, emit)?;
     Ok(())
 }

@@ -32,6 +32,7 @@ mod batch;
 pub mod bench;
 pub mod cases;
 pub mod check;
+pub mod check_f16;
 pub mod compare;
 pub mod conformance;
 pub mod elementwise;
