@@ -12,6 +12,9 @@
 //! warm-up is reported. The end-to-end time is one public call as a user sees it (validation,
 //! output allocation, encoding, submission and completion; no upload or download).
 //!
+//! Every op also runs on f16 tensors (its rows have `dtype` `f16`, bytes at 2 per element),
+//! against an f16 copy roof: the same copy kernel moving the same number of bytes.
+//!
 //! # Adding an op
 //! One [`OpKind`] variant, its arm in `OpKind::case` (allocate inputs, say what to record
 //! and what a user would call) and its presets in [`BenchOp::defaults`].
@@ -97,6 +100,8 @@ pub struct BenchOp {
     /// (`"256 columns"`); each is its own line in the chart. Empty for most.
     pub variant: &'static str,
     pub kind: OpKind,
+    /// The dtype of its tensors.
+    pub dtype: DType,
 }
 
 /// What a [`BenchOp`] runs.
@@ -152,12 +157,14 @@ impl BenchOp {
             name,
             variant: "",
             kind: OpKind::Elementwise(op),
+            dtype: DType::F32,
         };
-        vec![
+        let f32_ops = vec![
             BenchOp {
                 name: "copy",
                 variant: "",
                 kind: OpKind::Copy,
+                dtype: DType::F32,
             },
             elementwise("leaky_relu", LeakyReLU::default().into()),
             elementwise("elu", ELU::default().into()),
@@ -169,6 +176,7 @@ impl BenchOp {
                 name: "prelu",
                 variant: "",
                 kind: OpKind::PReLU,
+                dtype: DType::F32,
             },
             softmax_last("32 columns", 32),
             softmax_last("256 columns", 256),
@@ -179,18 +187,23 @@ impl BenchOp {
                 name: "softmax_axis1",
                 variant: "",
                 kind: OpKind::SoftmaxAxis1,
+                dtype: DType::F32,
             },
-        ]
+        ];
+        let f16_ops: Vec<BenchOp> = f32_ops
+            .iter()
+            .map(|op| BenchOp {
+                dtype: DType::F16,
+                ..op.clone()
+            })
+            .collect();
+        f32_ops.into_iter().chain(f16_ops).collect()
     }
 
     /// The op with its variant, e.g. `softmax_last 256 columns`: one criterion group or chart
     /// line each.
     pub fn label(&self) -> String {
-        if self.variant.is_empty() {
-            self.name.to_string()
-        } else {
-            format!("{} {}", self.name, self.variant)
-        }
+        series(self.name, self.variant, self.dtype.name())
     }
 
     /// The inputs for `direction` at about `n` elements, or `None` when the op has no such
@@ -205,8 +218,20 @@ impl BenchOp {
         n: usize,
         seed: u64,
     ) -> Result<Option<Case>> {
-        self.kind.case(gpu, direction, n, seed)
+        self.kind.case(gpu, direction, n, seed, self.dtype)
     }
+}
+
+/// A chart line's name: op, variant, and ` f16` for f16 rows.
+fn series(op: &str, variant: &str, dtype: &str) -> String {
+    let mut s = op.to_string();
+    if !variant.is_empty() {
+        s = format!("{s} {variant}");
+    }
+    if dtype != DType::F32.name() {
+        s = format!("{s} {dtype}");
+    }
+    s
 }
 
 fn softmax_last(variant: &'static str, cols: usize) -> BenchOp {
@@ -214,30 +239,40 @@ fn softmax_last(variant: &'static str, cols: usize) -> BenchOp {
         name: "softmax_last",
         variant,
         kind: OpKind::SoftmaxLast { cols },
+        dtype: DType::F32,
     }
 }
 
 /// `n` values uniform in [-3, 3): both sides of every default kink, ELU's exp included.
-fn random_tensor(gpu: &Gpu, n: usize, seed: u64) -> Result<Tensor> {
+fn random_tensor(gpu: &Gpu, n: usize, seed: u64, dtype: DType) -> Result<Tensor> {
     let mut rng = Rng::new(seed);
     let data: Vec<f32> = (0..n).map(|_| rng.uniform(-3.0, 3.0)).collect();
-    Tensor::from_slice(gpu, &data, &[n])
+    Tensor::from_slice_as(gpu, &data, &[n], dtype)
 }
 
-fn f32_bytes(n: usize, tensors: u64) -> u64 {
-    n as u64 * DType::F32.size_bytes() as u64 * tensors
+fn dtype_bytes(n: usize, tensors: u64, dtype: DType) -> u64 {
+    n as u64 * dtype.size_bytes() as u64 * tensors
 }
 
 impl OpKind {
-    fn case(&self, gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
+    fn case(
+        &self,
+        gpu: &Gpu,
+        direction: Direction,
+        n: usize,
+        seed: u64,
+        dtype: DType,
+    ) -> Result<Option<Case>> {
+        let f32_bytes = |n, tensors| dtype_bytes(n, tensors, dtype);
+        let random_tensor = |gpu, n, seed| random_tensor(gpu, n, seed, dtype);
         match *self {
             OpKind::Copy => match direction {
-                Direction::Forward => tuned_copy_case(gpu, n, seed).map(Some),
+                Direction::Forward => tuned_copy_case_of(gpu, n, seed, dtype).map(Some),
                 Direction::Backward => Ok(None),
             },
             OpKind::Elementwise(op) => {
                 let x = random_tensor(gpu, n, seed)?;
-                let out = Tensor::alloc(gpu, &format!("bench/{}/out", op.name()), &[n])?;
+                let out = Tensor::alloc_of(gpu, &format!("bench/{}/out", op.name()), &[n], dtype)?;
                 let (inputs, bytes) = match direction {
                     Direction::Forward => (vec![x], f32_bytes(n, 2)),
                     Direction::Backward => (
@@ -268,19 +303,20 @@ impl OpKind {
                     }),
                 }))
             }
-            OpKind::PReLU => prelu_case(gpu, direction, n, seed),
+            OpKind::PReLU => prelu_case(gpu, direction, n, seed, dtype),
             OpKind::SoftmaxLast { cols } => {
                 if !n.is_multiple_of(cols) {
                     return Ok(None);
                 }
-                softmax_case(gpu, direction, &[n / cols, cols], -1, seed).map(Some)
+                softmax_case(gpu, direction, &[n / cols, cols], -1, seed, dtype).map(Some)
             }
             OpKind::SoftmaxAxis1 => {
                 const PLANE: usize = 64 * 128 * 128;
                 if !n.is_multiple_of(PLANE) {
                     return Ok(None);
                 }
-                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed).map(Some)
+                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed, dtype)
+                    .map(Some)
             }
         }
     }
@@ -288,7 +324,15 @@ impl OpKind {
 
 /// PReLU on `(n / 4096, 8, 8, 64)` with `shared_axes=[1, 2]`; `None` when 4096 does not
 /// divide `n`. Backward is dx and dalpha (bytes: x, dy and dx, plus dalpha).
-fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Case>> {
+fn prelu_case(
+    gpu: &Gpu,
+    direction: Direction,
+    n: usize,
+    seed: u64,
+    dtype: DType,
+) -> Result<Option<Case>> {
+    let f32_bytes = |n, tensors| dtype_bytes(n, tensors, dtype);
+    let random_tensor = |gpu, n, seed| random_tensor(gpu, n, seed, dtype);
     if !n.is_multiple_of(4096) {
         return Ok(None);
     }
@@ -296,7 +340,7 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
     let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2]))?;
     layer.build(gpu, &shape)?;
     let x = random_tensor(gpu, n, seed)?.reshape(&shape)?;
-    let out = Tensor::alloc(gpu, "bench/prelu/out", &shape)?;
+    let out = Tensor::alloc_of(gpu, "bench/prelu/out", &shape, dtype)?;
     let layer = std::rc::Rc::new(std::cell::RefCell::new(layer));
     let recorded = std::rc::Rc::clone(&layer);
     Ok(Some(match direction {
@@ -319,7 +363,7 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
         Direction::Backward => {
             let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(&shape)?;
             let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
-            let dalpha = Tensor::alloc(gpu, "bench/prelu/dalpha", &alpha_shape)?;
+            let dalpha = Tensor::alloc_of(gpu, "bench/prelu/dalpha", &alpha_shape, dtype)?;
             let (xr, dyr) = (x.clone(), dy.clone());
             Case {
                 shape: shape.to_vec(),
@@ -345,11 +389,14 @@ fn softmax_case(
     shape: &[usize],
     axis: i64,
     seed: u64,
+    dtype: DType,
 ) -> Result<Case> {
+    let f32_bytes = |n, tensors| dtype_bytes(n, tensors, dtype);
+    let random_tensor = |gpu, n, seed| random_tensor(gpu, n, seed, dtype);
     let n = crate::tensor::element_count(shape).unwrap_or(0);
     let layer = Softmax::new(axis)?;
     let x = random_tensor(gpu, n, seed)?.reshape(shape)?;
-    let out = Tensor::alloc(gpu, "bench/softmax/out", shape)?;
+    let out = Tensor::alloc_of(gpu, "bench/softmax/out", shape, dtype)?;
     Ok(match direction {
         Direction::Forward => {
             let xr = x.clone();
@@ -489,7 +536,7 @@ fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Case> {
     Ok(Case {
         shape: vec![n],
         detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
-        bytes: f32_bytes(n, 2),
+        bytes: dtype_bytes(n, 2, DType::F32),
         record: Box::new(move |gpu, encoder| record(gpu, encoder)),
         call: Box::new(move |gpu| submit(gpu, |encoder| for_call(gpu, encoder))),
     })
@@ -660,13 +707,29 @@ pub fn measure(gpu: &Gpu, case: &Case, opts: &Options) -> Result<Measurement> {
 /// # Errors
 /// As [`gpu_times`].
 pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
+    tuned_copy_case_of(gpu, n, seed, DType::F32)
+}
+
+/// The copy roof of `n` elements of `dtype`: the f32 copy kernel over the same bytes (for
+/// f16, `n / 2` f32 words), reported as `n` elements.
+pub fn tuned_copy_case_of(gpu: &Gpu, n: usize, seed: u64, dtype: DType) -> Result<Case> {
+    if dtype == DType::F32 {
+        return tuned_copy_case_f32(gpu, n, seed);
+    }
+    let mut case = tuned_copy_case_f32(gpu, (n * dtype.size_bytes()).div_ceil(4), seed)?;
+    case.shape = vec![n];
+    case.bytes = dtype_bytes(n, 2, dtype);
+    Ok(case)
+}
+
+fn tuned_copy_case_f32(gpu: &Gpu, n: usize, seed: u64) -> Result<Case> {
     let quick = Options {
         warmup: 1,
         min_reps: 5,
         max_reps: 5,
         ..Options::default()
     };
-    let src = random_tensor(gpu, n, seed)?;
+    let src = random_tensor(gpu, n, seed, DType::F32)?;
     let needed = (n.div_ceil(4) as u32).div_ceil(COPY_WORKGROUP_SIZE);
     let mut best: Option<(Case, Duration)> = None;
     let mut tried = Vec::new();
@@ -714,11 +777,7 @@ pub struct Row {
 impl Row {
     /// The op and its variant, as the chart labels its line.
     pub fn series(&self) -> String {
-        if self.variant.is_empty() {
-            self.op.clone()
-        } else {
-            format!("{} {}", self.op, self.variant)
-        }
+        series(&self.op, &self.variant, self.dtype)
     }
     pub fn elements(&self) -> usize {
         crate::tensor::element_count(&self.shape).unwrap_or(0)
@@ -744,7 +803,7 @@ fn row(
         op: op.name.to_string(),
         variant: op.variant.to_string(),
         dir: dir.name(),
-        dtype: DType::F32.name(),
+        dtype: op.dtype.name(),
         shape: case.shape.clone(),
         kernel_us: m.kernel.as_secs_f64() * 1e6,
         gbps,
@@ -776,6 +835,8 @@ pub fn run(
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut roof = Vec::new();
+    let mut roof_f16 = Vec::new();
+    let want_f16 = ops.iter().any(|op| op.dtype == DType::F16);
     let mut measured: Vec<(usize, Duration)> = Vec::new();
     for &n in sizes {
         if let (Some(limit), Some(&(prev_n, prev_t))) = (opts.max_copy_time, measured.last()) {
@@ -790,6 +851,7 @@ pub fn run(
             name: "copy",
             variant: "",
             kind: OpKind::Copy,
+            dtype: DType::F32,
         };
         let copy = row(gpu, &copy_op, Direction::Forward, &case, &m, 1.0);
         let copy_gbps = copy.gbps;
@@ -801,10 +863,30 @@ pub fn run(
         rows.push(copy);
         roof.push(copy_gbps);
         measured.push((n, m.kernel));
+        if want_f16 {
+            let case = tuned_copy_case_of(gpu, n, opts.seed, DType::F16)?;
+            let m = measure(gpu, &case, opts)?;
+            let op = BenchOp {
+                dtype: DType::F16,
+                ..copy_op
+            };
+            let copy = row(gpu, &op, Direction::Forward, &case, &m, 1.0);
+            roof_f16.push(copy.gbps);
+            let copy = Row {
+                ratio_to_copy: 1.0,
+                ..copy
+            };
+            progress(&copy);
+            rows.push(copy);
+        }
     }
     for op in ops.iter().filter(|op| !matches!(op.kind, OpKind::Copy)) {
+        let roof = match op.dtype {
+            DType::F32 => &roof,
+            DType::F16 => &roof_f16,
+        };
         for direction in Direction::ALL {
-            for (&(n, _), &copy_gbps) in measured.iter().zip(&roof) {
+            for (&(n, _), &copy_gbps) in measured.iter().zip(roof) {
                 let Some(case) = op.case(gpu, direction, n, opts.seed)? else {
                     continue;
                 };

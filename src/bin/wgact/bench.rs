@@ -151,9 +151,10 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
     }
     if let Some(path) = &args.svg {
         let title = format!(
-            "{} ({}), f32, kernel time by {}",
+            "{} ({}), f32 and f16 (f16 {}), kernel time by {}",
             info.name,
             info.backend,
+            f16_storage(gpu),
             timer.name()
         );
         if let Err(e) = chart::draw(path, &title, &rows) {
@@ -165,11 +166,20 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
     Ok(ExitCode::SUCCESS)
 }
 
+/// How this device stores f16 tensors.
+fn f16_storage(gpu: &Gpu) -> &'static str {
+    if gpu.info().shader_f16 {
+        "native"
+    } else {
+        "packed in u32"
+    }
+}
+
 fn print_table(gpu: &Gpu, rows: &[Row], timer: &str) {
     let info = gpu.info();
     println!(
-        "{} ({}, {} {}), f32, kernel time by {timer}, GB/s = bytes a perfect kernel moves / kernel time",
-        info.name, info.backend, info.driver, info.driver_info
+        "{} ({}, {} {}), f32 and f16 (f16 {}; bytes at 2 per element, against an f16 copy of the same bytes), kernel time by {timer}, GB/s = bytes a perfect kernel moves / kernel time",
+        info.name, info.backend, info.driver, info.driver_info, f16_storage(gpu)
     );
     println!();
     println!("| op | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs |");
