@@ -315,8 +315,7 @@ impl OpKind {
                 if !n.is_multiple_of(PLANE) {
                     return Ok(None);
                 }
-                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed, dtype)
-                    .map(Some)
+                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed, dtype).map(Some)
             }
         }
     }

@@ -48,14 +48,14 @@ pub mod softmax;
 mod tensor;
 
 pub use batch::Batch;
-/// The `half` crate, whose `f16` the f16 tensor API takes and returns.
-pub use half;
 pub use elementwise::{
     fused_wgsl, fused_wgsl_of, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
     ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
 pub use gpu::{destroy_device_for_tests, disabled_features, DType, Gpu, GpuInfo};
+/// The `half` crate, whose `f16` the f16 tensor API takes and returns.
+pub use half;
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};

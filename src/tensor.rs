@@ -574,7 +574,10 @@ impl Tensor {
 
     fn byte_range(&self) -> (u64, u64) {
         let first = self.byte_offset();
-        (first, first + (self.len() * self.dtype().size_bytes()) as u64)
+        (
+            first,
+            first + (self.len() * self.dtype().size_bytes()) as u64,
+        )
     }
 }
 

@@ -87,7 +87,11 @@ fn every_op_and_direction_gives_a_row_with_positive_times_and_bandwidth() {
             r.ratio_to_copy > 0.0 && r.ratio_to_copy.is_finite(),
             "{what}"
         );
-        assert!(r.dtype == "f32" || r.dtype == "f16", "{what}: dtype {}", r.dtype);
+        assert!(
+            r.dtype == "f32" || r.dtype == "f16",
+            "{what}: dtype {}",
+            r.dtype
+        );
         assert!(!r.adapter.is_empty() && !r.backend.is_empty(), "{what}");
     }
 }
@@ -113,14 +117,20 @@ fn gbps_counts_the_bytes_a_perfect_kernel_moves() {
         .find(|o| o.name == "leaky_relu" && o.dtype == wgpu_activations::DType::F16)
         .unwrap();
     assert_eq!(leaky16.label(), "leaky_relu f16");
-    let fwd = leaky16.case(gpu, Direction::Forward, n, 1).unwrap().unwrap();
+    let fwd = leaky16
+        .case(gpu, Direction::Forward, n, 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(fwd.bytes, 2 * 2 * n as u64);
     let copy16 = BenchOp::defaults()
         .into_iter()
         .find(|o| o.name == "copy" && o.dtype == wgpu_activations::DType::F16)
         .unwrap();
     let roof = copy16.case(gpu, Direction::Forward, n, 1).unwrap().unwrap();
-    assert_eq!((roof.bytes, roof.shape.clone()), (2 * 2 * n as u64, vec![n]));
+    assert_eq!(
+        (roof.bytes, roof.shape.clone()),
+        (2 * 2 * n as u64, vec![n])
+    );
 }
 
 #[test]

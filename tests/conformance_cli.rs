@@ -201,12 +201,28 @@ fn all_89_float16_cases_pass_natively_packed_and_on_the_cpu_reference() {
             (
                 vec!["check", "--cases", CASES_F16],
                 None,
-                if gpu.info().shader_f16 { "f16 native" } else { "f16 packed in u32" },
+                if gpu.info().shader_f16 {
+                    "f16 native"
+                } else {
+                    "f16 packed in u32"
+                },
             ),
-            (vec!["check", "--cases", CASES_F16], Some("shader-f16"), "f16 packed in u32"),
-            (vec!["check", "--cases", CASES_F16, "--cpu"], None, "CPU reference"),
+            (
+                vec!["check", "--cases", CASES_F16],
+                Some("shader-f16"),
+                "f16 packed in u32",
+            ),
+            (
+                vec!["check", "--cases", CASES_F16, "--cpu"],
+                None,
+                "CPU reference",
+            ),
         ],
-        None => vec![(vec!["check", "--cases", CASES_F16, "--cpu"], None, "CPU reference")],
+        None => vec![(
+            vec!["check", "--cases", CASES_F16, "--cpu"],
+            None,
+            "CPU reference",
+        )],
     };
     for (args, mask, header) in runs {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wgact"));
@@ -216,8 +232,17 @@ fn all_89_float16_cases_pass_natively_packed_and_on_the_cpu_reference() {
             None => cmd.env_remove("WGACT_DISABLE_FEATURES"),
         };
         let out = cmd.output().expect("wgact runs");
-        assert!(out.status.success(), "{args:?} {mask:?}: {}{}", stdout(&out), stderr(&out));
-        assert!(stdout(&out).lines().next().unwrap_or("").contains(header), "{}", stdout(&out));
+        assert!(
+            out.status.success(),
+            "{args:?} {mask:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).lines().next().unwrap_or("").contains(header),
+            "{}",
+            stdout(&out)
+        );
         assert_eq!(stdout(&out).lines().last(), Some("89 passed, 0 failed"));
     }
 }
@@ -243,5 +268,9 @@ fn a_float16_case_one_half_ulp_off_fails_in_half_ulps() {
     let path = temp_file("f16_off.json", case);
     let out = wgact(&["check", "--cases", path.to_str().unwrap(), "--cpu"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("y[0]") && stdout(&out).contains("1 half ulps"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("y[0]") && stdout(&out).contains("1 half ulps"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -11,8 +11,7 @@ use serde_json::Value;
 use wgpu_activations::half::f16;
 use wgpu_activations::reference::f16 as cpu;
 use wgpu_activations::{
-    DType, Elementwise, Error, Gpu, LeakyReLU, PReLU, ReLU, Softmax, Tensor, ThresholdedReLU,
-    ELU,
+    DType, Elementwise, Error, Gpu, LeakyReLU, PReLU, ReLU, Softmax, Tensor, ThresholdedReLU, ELU,
 };
 
 /// One float16 case: inputs and TF's outputs as halves held in f32.
@@ -68,15 +67,18 @@ fn cases() -> &'static [Case] {
         all.iter()
             .map(|c| {
                 assert_eq!(c["dtype"], "float16");
-                let values = |f: &str| {
-                    halves(c, f).unwrap_or_else(|| panic!("{}: no {f}", c["name"]))
-                };
+                let values =
+                    |f: &str| halves(c, f).unwrap_or_else(|| panic!("{}: no {f}", c["name"]));
                 Case {
                     name: c["name"].as_str().unwrap().to_string(),
                     op: c["op"].as_str().unwrap().to_string(),
                     params: c["params"].as_object().unwrap().clone(),
                     params_f16: c.get("params_f16").and_then(|p| p.as_object()).cloned(),
-                    notes: c.get("notes").and_then(|n| n.as_str()).unwrap_or("").to_string(),
+                    notes: c
+                        .get("notes")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("")
+                        .to_string(),
                     shape: dims(c, "shape").unwrap(),
                     x: values("x"),
                     dy: values("dy"),
@@ -92,7 +94,10 @@ fn cases() -> &'static [Case] {
 }
 
 fn of_op(ops: &[&str]) -> Vec<&'static Case> {
-    cases().iter().filter(|c| ops.contains(&c.op.as_str())).collect()
+    cases()
+        .iter()
+        .filter(|c| ops.contains(&c.op.as_str()))
+        .collect()
 }
 
 fn param(c: &Case, name: &str, default: f32) -> f32 {
@@ -112,9 +117,13 @@ fn layer(c: &Case) -> Elementwise {
                 Some(Value::Number(n)) => Some(n.as_f64().unwrap() as f32),
                 _ => None,
             };
-            ReLU::new(mv, param(c, "negative_slope", 0.0), param(c, "threshold", 0.0))
-                .unwrap()
-                .into()
+            ReLU::new(
+                mv,
+                param(c, "negative_slope", 0.0),
+                param(c, "threshold", 0.0),
+            )
+            .unwrap()
+            .into()
         }
         op => panic!("not elementwise: {op}"),
     }
@@ -124,7 +133,11 @@ fn layer(c: &Case) -> Elementwise {
 /// number).
 fn half_ulps(a: f32, b: f32) -> u32 {
     if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() { 0 } else { u32::MAX };
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u32::MAX
+        };
     }
     let ordered = |v: f32| {
         let bits = f16::from_f32(v).to_bits() as i32;
@@ -159,7 +172,7 @@ fn mismatches(
 /// two halves: where a GPU exp's error may move `h(exp(x))` by one half ulp
 /// (SEMANTICS_f16.md lists 16 such halves; any exp with more than 0.47 ulp error may).
 fn elu_exp_near_midpoint(x: f32) -> bool {
-    if !(x < 0.0) || !x.is_finite() {
+    if x.is_nan() || x >= 0.0 || !x.is_finite() {
         return false;
     }
     let e = (x as f64).exp();
@@ -242,7 +255,12 @@ fn the_reference_file_rounds_parameters_as_the_library_does() {
         let expected = match c.op.as_str() {
             "leaky_relu" | "elu" => [want("alpha"), 0.0, 0.0, 0.0],
             "thresholded_relu" => [want("theta"), 0.0, 0.0, 0.0],
-            _ => [want("max_value"), want("negative_slope"), want("threshold"), 0.0],
+            _ => [
+                want("max_value"),
+                want("negative_slope"),
+                want("threshold"),
+                0.0,
+            ],
         };
         assert_eq!(block.p, expected, "{}", c.name);
     }
@@ -254,7 +272,11 @@ fn every_elementwise_float16_case_matches_tensorflow_on_the_gpu_through_both_sto
     assert_eq!(cases.len(), 14 + 12 + 10 + 21);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 { "native" } else { "packed" };
+        let path = if gpu.info().shader_f16 {
+            "native"
+        } else {
+            "packed"
+        };
         for c in &cases {
             let op = layer(c);
             let x = upload(gpu, &c.x, &c.shape);
@@ -308,7 +330,10 @@ fn prelu_layer(gpu: Option<&Gpu>, c: &Case) -> (PReLU, Vec<f32>, Vec<usize>) {
     let mut layer = PReLU::new(Initializer::Zeros, None, None, shared_axes).unwrap();
     let alpha_shape = layer.alpha_shape_for(&c.shape).unwrap();
     assert_eq!(Some(&alpha_shape), c.alpha_shape.as_ref(), "{}", c.name);
-    let alpha = c.alpha.clone().expect("every float16 PReLU case gives its alpha");
+    let alpha = c
+        .alpha
+        .clone()
+        .expect("every float16 PReLU case gives its alpha");
     if let Some(gpu) = gpu {
         layer.build(gpu, &c.shape).unwrap();
         layer.set_alpha(gpu, &alpha).unwrap();
@@ -332,7 +357,11 @@ fn every_prelu_float16_case_matches_tensorflow_on_the_gpu_through_both_storages(
     assert_eq!(cases.len(), 16);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 { "native" } else { "packed" };
+        let path = if gpu.info().shader_f16 {
+            "native"
+        } else {
+            "packed"
+        };
         for c in &cases {
             let (mut layer, alpha, alpha_shape) = prelu_layer(Some(gpu), c);
             let x = upload(gpu, &c.x, &c.shape);
@@ -430,9 +459,19 @@ fn every_prelu_float16_case_matches_tensorflow_on_the_cpu_reference() {
         // The reference rounds the f64 sum once: within half an ulp of the exact sum.
         for (k, &got) in g.dalpha.iter().enumerate() {
             let sum = exact_dalpha_sum(c, &alpha_shape, k);
-            assert_eq!(half_ulps(got, f16::from_f64(sum).to_f32()), 0, "{} dalpha[{k}]", c.name);
+            assert_eq!(
+                half_ulps(got, f16::from_f64(sum).to_f32()),
+                0,
+                "{} dalpha[{k}]",
+                c.name
+            );
             if !c.dalpha.as_ref().unwrap()[k].is_finite() {
-                assert_eq!(half_ulps(got, c.dalpha.as_ref().unwrap()[k]), 0, "{}", c.name);
+                assert_eq!(
+                    half_ulps(got, c.dalpha.as_ref().unwrap()[k]),
+                    0,
+                    "{}",
+                    c.name
+                );
             }
         }
     }
@@ -449,7 +488,11 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
     assert_eq!(cases.len(), 16);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 { "native" } else { "packed" };
+        let path = if gpu.info().shader_f16 {
+            "native"
+        } else {
+            "packed"
+        };
         for c in &cases {
             let layer = Softmax::new(softmax_axis(c)).unwrap();
             let x = upload(gpu, &c.x, &c.shape);
@@ -459,7 +502,11 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
             // The gradient from TF's own y, so that dx is judged on the same input.
             let y_tf = upload(gpu, &c.y, &c.shape);
             let dy = upload(gpu, &c.dy, &c.shape);
-            let dx = layer.backward(gpu, &y_tf, &dy).unwrap().to_vec(gpu).unwrap();
+            let dx = layer
+                .backward(gpu, &y_tf, &dy)
+                .unwrap()
+                .to_vec(gpu)
+                .unwrap();
             let exact_y = cpu::softmax_forward_f16(&c.x, &c.shape, softmax_axis(c), None).unwrap();
             let exact_dx =
                 cpu::softmax_backward_f16(&c.y, &c.dy, &c.shape, softmax_axis(c), None).unwrap();
@@ -480,7 +527,7 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
                 // dx: the f32 sum's error, carried through the cancellation in dy - s.
                 let dx_bound = ulp16(exact_dx[i]) + 2f32.powi(-20) * scale[i];
                 if half_ulps(dx[i], exact_dx[i]) > 0
-                    && !((dx[i] - exact_dx[i]).abs() <= dx_bound)
+                    && !within((dx[i] - exact_dx[i]).abs(), dx_bound)
                 {
                     fail("dx", dx[i], exact_dx[i], "exact");
                 }
@@ -500,7 +547,7 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
                 } else if d > 0.0 {
                     let ratio = (d - 2.0 * ulp16(c.dx[i])).max(0.0) / scale[i];
                     worst_dx_tf = worst_dx_tf.max(ratio);
-                    if !(ratio <= 2f32.powi(-10)) {
+                    if !within(ratio, 2f32.powi(-10)) {
                         fail("dx", dx[i], c.dx[i], "TF");
                     }
                 }
@@ -523,10 +570,15 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
 /// rounding error (TF's y and dy). The row sums come from the reference's gradient with
 /// y = 1, which is `q - sum(q)` for dy = q.
 fn dx_scale(c: &Case) -> Vec<f32> {
-    let q: Vec<f32> = c.y.iter().zip(&c.dy).map(|(&y, &d)| (y * d).abs()).collect();
+    let q: Vec<f32> =
+        c.y.iter()
+            .zip(&c.dy)
+            .map(|(&y, &d)| (y * d).abs())
+            .collect();
     let ones = vec![1.0; q.len()];
-    let g = wgpu_activations::reference::softmax_backward(&ones, &q, &c.shape, softmax_axis(c), None)
-        .unwrap();
+    let g =
+        wgpu_activations::reference::softmax_backward(&ones, &q, &c.shape, softmax_axis(c), None)
+            .unwrap();
     (0..q.len())
         .map(|i| c.y[i].abs() * (c.dy[i].abs() + (q[i] - g[i])))
         .collect()
@@ -548,7 +600,11 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_cpu_reference() {
             }
             let d = (dx[i] - c.dx[i]).abs();
             if c.dx[i].is_nan() != dx[i].is_nan()
-                || (d > 0.0 && !((d - 2.0 * ulp16(c.dx[i])).max(0.0) <= 2f32.powi(-10) * scale[i]))
+                || (d > 0.0
+                    && !within(
+                        (d - 2.0 * ulp16(c.dx[i])).max(0.0),
+                        2f32.powi(-10) * scale[i],
+                    ))
             {
                 failures.push(format!("{} dx[{i}] = {} TF {}", c.name, dx[i], c.dx[i]));
             }
@@ -620,7 +676,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
                 usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             })
         };
-        let (xs, dys, out) = (storage(&pack(&c.x)), storage(&pack(&c.dy)), storage(&vec![0; 2 * words]));
+        let (xs, dys, out) = (
+            storage(&pack(&c.x)),
+            storage(&pack(&c.dy)),
+            storage(&vec![0; 2 * words]),
+        );
         let act = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
             contents: bytemuck::bytes_of(&op.activation_params_of(DType::F16)),
@@ -630,10 +690,22 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: act.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: xs.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 2, resource: dys.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 3, resource: out.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: act.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: xs.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: dys.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: out.as_entire_binding(),
+                },
             ],
         });
         let mut encoder = device.create_command_encoder(&Default::default());
@@ -645,7 +717,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
         }
         gpu.queue().submit([encoder.finish()]);
         let n = c.x.len();
-        let user_y = Tensor::view_of(gpu, &out, 0, &[n], DType::F16).unwrap().to_vec_f16(gpu).unwrap();
+        let user_y = Tensor::view_of(gpu, &out, 0, &[n], DType::F16)
+            .unwrap()
+            .to_vec_f16(gpu)
+            .unwrap();
         let user_dx = Tensor::view_of(gpu, &out, 2 * words as u64, &[n], DType::F16)
             .unwrap()
             .to_vec_f16(gpu)
@@ -656,8 +731,20 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
         let lib_dx = op.backward(gpu, &x, &dy).unwrap().to_vec_f16(gpu).unwrap();
         for i in 0..n {
             let same = |a: f16, b: f16| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-            assert!(same(user_y[i], lib_y[i]), "{} y[{i}]: user {} library {}", c.name, user_y[i], lib_y[i]);
-            assert!(same(user_dx[i], lib_dx[i]), "{} dx[{i}]: user {} library {}", c.name, user_dx[i], lib_dx[i]);
+            assert!(
+                same(user_y[i], lib_y[i]),
+                "{} y[{i}]: user {} library {}",
+                c.name,
+                user_y[i],
+                lib_y[i]
+            );
+            assert!(
+                same(user_dx[i], lib_dx[i]),
+                "{} dx[{i}]: user {} library {}",
+                c.name,
+                user_dx[i],
+                lib_dx[i]
+            );
         }
     }
 }
@@ -666,24 +753,61 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
 fn f16_tensors_round_on_upload_keep_halves_exactly_and_refuse_mixed_dtypes() {
     let Some(gpu) = common::gpu() else { return };
     // Rounding on upload: ties to even, overflow to inf, denormals kept; odd length.
-    let values = [1.0 + 2f32.powi(-11), 1.0 + 3.0 * 2f32.powi(-11), 65520.0, 65519.0, 2f32.powi(-25) * 3.0, -0.0, f32::NAN];
+    let values = [
+        1.0 + 2f32.powi(-11),
+        1.0 + 3.0 * 2f32.powi(-11),
+        65520.0,
+        65519.0,
+        2f32.powi(-25) * 3.0,
+        -0.0,
+        f32::NAN,
+    ];
     let t = Tensor::from_slice_as(gpu, &values, &[7], DType::F16).unwrap();
     let back = t.to_vec(gpu).unwrap();
-    let want = [1.0, 1.0 + 4.0 * 2f32.powi(-11), f32::INFINITY, 65504.0, 2f32.powi(-24) * 2.0, -0.0, f32::NAN];
+    let want = [
+        1.0,
+        1.0 + 4.0 * 2f32.powi(-11),
+        f32::INFINITY,
+        65504.0,
+        2f32.powi(-24) * 2.0,
+        -0.0,
+        f32::NAN,
+    ];
     for (g, w) in back.iter().zip(want) {
-        assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{g} vs {w}");
+        assert!(
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+            "{g} vs {w}"
+        );
     }
     let halves: Vec<f16> = (0..0x7c00u16).step_by(97).map(f16::from_bits).collect();
     let t = Tensor::from_f16(gpu, &halves, &[halves.len()]).unwrap();
     assert_eq!(t.to_vec_f16(gpu).unwrap(), halves);
-    assert_eq!(pollster::block_on(t.read(gpu)).unwrap(), halves.iter().map(|h| h.to_f32()).collect::<Vec<_>>());
+    assert_eq!(
+        pollster::block_on(t.read(gpu)).unwrap(),
+        halves.iter().map(|h| h.to_f32()).collect::<Vec<_>>()
+    );
     // One op's tensors share a dtype.
     let x32 = Tensor::from_slice(gpu, &[1.0, -1.0], &[2]).unwrap();
     let dy16 = Tensor::from_slice_as(gpu, &[1.0, 1.0], &[2], DType::F16).unwrap();
-    let err = Elementwise::from(LeakyReLU::default()).backward(gpu, &x32, &dy16).unwrap_err();
+    let err = Elementwise::from(LeakyReLU::default())
+        .backward(gpu, &x32, &dy16)
+        .unwrap_err();
     assert!(matches!(err, Error::DTypeMismatch { .. }), "{err}");
     let y16 = Tensor::zeros_of(gpu, &[2], DType::F16).unwrap();
-    let err = Softmax::new(-1).unwrap().forward_into(gpu, &x32.reshape(&[1, 2]).unwrap(), None, &y16.reshape(&[1, 2]).unwrap());
+    let err = Softmax::new(-1).unwrap().forward_into(
+        gpu,
+        &x32.reshape(&[1, 2]).unwrap(),
+        None,
+        &y16.reshape(&[1, 2]).unwrap(),
+    );
     assert!(matches!(err, Err(Error::DTypeMismatch { .. })), "{err:?}");
-    assert!(matches!(x32.write_f16(gpu, &halves[..2]), Err(Error::DTypeMismatch { .. })));
+    assert!(matches!(
+        x32.write_f16(gpu, &halves[..2]),
+        Err(Error::DTypeMismatch { .. })
+    ));
+}
+
+/// `d <= bound`, false for a NaN distance (so a NaN never passes a bound).
+fn within(d: f32, bound: f32) -> bool {
+    d <= bound
 }

@@ -28,7 +28,11 @@ use half::f16;
 /// number.
 pub fn half_ulps(a: f32, b: f32) -> u32 {
     if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() { 0 } else { u32::MAX };
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u32::MAX
+        };
     }
     let ordered = |v: f32| {
         let bits = f16::from_f32(v).to_bits() as i32;
@@ -65,7 +69,7 @@ pub fn is_accumulation_artefact(case: &Case) -> bool {
 
 /// Whether x's exp lies within 4 f32 ulps of a midpoint between two halves.
 pub fn exp_near_half_midpoint(x: f32) -> bool {
-    if !(x < 0.0) || !x.is_finite() {
+    if x.is_nan() || x >= 0.0 || !x.is_finite() {
         return false;
     }
     let e = (x as f64).exp();
@@ -276,9 +280,10 @@ pub(super) fn judge(case: &Case, layer: Layer, out: &Outputs, backend: Backend<'
                     return half_ulps(got[k], s as f32) == 0
                         && (artefact || half_ulps(got[k], tf[k]) == 0);
                 }
-                let to_exact = (g - s).abs() <= depth * 2f64.powi(-24) * abs[k] + ulp16(s as f32) as f64;
-                let to_tf = (g - tf[k] as f64).abs()
-                    <= 2f64.powi(-10) * abs[k] + ulp16(tf[k]) as f64;
+                let to_exact =
+                    (g - s).abs() <= depth * 2f64.powi(-24) * abs[k] + ulp16(s as f32) as f64;
+                let to_tf =
+                    (g - tf[k] as f64).abs() <= 2f64.powi(-10) * abs[k] + ulp16(tf[k]) as f64;
                 to_exact && (artefact || to_tf)
             })
         }
@@ -300,7 +305,11 @@ pub(super) fn judge(case: &Case, layer: Layer, out: &Outputs, backend: Backend<'
                 .map_err(|e| e.to_string())?;
             // |y| (|dy| + Σ|dy y|) per element; the row sums from the reference gradient
             // with y = 1, which is q - Σq for dy = q.
-            let q: Vec<f32> = y_in.iter().zip(&case.dy).map(|(&y, &d)| (y * d).abs()).collect();
+            let q: Vec<f32> = y_in
+                .iter()
+                .zip(&case.dy)
+                .map(|(&y, &d)| (y * d).abs())
+                .collect();
             let ones = vec![1.0; q.len()];
             let g = reference::softmax_backward(&ones, &q, &case.shape, axis, None)
                 .map_err(|e| e.to_string())?;

@@ -318,7 +318,10 @@ impl PReLU {
         };
         let mut tensors: Vec<&Tensor> = reads.to_vec();
         tensors.push(out);
-        let store = gpu.store(crate::tensor::common_dtype(&tensors, &["x", "dy", "output"])?);
+        let store = gpu.store(crate::tensor::common_dtype(
+            &tensors,
+            &["x", "dy", "output"],
+        )?);
         let compiled = kernel(lanes).load(gpu, in_place, store, store)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {

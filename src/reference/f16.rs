@@ -234,7 +234,10 @@ pub fn prelu_backward_f16(
     }
     Ok(PreluGradients {
         dx,
-        dalpha: sum.iter().map(|&s| half::f16::from_f64(s).to_f32()).collect(),
+        dalpha: sum
+            .iter()
+            .map(|&s| half::f16::from_f64(s).to_f32())
+            .collect(),
         dalpha_abs_sum: abs_sum,
         dalpha_terms: checked.dalpha_terms,
     })
