@@ -742,3 +742,23 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Gpu>();
 };
+
+#[cfg(test)]
+mod feature_mask_tests {
+    use super::*;
+
+    #[test]
+    fn the_feature_mask_names_features_as_the_cli_does_and_refuses_others() {
+        assert_eq!(parse_feature_list("").unwrap(), wgpu::Features::empty());
+        assert_eq!(
+            parse_feature_list("shader-f16, subgroup,timestamp-query").unwrap(),
+            wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY
+        );
+        assert_eq!(
+            parse_feature_list("SHADER_F16").unwrap(),
+            wgpu::Features::SHADER_F16
+        );
+        let err = parse_feature_list("shader-f16,warp").unwrap_err();
+        assert!(err.to_string().contains("warp"), "{err}");
+    }
+}

@@ -334,4 +334,45 @@ mod tests {
         assert!(src.contains("fn ld_dy(i: u32) -> f32 { return dx[params.off[0][1] + i]; }"));
         assert!(src.contains("fn st_dx(i: u32, v: f32) { dx[params.off[0][1] + i] = v; }"));
     }
+
+    #[test]
+    fn packed_halves_are_read_plainly_and_written_half_by_half_through_atomics() {
+        let arrays = Arrays::new(vec![
+            Array::read("x", "f32").stored(Store::F16Packed),
+            Array::write("y", "f32").stored(Store::F16Packed),
+        ]);
+        let src = arrays.clone().wgsl();
+        assert!(src.contains("var<storage, read> x: array<u32>;"));
+        assert!(src.contains("var<storage, read_write> y: array<atomic<u32>>;"));
+        assert!(src.contains("atomicAnd(&y[e >> 1u], ~(0xffffu << shift))"));
+        assert!(src.contains("atomicOr(&y[e >> 1u], wgact_f32_to_half(v) << shift)"));
+        // In place, the input reads the written array atomically.
+        let in_place = arrays.in_place("x", "y").wgsl();
+        assert!(in_place.contains("fn ld_x(i: u32) -> f32 { let e = params.off[0][0] + i; return wgact_half_to_f32((atomicLoad(&y[e >> 1u])"));
+        // vec4 units own whole word pairs: plain stores.
+        let v = Arrays::new(vec![Array::write("y", "vec4<f32>").stored(Store::F16Packed)]).wgsl();
+        assert!(
+            v.contains("array<vec2<u32>>")
+                && v.contains("y[params.off[0][0] + i] = wgact_pack_halves4(v);")
+        );
+    }
+
+    #[test]
+    fn native_halves_need_enable_f16_and_round_exactly_on_store() {
+        let source = KernelSource {
+            label: "t".into(),
+            entry: "main",
+            arrays: Arrays::new(vec![Array::write("y", "vec4<f32>").stored(Store::F16Native)]),
+            body: String::new(),
+        };
+        let src = source.wgsl();
+        assert!(src.starts_with("enable f16;"));
+        assert!(src.contains("array<vec4<f16>>"));
+        assert!(src.contains("vec4<f16>(wgact_round_half4(v))"));
+        let f32_only = KernelSource {
+            arrays: Arrays::new(vec![Array::write("y", "f32")]),
+            ..source
+        };
+        assert!(!f32_only.wgsl().contains("enable f16"));
+    }
 }

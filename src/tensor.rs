@@ -161,6 +161,26 @@ impl Tensor {
 
     /// Uploads halves (row-major) as a [`DType::F16`] tensor of `shape`.
     ///
+    /// ```
+    /// use wgpu_activations::{half::f16, DType, Tensor, ELU};
+    /// # fn main() -> Result<(), wgpu_activations::Error> {
+    /// # let gpu = match wgpu_activations::Gpu::new() {
+    /// #     Ok(gpu) => gpu,
+    /// #     Err(wgpu_activations::Error::NoAdapter { .. }) if std::env::var_os("REQUIRE_GPU").is_none() => return Ok(()),
+    /// #     Err(e) => return Err(e),
+    /// # };
+    /// let x = Tensor::from_slice_as(&gpu, &[-1.0, 0.5, 3.0], &[3], DType::F16)?; // rounded
+    /// let h = Tensor::from_f16(&gpu, &[f16::from_f32(-1.0); 3], &[3])?; // halves as given
+    /// let y = ELU::default().forward(&gpu, &x)?; // outputs take x's dtype
+    /// assert_eq!(y.dtype(), DType::F16);
+    /// // TensorFlow's float16 ELU: h(h(exp(-1)) - 1) = h(0.367919921875 - 1) = -0.6318359375.
+    /// assert_eq!(y.to_vec(&gpu)?, vec![-0.6318359375, 0.5, 3.0]); // exact upcast
+    /// assert_eq!(y.to_vec_f16(&gpu)?[0], f16::from_f32(-0.6318359375)); // the stored bits
+    /// assert_eq!(h.to_vec_f16(&gpu)?, vec![f16::from_f32(-1.0); 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// As [`Tensor::from_slice`].
     pub fn from_f16(gpu: &Gpu, data: &[half::f16], shape: &[usize]) -> Result<Tensor> {

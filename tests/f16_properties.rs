@@ -284,6 +284,25 @@ proptest! {
             let (dx, dalpha) = (dx.to_vec(gpu).unwrap(), dalpha.to_vec(gpu).unwrap());
             let want_y = cpu::prelu_forward_f16(&x, &shape, &alpha, &alpha_shape).unwrap();
             let want = cpu::prelu_backward_f16(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
+            // In place, recorded into one batch: dalpha first, then dx over dy; y over x.
+            let x_in_place = sentinel_view(gpu, off ^ 1, &x, &shape);
+            let dy_in_place = sentinel_view(gpu, off, &dy, &shape);
+            let dalpha_in_place = Tensor::zeros_of(gpu, &alpha_shape, DType::F16).unwrap();
+            let mut batch = Batch::new(gpu);
+            layer.record_backward_in_place(&mut batch, &x_in_place, &dy_in_place, &dalpha_in_place).unwrap();
+            layer.record_forward_in_place(&mut batch, &x_in_place).unwrap();
+            batch.submit().unwrap();
+            let y_in_place = x_in_place.to_vec(gpu).unwrap();
+            let dx_in_place = dy_in_place.to_vec(gpu).unwrap();
+            let dalpha_again = dalpha_in_place.to_vec(gpu).unwrap();
+            for (k, (&a, &b)) in dalpha_again.iter().zip(&dalpha).enumerate() {
+                prop_assert_eq!(ulps(a, b), 0, "in place dalpha[{}] {} vs {}", k, a, b);
+            }
+            prop_assert!(sentinels_intact(gpu, &x_in_place) && sentinels_intact(gpu, &dy_in_place));
+            for i in 0..x.len() {
+                prop_assert_eq!(ulps(y_in_place[i], want_y[i]), 0, "in place y[{}]", i);
+                prop_assert_eq!(ulps(dx_in_place[i], want.dx[i]), 0, "in place dx[{}]", i);
+            }
             for i in 0..x.len() {
                 prop_assert_eq!(ulps(y[i], want_y[i]), 0, "y[{}] x={} got {} want {}", i, x[i], y[i], want_y[i]);
                 prop_assert_eq!(ulps(dx[i], want.dx[i]), 0, "dx[{}] x={} dy={} got {} want {}", i, x[i], dy[i], dx[i], want.dx[i]);
