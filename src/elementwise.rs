@@ -1,31 +1,16 @@
 //! The four elementwise layers: LeakyReLU, ELU, ThresholdedReLU and ReLU.
 //!
-//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters,
-//! CPU reference ([`crate::reference`]), presets, kinks and tolerances are exhaustive
-//! matches over it, so a new op does not compile until every one is written.
+//! [`Elementwise`] is the op list of this family: its WGSL snippet, uniform parameters and
+//! the CPU reference (`reference::elementwise_*`), and in the tooling (`wgact::ops`) its
+//! presets, kinks, tolerances, case parsing and bench rows are exhaustive matches over it,
+//! so a new op does not compile until every one is written (README: "Adding an activation").
 
 use crate::batch::{check_aliasing, Batch};
+use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu};
 use crate::kernel::{Array, Arrays, KernelKey, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
-
-/// Forward or backward pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Forward,
-    Backward,
-}
-
-impl Direction {
-    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::Backward];
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Forward => "fwd",
-            Direction::Backward => "bwd",
-        }
-    }
-}
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
     if value.is_finite() {
@@ -305,6 +290,16 @@ impl ElementwiseKind {
         ElementwiseKind::ReLU,
     ];
 
+    /// This op with Keras's default parameters.
+    fn default_op(self) -> Elementwise {
+        match self {
+            ElementwiseKind::LeakyReLU => LeakyReLU::default().into(),
+            ElementwiseKind::ELU => ELU::default().into(),
+            ElementwiseKind::ThresholdedReLU => ThresholdedReLU::default().into(),
+            ElementwiseKind::ReLU => ReLU::default().into(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             ElementwiseKind::LeakyReLU => "leaky_relu",
@@ -490,6 +485,14 @@ pub fn fused_wgsl_of(ops: &[Elementwise], dtype: DType) -> String {
 }
 
 impl Elementwise {
+    /// Every elementwise op once, with Keras's default parameters, in the op table's order:
+    /// what tooling iterates to cover every op (a new op appears here once it is in the table).
+    pub fn defaults() -> Vec<Elementwise> {
+        ElementwiseKind::ALL
+            .map(ElementwiseKind::default_op)
+            .to_vec()
+    }
+
     /// The Keras op name, as in the conformance files: `leaky_relu`, `elu`, ...
     pub fn name(&self) -> &'static str {
         self.kind().name()
@@ -875,3 +878,12 @@ macro_rules! layer_methods {
     )*};
 }
 layer_methods!(LeakyReLU, ELU, ThresholdedReLU, ReLU);
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    use crate::kernel::uniform_layout;
+    vec![
+        uniform_layout!("WgactActivation", ActivationParams { flags, p }, false),
+        uniform_layout!("ElementwiseParams", ElementwiseParams { n, act }, true),
+    ]
+}

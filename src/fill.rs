@@ -52,3 +52,12 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "FillParams",
+        FillParams { n, value },
+        true
+    )]
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::kernel::{CompiledKernel, Kernel, KernelKey, KernelSource};
+use crate::kernel::{CompiledKernel, KernelKey, KernelSource, SharedKernel};
 use crate::tensor::{MapState, PendingRead};
 
 /// Element type of a tensor. Only `F32` today; the dtype is part of every tensor and of
@@ -122,7 +122,7 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
-    kernels: Mutex<HashMap<KernelKey, Kernel>>,
+    kernels: Mutex<HashMap<KernelKey, SharedKernel>>,
     layouts: Mutex<HashMap<(u32, u32), wgpu::BindGroupLayout>>,
     /// Grow-only scratch buffers (softmax and dalpha partials), by slot. Every op uses its
     /// scratch within its own dispatches and all work runs in queue order, so ops may share
@@ -448,7 +448,7 @@ impl Gpu {
         &self,
         key: KernelKey,
         source: impl FnOnce() -> KernelSource,
-    ) -> Result<Kernel> {
+    ) -> Result<SharedKernel> {
         if let Some(k) = self
             .kernels
             .lock()

@@ -311,7 +311,37 @@ pub(crate) enum KernelKey {
     Raw(&'static str),
 }
 
-pub(crate) type Kernel = Arc<CompiledKernel>;
+/// A compiled kernel as the pipeline cache hands it out (shared, cheap to clone).
+pub(crate) type SharedKernel = Arc<CompiledKernel>;
+
+/// What a Rust uniform struct says about its layout, for comparing with the WGSL struct
+/// of `wgsl_name` that naga reflects (`tests` in `src/uniform_layout.rs`).
+#[cfg(test)]
+pub(crate) struct UniformLayout {
+    pub wgsl_name: &'static str,
+    pub rust_name: &'static str,
+    pub size: usize,
+    /// Whether the WGSL struct ends with the dispatcher's `off` block ([`OFFSETS_BYTES`]).
+    pub with_offsets: bool,
+    pub members: Vec<(&'static str, usize)>,
+}
+
+/// `uniform_layout!("WgslName", RustType { field, ... }, with_offsets)`: the size and the
+/// named fields' offsets of a `#[repr(C)]` uniform struct, through `std::mem::offset_of!`.
+#[cfg(test)]
+macro_rules! uniform_layout {
+    ($wgsl:literal, $ty:ident { $($field:ident),* $(,)? }, $with_offsets:expr) => {
+        $crate::kernel::UniformLayout {
+            wgsl_name: $wgsl,
+            rust_name: stringify!($ty),
+            size: std::mem::size_of::<$ty>(),
+            with_offsets: $with_offsets,
+            members: vec![$((stringify!($field), std::mem::offset_of!($ty, $field))),*],
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use uniform_layout;
 
 #[cfg(test)]
 mod tests {

@@ -26,16 +26,11 @@
 //! # }
 //! ```
 //!
-//! The CPU reference in [`reference`] implements every op independently and needs no GPU.
+//! The CPU reference in [`reference`](mod@reference) implements every op independently and needs no GPU.
 
 mod batch;
-pub mod bench;
-pub mod cases;
-pub mod check;
-pub mod check_f16;
-pub mod compare;
-pub mod conformance;
-pub mod elementwise;
+mod direction;
+mod elementwise;
 mod error;
 mod fill;
 mod gpu;
@@ -44,18 +39,25 @@ pub mod keras;
 mod kernel;
 pub mod prelu;
 pub mod reference;
-pub mod softmax;
+mod rng;
+mod softmax;
 mod tensor;
+#[cfg(test)]
+mod uniform_layout;
 
 pub use batch::Batch;
+pub use direction::Direction;
 pub use elementwise::{
-    fused_wgsl, fused_wgsl_of, ActivationParams, Direction, Elementwise, LeakyReLU, ReLU, ReluPath,
+    fused_wgsl, fused_wgsl_of, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath,
     ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
-pub use gpu::{destroy_device_for_tests, disabled_features, DType, Gpu, GpuInfo};
+#[doc(hidden)]
+pub use gpu::destroy_device_for_tests;
+pub use gpu::{disabled_features, DType, Gpu, GpuInfo};
 /// The `half` crate, whose `f16` the f16 tensor API takes and returns.
 pub use half;
+#[doc(inline)]
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
@@ -81,7 +83,8 @@ pub(crate) fn round_wgsl(f16: bool) -> &'static str {
 
 /// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
 /// validating them without a GPU: generated from the same kernel specs the pipelines are
-/// compiled from.
+/// compiled from. Validation support for the crate's own tests, not part of the layers' API.
+#[doc(hidden)]
 pub fn shader_sources() -> Vec<(String, String)> {
     let mut sources: Vec<(String, String)> = elementwise::ElementwiseKernel::all()
         .into_iter()
@@ -94,6 +97,5 @@ pub fn shader_sources() -> Vec<(String, String)> {
     sources.extend(softmax::shader_sources());
     let fill = fill::source();
     sources.push((fill.label.clone(), fill.wgsl()));
-    sources.extend(bench::shader_sources());
     sources
 }

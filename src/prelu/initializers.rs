@@ -1,14 +1,14 @@
 //! Keras initializers for PReLU's alpha, deterministic given a seed.
 //!
-//! Random draws come from the crate's SplitMix64 generator ([`crate::check::Rng`]): the same
+//! Random draws come from the crate's SplitMix64 generator (`crate::rng`): the same
 //! seed gives the same alpha on every machine, but not the values TensorFlow would draw.
 //! Fans are computed from alpha's shape as Keras's `_compute_fans` does: rank 0
 //! `fan_in = fan_out = 1`; rank 1 `fan_in = fan_out = shape[0]`; rank 2 `(shape[0],
 //! shape[1])`; higher ranks `receptive = prod(shape[..rank-2])`,
 //! `fan_in = shape[rank-2] * receptive`, `fan_out = shape[rank-1] * receptive`.
 
-use crate::check::Rng;
 use crate::error::{Error, Result};
+use crate::rng::SplitMix64 as Rng;
 
 /// Keras's `VarianceScaling` truncated-normal correction: the standard deviation of a unit
 /// normal truncated to [-2, 2].

@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, Kernel, KernelKey, KernelSource, Store};
+use crate::kernel::{Array, Arrays, KernelKey, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
@@ -56,7 +56,7 @@ impl Lanes {
 /// or dx over dy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PreluKernelKey {
-    kernel: PreluKernel,
+    kernel: PreluEntry,
     in_place: bool,
     /// Storage of x, dy, y and dx (and the rounding flavour); alpha is always f32, used
     /// rounded to half in the f16 flavour (TensorFlow's half variable).
@@ -67,110 +67,110 @@ pub(crate) struct PreluKernelKey {
 
 /// The kernels of this family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum PreluKernel {
+enum PreluEntry {
     Forward(Lanes),
     Dx(Lanes),
     DalphaTerms(TermsTree),
     DalphaPartials,
 }
 
-impl PreluKernel {
-    const ALL: [PreluKernel; 11] = [
-        PreluKernel::Forward(Lanes::ALL[0]),
-        PreluKernel::Forward(Lanes::ALL[1]),
-        PreluKernel::Forward(Lanes::ALL[2]),
-        PreluKernel::Dx(Lanes::ALL[0]),
-        PreluKernel::Dx(Lanes::ALL[1]),
-        PreluKernel::Dx(Lanes::ALL[2]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[0]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[1]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[2]),
-        PreluKernel::DalphaTerms(TermsTree::ALL[3]),
-        PreluKernel::DalphaPartials,
+impl PreluEntry {
+    const ALL: [PreluEntry; 11] = [
+        PreluEntry::Forward(Lanes::ALL[0]),
+        PreluEntry::Forward(Lanes::ALL[1]),
+        PreluEntry::Forward(Lanes::ALL[2]),
+        PreluEntry::Dx(Lanes::ALL[0]),
+        PreluEntry::Dx(Lanes::ALL[1]),
+        PreluEntry::Dx(Lanes::ALL[2]),
+        PreluEntry::DalphaTerms(TermsTree::ALL[0]),
+        PreluEntry::DalphaTerms(TermsTree::ALL[1]),
+        PreluEntry::DalphaTerms(TermsTree::ALL[2]),
+        PreluEntry::DalphaTerms(TermsTree::ALL[3]),
+        PreluEntry::DalphaPartials,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            PreluKernel::Forward(Lanes::Scalar) => "prelu/forward",
-            PreluKernel::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
-            PreluKernel::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
-            PreluKernel::Dx(Lanes::Scalar) => "prelu/dx",
-            PreluKernel::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
-            PreluKernel::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
-            PreluKernel::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
-            PreluKernel::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
-            PreluKernel::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
-            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
-            PreluKernel::DalphaPartials => "prelu/dalpha_partials",
+            PreluEntry::Forward(Lanes::Scalar) => "prelu/forward",
+            PreluEntry::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
+            PreluEntry::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
+            PreluEntry::Dx(Lanes::Scalar) => "prelu/dx",
+            PreluEntry::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
+            PreluEntry::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
+            PreluEntry::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
+            PreluEntry::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
+            PreluEntry::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
+            PreluEntry::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
+            PreluEntry::DalphaPartials => "prelu/dalpha_partials",
         }
     }
 
     fn entry(self) -> &'static str {
         match self {
-            PreluKernel::Forward(_) => "forward",
-            PreluKernel::Dx(_) => "backward",
-            PreluKernel::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
-            PreluKernel::DalphaTerms(TermsTree::Shared) | PreluKernel::DalphaPartials => "reduce",
+            PreluEntry::Forward(_) => "forward",
+            PreluEntry::Dx(_) => "backward",
+            PreluEntry::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
+            PreluEntry::DalphaTerms(TermsTree::Shared) | PreluEntry::DalphaPartials => "reduce",
         }
     }
 
     fn arrays(self, in_place: bool, store: Store, out_store: Store) -> Arrays {
         let (unit, alpha) = match self {
-            PreluKernel::Forward(Lanes::Scalar) | PreluKernel::Dx(Lanes::Scalar) => ("f32", "f32"),
-            PreluKernel::Forward(_) | PreluKernel::Dx(_) => ("vec4<f32>", "AlphaElem"),
+            PreluEntry::Forward(Lanes::Scalar) | PreluEntry::Dx(Lanes::Scalar) => ("f32", "f32"),
+            PreluEntry::Forward(_) | PreluEntry::Dx(_) => ("vec4<f32>", "AlphaElem"),
             _ => ("f32", "f32"),
         };
         let arrays = match self {
-            PreluKernel::Forward(_) => Arrays::new(vec![
+            PreluEntry::Forward(_) => Arrays::new(vec![
                 Array::read("x", unit).stored(store),
                 Array::read("alpha", alpha),
                 Array::write("y", unit).stored(store),
             ]),
-            PreluKernel::Dx(_) => Arrays::new(vec![
+            PreluEntry::Dx(_) => Arrays::new(vec![
                 Array::read("x", unit).stored(store),
                 Array::read("dy", unit).stored(store),
                 Array::read("alpha", alpha),
                 Array::write("dx", unit).stored(store),
             ]),
-            PreluKernel::DalphaTerms(_) => Arrays::new(vec![
+            PreluEntry::DalphaTerms(_) => Arrays::new(vec![
                 Array::read("x", "f32").stored(store),
                 Array::read("dy", "f32").stored(store),
                 Array::write("partials", "f32").stored(out_store),
             ]),
-            PreluKernel::DalphaPartials => Arrays::new(vec![
+            PreluEntry::DalphaPartials => Arrays::new(vec![
                 Array::read("src", "f32"),
                 Array::write("dst", "f32").stored(out_store),
             ]),
         };
         match (self, in_place) {
-            (PreluKernel::Forward(_), true) => arrays.in_place("x", "y"),
-            (PreluKernel::Dx(_), true) => arrays.in_place("dy", "dx"),
+            (PreluEntry::Forward(_), true) => arrays.in_place("x", "y"),
+            (PreluEntry::Dx(_), true) => arrays.in_place("dy", "dx"),
             _ => arrays,
         }
     }
 
     fn wgsl(self, f16: bool) -> String {
         let body = match self {
-            PreluKernel::Forward(lanes) => lanes.wgsl(
+            PreluEntry::Forward(lanes) => lanes.wgsl(
                 include_str!("../../shaders/prelu_forward.wgsl"),
                 include_str!("../../shaders/prelu_forward4.wgsl"),
             ),
-            PreluKernel::Dx(lanes) => lanes.wgsl(
+            PreluEntry::Dx(lanes) => lanes.wgsl(
                 include_str!("../../shaders/prelu_backward.wgsl"),
                 include_str!("../../shaders/prelu_backward4.wgsl"),
             ),
-            PreluKernel::DalphaTerms(TermsTree::Shared) => format!(
+            PreluEntry::DalphaTerms(TermsTree::Shared) => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluKernel::DalphaTerms(TermsTree::Registers(lanes)) => format!(
+            PreluEntry::DalphaTerms(TermsTree::Registers(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_registers.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluKernel::DalphaPartials => format!(
+            PreluEntry::DalphaPartials => format!(
                 "{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_partials.wgsl")
@@ -206,7 +206,13 @@ impl PreluKernel {
         }
     }
 
-    fn load(self, gpu: &Gpu, in_place: bool, store: Store, out_store: Store) -> Result<Kernel> {
+    fn load(
+        self,
+        gpu: &Gpu,
+        in_place: bool,
+        store: Store,
+        out_store: Store,
+    ) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
             in_place,
@@ -222,18 +228,18 @@ impl PreluKernel {
 /// Every WGSL source of this family, labelled `prelu/...`.
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for k in PreluKernel::ALL {
+    for k in PreluEntry::ALL {
         for in_place in [false, true] {
-            if in_place && !matches!(k, PreluKernel::Forward(_) | PreluKernel::Dx(_)) {
+            if in_place && !matches!(k, PreluEntry::Forward(_) | PreluEntry::Dx(_)) {
                 continue;
             }
             for store in [Store::F32, Store::F16Native, Store::F16Packed] {
                 let outs: &[Store] = match k {
-                    PreluKernel::Forward(_) | PreluKernel::Dx(_) => &[store],
-                    PreluKernel::DalphaTerms(_) => &[store, Store::F32],
-                    PreluKernel::DalphaPartials => &[Store::F16Native, Store::F16Packed],
+                    PreluEntry::Forward(_) | PreluEntry::Dx(_) => &[store],
+                    PreluEntry::DalphaTerms(_) => &[store, Store::F32],
+                    PreluEntry::DalphaPartials => &[Store::F16Native, Store::F16Packed],
                 };
-                if store != Store::F32 && matches!(k, PreluKernel::DalphaPartials) {
+                if store != Store::F32 && matches!(k, PreluEntry::DalphaPartials) {
                     continue;
                 }
                 for &out_store in outs {
@@ -277,7 +283,7 @@ impl PReLU {
         in_place: bool,
     ) -> Result<()> {
         let reads: &[&Tensor] = if in_place { &[] } else { &[x] };
-        self.record_elementwise(batch, PreluKernel::Forward, reads, y, in_place)
+        self.record_elementwise(batch, PreluEntry::Forward, reads, y, in_place)
     }
 
     /// Records `dx`; in place (dx over dy) when `dx` is `dy`.
@@ -290,7 +296,7 @@ impl PReLU {
         in_place: bool,
     ) -> Result<()> {
         let reads: &[&Tensor] = if in_place { &[x] } else { &[x, dy] };
-        self.record_elementwise(batch, PreluKernel::Dx, reads, dx, in_place)
+        self.record_elementwise(batch, PreluEntry::Dx, reads, dx, in_place)
     }
 
     /// `reads` are the bound inputs before alpha (the in-place input left out), validated by
@@ -298,7 +304,7 @@ impl PReLU {
     fn record_elementwise(
         &self,
         batch: &mut Batch<'_>,
-        kernel: fn(Lanes) -> PreluKernel,
+        kernel: fn(Lanes) -> PreluEntry,
         reads: &[&Tensor],
         out: &Tensor,
         in_place: bool,
@@ -396,7 +402,7 @@ impl PReLU {
         let store = gpu.store(crate::tensor::common_dtype(&[x, dy], &["x", "dy"])?);
         // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
         let out_store = |t: &Tensor| gpu.store(t.dtype());
-        let terms = PreluKernel::DalphaTerms(tree).load(gpu, false, store, out_store(target(0)))?;
+        let terms = PreluEntry::DalphaTerms(tree).load(gpu, false, store, out_store(target(0)))?;
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -453,7 +459,7 @@ impl PReLU {
             let src = &scratch[i];
             let dst = target(i + 1);
             let partials =
-                PreluKernel::DalphaPartials.load(gpu, false, Store::F32, out_store(dst))?;
+                PreluEntry::DalphaPartials.load(gpu, false, Store::F32, out_store(dst))?;
             let p_next = p.div_ceil(full_block);
             let mut params = PreluParams {
                 n: p as u32,
@@ -481,4 +487,30 @@ impl PReLU {
         }
         Ok(())
     }
+}
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "PreluParams",
+        PreluParams {
+            n,
+            first,
+            count_a,
+            p_total,
+            p_offset,
+            group_a,
+            blocks,
+            rank,
+            n_kept,
+            n_red,
+            sizes,
+            astrides,
+            kept_sizes,
+            kept_xstrides,
+            red_sizes,
+            red_xstrides,
+        },
+        true
+    )]
 }

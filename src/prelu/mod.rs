@@ -59,18 +59,14 @@
 //! # }
 //! ```
 
-mod check;
 mod constraints;
 mod initializers;
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 mod regularizers;
 
-pub(crate) use check::check_rows;
-pub use check::{
-    check_dalpha, check_inputs, check_preset, check_presets, dalpha_bounds, dalpha_bounds_against,
-    LARGE_PRESET, UNIT_ROUNDOFF,
-};
 pub use constraints::{Constraint, EPSILON};
 pub use initializers::{fans, Initializer, TRUNCATED_NORMAL_STDDEV};
 pub(crate) use kernels::shader_sources;

@@ -1,6 +1,43 @@
 use super::{mul_mask, relu};
-use crate::elementwise::{Elementwise, ReLU, ReluPath};
+use crate::elementwise::{Elementwise, ReLU};
 use crate::error::{Error, Result};
+
+/// Which branch `keras.backend.relu` takes, read off its source independently of the GPU
+/// path's own decision (`ReLU::path`), so the reference does not share what it checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Branch {
+    /// `negative_slope != 0`, no `max_value`, `threshold == 0`: `tf.nn.leaky_relu`.
+    Leaky,
+    /// `threshold != 0`: `x * cast(x > threshold)`.
+    Threshold,
+    /// `max_value == 6` (and no threshold): `tf.nn.relu6`.
+    Relu6,
+    /// Otherwise `tf.nn.relu`.
+    Relu,
+}
+
+pub(super) fn branch(r: &ReLU) -> Branch {
+    let (ns, mv, th) = (r.negative_slope(), r.max_value(), r.threshold());
+    if ns != 0.0 && mv.is_none() && th == 0.0 {
+        Branch::Leaky
+    } else if th != 0.0 {
+        Branch::Threshold
+    } else if mv == Some(6.0) {
+        Branch::Relu6
+    } else {
+        Branch::Relu
+    }
+}
+
+/// Keras clips to `[0, max_value]` after the positive part unless relu6 already did.
+pub(super) fn clips(r: &ReLU) -> bool {
+    r.max_value().is_some() && branch(r) != Branch::Relu6
+}
+
+/// Keras subtracts `negative_slope * relu(threshold - x)` unless it took the leaky branch.
+pub(super) fn has_negative_part(r: &ReLU) -> bool {
+    r.negative_slope() != 0.0 && branch(r) != Branch::Leaky
+}
 
 /// `minimum` / `maximum` with NaN propagated.
 fn min_nan(a: f32, b: f32) -> f32 {
@@ -29,10 +66,10 @@ fn elu1(x: f32) -> f32 {
 }
 
 fn relu_positive(r: &ReLU, x: f32) -> f32 {
-    match r.path() {
-        ReluPath::Threshold => mul_mask(x, x > r.threshold()),
-        ReluPath::Relu6 => min_nan(relu(x), 6.0),
-        ReluPath::Relu | ReluPath::Leaky => relu(x),
+    match branch(r) {
+        Branch::Threshold => mul_mask(x, x > r.threshold()),
+        Branch::Relu6 => min_nan(relu(x), 6.0),
+        Branch::Relu | Branch::Leaky => relu(x),
     }
 }
 
@@ -59,14 +96,14 @@ pub fn elementwise_forward_scalar(op: &Elementwise, x: f32) -> f32 {
         Elementwise::ThresholdedReLU(l) => mul_mask(x, x > l.theta()),
         Elementwise::ReLU(r) => {
             let ns = r.negative_slope();
-            if r.path() == ReluPath::Leaky {
+            if branch(r) == Branch::Leaky {
                 return if x > 0.0 { x } else { ns * x };
             }
             let mut t = relu_positive(r, x);
-            if r.clips() {
+            if clips(r) {
                 t = max_nan(min_nan(t, r.max_value().unwrap_or(f32::INFINITY)), 0.0);
             }
-            if r.has_negative_part() {
+            if has_negative_part(r) {
                 t -= ns * relu(-x + r.threshold());
             }
             t
@@ -98,11 +135,11 @@ pub fn elementwise_backward_scalar(op: &Elementwise, x: f32, dy: f32) -> f32 {
         Elementwise::ThresholdedReLU(l) => mul_mask(dy, x > l.theta()),
         Elementwise::ReLU(r) => {
             let ns = r.negative_slope();
-            if r.path() == ReluPath::Leaky {
+            if branch(r) == Branch::Leaky {
                 return if x > 0.0 { dy } else { dy * ns };
             }
             let mut g = dy;
-            if r.clips() {
+            if clips(r) {
                 // Gradients of maximum(minimum(t, mv), 0): ties pass, NaN compares false.
                 let mv = r.max_value().unwrap_or(f32::INFINITY);
                 let t = relu_positive(r, x);
@@ -112,13 +149,13 @@ pub fn elementwise_backward_scalar(op: &Elementwise, x: f32, dy: f32) -> f32 {
                     g = 0.0;
                 }
             }
-            let keep = match r.path() {
-                ReluPath::Threshold => x > r.threshold(),
-                ReluPath::Relu6 => x > 0.0 && x < 6.0,
-                ReluPath::Relu | ReluPath::Leaky => x > 0.0,
+            let keep = match branch(r) {
+                Branch::Threshold => x > r.threshold(),
+                Branch::Relu6 => x > 0.0 && x < 6.0,
+                Branch::Relu | Branch::Leaky => x > 0.0,
             };
             let mut dx = mul_mask(g, keep);
-            if r.has_negative_part() {
+            if has_negative_part(r) {
                 // d/dx of -ns * relu(threshold - x): ReluGrad of -(dy * ns), through the negation.
                 dx += mul_mask(dy * ns, -x + r.threshold() > 0.0);
             }

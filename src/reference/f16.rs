@@ -11,9 +11,10 @@
 //!   accumulation: like the GPU kernels they sum accurately (here in f64) and round the
 //!   result once.
 
+use super::elementwise::{branch, clips, has_negative_part, Branch};
 use super::prelu::{prelu_alpha_indices, PreluGradients};
 use super::{mul_mask, relu};
-use crate::elementwise::{Elementwise, ReLU, ReluPath};
+use crate::elementwise::{Elementwise, ReLU};
 use crate::error::{Error, Result};
 
 /// `v` rounded to the nearest half (ties to even, overflow to ±inf, denormals kept), as f32.
@@ -49,10 +50,10 @@ fn elu1(x: f32) -> f32 {
 }
 
 fn relu_positive(r: &ReLU, t_h: f32, x: f32) -> f32 {
-    match r.path() {
-        ReluPath::Threshold => mul_mask(x, x > t_h),
-        ReluPath::Relu6 => min_nan(relu(x), 6.0),
-        ReluPath::Relu | ReluPath::Leaky => relu(x),
+    match branch(r) {
+        Branch::Threshold => mul_mask(x, x > t_h),
+        Branch::Relu6 => min_nan(relu(x), 6.0),
+        Branch::Relu | Branch::Leaky => relu(x),
     }
 }
 
@@ -81,15 +82,15 @@ pub fn elementwise_forward_f16_scalar(op: &Elementwise, x: f32) -> f32 {
         Elementwise::ReLU(r) => {
             let ns = h(r.negative_slope());
             let t_h = h(r.threshold());
-            if r.path() == ReluPath::Leaky {
+            if branch(r) == Branch::Leaky {
                 return if x > 0.0 { x } else { h(x * ns) };
             }
             let mut u = relu_positive(r, t_h, x);
-            if r.clips() {
+            if clips(r) {
                 let m = h(r.max_value().unwrap_or(f32::INFINITY));
                 u = max_nan(min_nan(u, m), 0.0);
             }
-            if r.has_negative_part() {
+            if has_negative_part(r) {
                 u = h(u - h(ns * relu(h(t_h - x))));
             }
             u
@@ -126,24 +127,24 @@ pub fn elementwise_backward_f16_scalar(op: &Elementwise, x: f32, dy: f32) -> f32
         Elementwise::ReLU(r) => {
             let ns = h(r.negative_slope());
             let t_h = h(r.threshold());
-            if r.path() == ReluPath::Leaky {
+            if branch(r) == Branch::Leaky {
                 return if x > 0.0 { dy } else { h(dy * ns) };
             }
             let mut g = dy;
-            if r.clips() {
+            if clips(r) {
                 let m = h(r.max_value().unwrap_or(f32::INFINITY));
                 let u = relu_positive(r, t_h, x);
                 if !(min_nan(u, m) >= 0.0 && u <= m) {
                     g = 0.0;
                 }
             }
-            let keep = match r.path() {
-                ReluPath::Threshold => x > t_h,
-                ReluPath::Relu6 => x > 0.0 && x < 6.0,
-                ReluPath::Relu | ReluPath::Leaky => x > 0.0,
+            let keep = match branch(r) {
+                Branch::Threshold => x > t_h,
+                Branch::Relu6 => x > 0.0 && x < 6.0,
+                Branch::Relu | Branch::Leaky => x > 0.0,
             };
             let mut dx = mul_mask(g, keep);
-            if r.has_negative_part() {
+            if has_negative_part(r) {
                 // ReluGrad(h(-dy * ns), h(t - x)), negated by the subtraction's gradient.
                 dx = h(dx + mul_mask(h(dy * ns), h(t_h - x) > 0.0));
             }

@@ -13,7 +13,9 @@ pub use elementwise::{
     elementwise_backward, elementwise_backward_scalar, elementwise_forward,
     elementwise_forward_scalar,
 };
-pub use softmax::{softmax_backward, softmax_forward, softmax_row_f64};
+pub use softmax::{
+    softmax_axis_split, softmax_backward, softmax_forward, softmax_row_f64, AxisSplit,
+};
 
 /// `max(v, 0)` as Eigen computes it: NaN propagates.
 fn relu(v: f32) -> f32 {

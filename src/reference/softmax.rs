@@ -2,7 +2,42 @@
 //! with the sums accumulated in f64.
 
 use crate::error::{Error, Result};
-use crate::softmax::{axis_view, AxisView};
+
+/// `shape` split around the softmax axis: `outer` rows before it, its length `len`, and the
+/// `inner` stride after it (row-major), so element `k` of row `(o, i)` is
+/// `(o * len + k) * inner + i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisSplit {
+    pub outer: usize,
+    pub len: usize,
+    pub inner: usize,
+}
+
+/// Splits `shape` around `axis` (negative counts from the end), as Keras' `Softmax(axis)`.
+///
+/// # Errors
+/// [`Error::InvalidRank`] below rank 2; [`Error::AxisOutOfRange`] outside `[-rank, rank)`.
+pub fn softmax_axis_split(shape: &[usize], axis: i64) -> Result<AxisSplit> {
+    let rank = shape.len();
+    if rank < 2 {
+        return Err(Error::InvalidRank {
+            op: "Softmax",
+            rank,
+            shape: shape.to_vec(),
+            allowed: "2 or more (Keras cannot apply softmax to a 1-D tensor)",
+        });
+    }
+    let r = rank as i64;
+    if !(-r..r).contains(&axis) {
+        return Err(Error::AxisOutOfRange { axis, rank });
+    }
+    let a = axis.rem_euclid(r) as usize;
+    Ok(AxisSplit {
+        outer: shape[..a].iter().product(),
+        len: shape[a],
+        inner: shape[a + 1..].iter().product(),
+    })
+}
 
 fn check_len(what: &[f32], shape: &[usize]) -> Result<()> {
     let expected: usize = shape.iter().product();
@@ -17,7 +52,7 @@ fn check_len(what: &[f32], shape: &[usize]) -> Result<()> {
 }
 
 /// The element indices of every row along the axis, row by row.
-fn rows(view: AxisView) -> impl Iterator<Item = Vec<usize>> {
+fn rows(view: AxisSplit) -> impl Iterator<Item = Vec<usize>> {
     (0..view.outer).flat_map(move |o| {
         (0..view.inner).map(move |i| {
             (0..view.len)
@@ -48,7 +83,7 @@ pub fn softmax_forward(
     axis: i64,
     mask: Option<&[f32]>,
 ) -> Result<Vec<f32>> {
-    let view = axis_view(shape, axis)?;
+    let view = softmax_axis_split(shape, axis)?;
     check_len(x, shape)?;
     if let Some(m) = mask {
         check_len(m, shape)?;
@@ -91,7 +126,7 @@ pub fn softmax_backward(
     axis: i64,
     mask: Option<&[f32]>,
 ) -> Result<Vec<f32>> {
-    let view = axis_view(shape, axis)?;
+    let view = softmax_axis_split(shape, axis)?;
     check_len(y, shape)?;
     check_len(dy, shape)?;
     if let Some(m) = mask {

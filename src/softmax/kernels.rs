@@ -9,7 +9,7 @@
 //! file.
 
 use crate::batch::Batch;
-use crate::elementwise::Direction;
+use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::kernel::{Array, Arrays, KernelKey, KernelSource, Store};
 use crate::tensor::Tensor;
@@ -95,7 +95,7 @@ impl Reduction {
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SoftmaxKernelKey {
-    pub kernel: Kernel,
+    pub kernel: SoftmaxEntry,
     pub masked: bool,
     pub reduction: Reduction,
     /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
@@ -109,7 +109,7 @@ impl SoftmaxKernelKey {
     /// Every kernel the family can compile.
     pub(crate) fn all() -> Vec<SoftmaxKernelKey> {
         let mut all = Vec::new();
-        for kernel in Kernel::ALL {
+        for kernel in SoftmaxEntry::ALL {
             for masked in [false, true] {
                 for reduction in Reduction::ALL {
                     for in_place in [false, true] {
@@ -136,7 +136,9 @@ impl SoftmaxKernelKey {
         let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store));
         if self.in_place {
             arrays = match self.kernel {
-                Kernel::ForwardRows | Kernel::ForwardFinish => arrays.in_place("x", "y"),
+                SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => {
+                    arrays.in_place("x", "y")
+                }
                 _ => arrays.in_place("dy", "dx"),
             };
         }
@@ -159,7 +161,7 @@ impl SoftmaxKernelKey {
 
 /// The softmax kernels; each is one WGSL file with one entry point of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kernel {
+pub(crate) enum SoftmaxEntry {
     ForwardRows,
     ForwardPartials,
     ForwardFinish,
@@ -168,43 +170,52 @@ pub(crate) enum Kernel {
     BackwardFinish,
 }
 
-impl Kernel {
-    pub(crate) const ALL: [Kernel; 6] = [
-        Kernel::ForwardRows,
-        Kernel::ForwardPartials,
-        Kernel::ForwardFinish,
-        Kernel::BackwardRows,
-        Kernel::BackwardPartials,
-        Kernel::BackwardFinish,
+impl SoftmaxEntry {
+    pub(crate) const ALL: [SoftmaxEntry; 6] = [
+        SoftmaxEntry::ForwardRows,
+        SoftmaxEntry::ForwardPartials,
+        SoftmaxEntry::ForwardFinish,
+        SoftmaxEntry::BackwardRows,
+        SoftmaxEntry::BackwardPartials,
+        SoftmaxEntry::BackwardFinish,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
         match self {
-            Kernel::ForwardRows => "forward_rows",
-            Kernel::ForwardPartials => "forward_partials",
-            Kernel::ForwardFinish => "forward_finish",
-            Kernel::BackwardRows => "backward_rows",
-            Kernel::BackwardPartials => "backward_partials",
-            Kernel::BackwardFinish => "backward_finish",
+            SoftmaxEntry::ForwardRows => "forward_rows",
+            SoftmaxEntry::ForwardPartials => "forward_partials",
+            SoftmaxEntry::ForwardFinish => "forward_finish",
+            SoftmaxEntry::BackwardRows => "backward_rows",
+            SoftmaxEntry::BackwardPartials => "backward_partials",
+            SoftmaxEntry::BackwardFinish => "backward_finish",
         }
     }
 
     fn file(self) -> &'static str {
         match self {
-            Kernel::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
-            Kernel::ForwardPartials => include_str!("../../shaders/softmax_forward_partials.wgsl"),
-            Kernel::ForwardFinish => include_str!("../../shaders/softmax_forward_finish.wgsl"),
-            Kernel::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
-            Kernel::BackwardPartials => {
+            SoftmaxEntry::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
+            SoftmaxEntry::ForwardPartials => {
+                include_str!("../../shaders/softmax_forward_partials.wgsl")
+            }
+            SoftmaxEntry::ForwardFinish => {
+                include_str!("../../shaders/softmax_forward_finish.wgsl")
+            }
+            SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
+            SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
-            Kernel::BackwardFinish => include_str!("../../shaders/softmax_backward_finish.wgsl"),
+            SoftmaxEntry::BackwardFinish => {
+                include_str!("../../shaders/softmax_backward_finish.wgsl")
+            }
         }
     }
 
     /// Whether the kernel writes the output tensor (and so has an in-place variant).
     fn writes_tensor(self) -> bool {
-        !matches!(self, Kernel::ForwardPartials | Kernel::BackwardPartials)
+        !matches!(
+            self,
+            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials
+        )
     }
 
     /// The storage arrays, reads before writes.
@@ -214,7 +225,9 @@ impl Kernel {
         let read = |name| Array::read(name, F).stored(store);
         let write = |name| Array::write(name, F).stored(store);
         let mut arrays = match self {
-            Kernel::ForwardRows | Kernel::ForwardPartials | Kernel::ForwardFinish => {
+            SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardPartials
+            | SoftmaxEntry::ForwardFinish => {
                 vec![read("x")]
             }
             _ => vec![read("y"), read("dy")],
@@ -222,13 +235,18 @@ impl Kernel {
         if masked {
             arrays.push(read("mask"));
         }
-        if matches!(self, Kernel::ForwardFinish | Kernel::BackwardFinish) {
+        if matches!(
+            self,
+            SoftmaxEntry::ForwardFinish | SoftmaxEntry::BackwardFinish
+        ) {
             arrays.push(Array::read("partials", V));
         }
         arrays.push(match self {
-            Kernel::ForwardRows | Kernel::ForwardFinish => write("y"),
-            Kernel::BackwardRows | Kernel::BackwardFinish => write("dx"),
-            Kernel::ForwardPartials | Kernel::BackwardPartials => Array::write("partials", V),
+            SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => write("y"),
+            SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardFinish => write("dx"),
+            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
+                Array::write("partials", V)
+            }
         });
         arrays
     }
@@ -327,14 +345,16 @@ pub(crate) fn record(
     let slices = plan::slices(view, max_elems, align_elems)?;
 
     let (first, second) = match (pass, strategy) {
-        (Direction::Forward, Strategy::Registers { .. }) => (Kernel::ForwardRows, None),
-        (Direction::Backward, Strategy::Registers { .. }) => (Kernel::BackwardRows, None),
-        (Direction::Forward, Strategy::Long { .. }) => {
-            (Kernel::ForwardPartials, Some(Kernel::ForwardFinish))
-        }
-        (Direction::Backward, Strategy::Long { .. }) => {
-            (Kernel::BackwardPartials, Some(Kernel::BackwardFinish))
-        }
+        (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
+        (Direction::Backward, Strategy::Registers { .. }) => (SoftmaxEntry::BackwardRows, None),
+        (Direction::Forward, Strategy::Long { .. }) => (
+            SoftmaxEntry::ForwardPartials,
+            Some(SoftmaxEntry::ForwardFinish),
+        ),
+        (Direction::Backward, Strategy::Long { .. }) => (
+            SoftmaxEntry::BackwardPartials,
+            Some(SoftmaxEntry::BackwardFinish),
+        ),
     };
     let info = gpu.info();
     let subgroup = (info.subgroup && !tuning.no_subgroups)
@@ -347,7 +367,7 @@ pub(crate) fn record(
         &tensors,
         &["softmax input", "softmax input", "mask", "output"],
     )?);
-    let load = |kernel: Kernel| {
+    let load = |kernel: SoftmaxEntry| {
         let key = SoftmaxKernelKey {
             kernel,
             masked,
@@ -431,6 +451,26 @@ pub(crate) fn record(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
+    vec![crate::kernel::uniform_layout!(
+        "SoftmaxParams",
+        SoftmaxParams {
+            rows,
+            len,
+            inner,
+            base,
+            lanes,
+            slots,
+            strided,
+            chunk_len,
+            chunks,
+            groups_x,
+        },
+        true
+    )]
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@
 //! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
 //! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
-mod check;
 mod kernels;
+#[cfg(test)]
+pub(crate) use kernels::uniform_layouts;
 mod plan;
 
 use crate::batch::{check_aliasing, Batch};
@@ -21,9 +22,9 @@ use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 
-pub(crate) use plan::{axis_view, AxisView};
+pub(crate) use plan::axis_view;
 
-use crate::elementwise::Direction;
+use crate::direction::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
 use kernels::Tuning;
 
@@ -377,11 +378,3 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
         })
         .collect()
 }
-
-/// The `wgact check` rows of this family.
-pub(crate) use check::check_rows;
-
-pub use check::{
-    check_case, compare_dx, compare_y, dx_abs_scale, logits, random_mask, special_rows, upstream,
-    DX_TOLERANCE, ROW_LENGTHS, Y_TOLERANCE,
-};
