@@ -190,7 +190,7 @@ fn out_writes_every_case_in_the_file_format_even_when_cases_fail() {
     assert!(list[1].get("y").is_none());
 }
 
-const CASES_F16: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cases_f16.json");
+const CASES_F16: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cases_f16.json");
 
 /// The float16 cases pass on the GPU with native f16 (where the adapter has `shader-f16`),
 /// with the feature masked (halves packed in u32), and on the CPU reference.
