@@ -234,15 +234,17 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
                 continue;
             }
             for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                let outs: &[Store] = match k {
-                    PreluEntry::Forward(_) | PreluEntry::Dx(_) => &[store],
-                    PreluEntry::DalphaTerms(_) => &[store, Store::F32],
-                    PreluEntry::DalphaPartials => &[Store::F16Native, Store::F16Packed],
+                // dalpha in the inputs' dtype or in f32; the partials passes read f32.
+                let outs: Vec<Store> = match k {
+                    PreluEntry::Forward(_) | PreluEntry::Dx(_) => vec![store],
+                    PreluEntry::DalphaTerms(_) if store == Store::F32 => vec![store],
+                    PreluEntry::DalphaTerms(_) => vec![store, Store::F32],
+                    PreluEntry::DalphaPartials if store == Store::F32 => {
+                        vec![Store::F32, Store::F16Native, Store::F16Packed]
+                    }
+                    PreluEntry::DalphaPartials => continue,
                 };
-                if store != Store::F32 && matches!(k, PreluEntry::DalphaPartials) {
-                    continue;
-                }
-                for &out_store in outs {
+                for out_store in outs {
                     let source = k.source(in_place, store, out_store);
                     out.push((source.label.clone(), source.wgsl()));
                 }
