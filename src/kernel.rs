@@ -306,7 +306,8 @@ pub(crate) enum KernelKey {
     Elementwise(crate::elementwise::ElementwiseKernel),
     Prelu(crate::prelu::PreluKernelKey),
     Softmax(crate::softmax::SoftmaxKernelKey),
-    Fill,
+    /// The fill kernel over an array of this storage.
+    Fill(Store),
     /// Test-only: a source compiled as given, to exercise the compile-error path.
     Raw(&'static str),
 }

@@ -95,7 +95,13 @@ pub fn shader_sources() -> Vec<(String, String)> {
         .collect();
     sources.extend(prelu::shader_sources());
     sources.extend(softmax::shader_sources());
-    let fill = fill::source();
-    sources.push((fill.label.clone(), fill.wgsl()));
+    for store in [
+        kernel::Store::F32,
+        kernel::Store::F16Native,
+        kernel::Store::F16Packed,
+    ] {
+        let fill = fill::source(store);
+        sources.push((fill.label.clone(), fill.wgsl()));
+    }
     sources
 }

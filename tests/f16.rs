@@ -811,3 +811,98 @@ fn f16_tensors_round_on_upload_keep_halves_exactly_and_refuse_mixed_dtypes() {
 fn within(d: f32, bound: f32) -> bool {
     d <= bound
 }
+
+/// A buffer of `words` u32 filled with the half 0x5a5a, with an f16 view of `len` halves at
+/// `offset`.
+fn sentinel_view(gpu: &Gpu, words: usize, offset: u64, shape: &[usize]) -> Tensor {
+    let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("sentinel"),
+        size: (words * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue().write_buffer(
+        &buffer,
+        0,
+        bytemuck::cast_slice(&vec![0x5a5a_5a5au32; words]),
+    );
+    Tensor::view_of(gpu, &buffer, offset, shape, DType::F16).unwrap()
+}
+
+#[test]
+fn an_empty_batch_zeroes_an_f16_dalpha_view_and_nothing_around_it() {
+    let Some(gpu) = common::gpu() else { return };
+    for gpu in [gpu, masked_gpu().unwrap()] {
+        let mut layer = PReLU::new(wgpu_activations::Initializer::Zeros, None, None, None).unwrap();
+        layer.build(gpu, &[0, 5]).unwrap();
+        let x = Tensor::zeros_of(gpu, &[0, 5], DType::F16).unwrap();
+        let dx = Tensor::zeros_of(gpu, &[0, 5], DType::F16).unwrap();
+        let dalpha = sentinel_view(gpu, 6, 3, &[5]);
+        layer
+            .backward_into(gpu, &x, &x.clone(), &dx, &dalpha)
+            .unwrap();
+        let whole = Tensor::view_of(gpu, dalpha.buffer(), 0, &[12], DType::F16)
+            .unwrap()
+            .to_vec_f16(gpu)
+            .unwrap();
+        for (i, h) in whole.iter().enumerate() {
+            let want = if (3..8).contains(&i) { 0 } else { 0x5a5a };
+            assert_eq!(h.to_bits(), want, "half {i}");
+        }
+    }
+}
+
+#[test]
+fn masked_f16_softmax_matches_the_f16_reference_through_both_storages() {
+    let Some(gpu) = common::gpu() else { return };
+    let shape = [3, 7];
+    let x: Vec<f32> = (0..21)
+        .map(|i| f16::from_f32((i as f32 * 0.77).sin() * 5.0).to_f32())
+        .collect();
+    let mask: Vec<f32> = (0..21)
+        .map(|i| if i % 3 == 1 { 0.0 } else { 1.0 })
+        .collect();
+    let dy: Vec<f32> = (0..21)
+        .map(|i| f16::from_f32((i as f32 * 1.3).cos()).to_f32())
+        .collect();
+    let want_y = cpu::softmax_forward_f16(&x, &shape, -1, Some(&mask)).unwrap();
+    let want_dx = cpu::softmax_backward_f16(&want_y, &dy, &shape, -1, Some(&mask)).unwrap();
+    for gpu in [gpu, masked_gpu().unwrap()] {
+        let layer = Softmax::new(-1).unwrap();
+        let m = upload(gpu, &mask, &shape);
+        let y = layer
+            .forward_masked(gpu, &upload(gpu, &x, &shape), &m)
+            .unwrap();
+        let dx = layer
+            .backward_masked(
+                gpu,
+                &upload(gpu, &want_y, &shape),
+                &upload(gpu, &dy, &shape),
+                &m,
+            )
+            .unwrap();
+        let (y, dx) = (y.to_vec(gpu).unwrap(), dx.to_vec(gpu).unwrap());
+        for i in 0..21 {
+            assert!(
+                half_ulps(y[i], want_y[i]) <= 1,
+                "y[{i}] {} vs {}",
+                y[i],
+                want_y[i]
+            );
+            assert!(
+                half_ulps(dx[i], want_dx[i]) <= 1,
+                "dx[{i}] {} vs {}",
+                dx[i],
+                want_dx[i]
+            );
+        }
+        // An f32 mask with f16 logits is refused.
+        let m32 = Tensor::from_slice(gpu, &mask, &shape).unwrap();
+        let err = layer
+            .forward_masked(gpu, &upload(gpu, &x, &shape), &m32)
+            .unwrap_err();
+        assert!(matches!(err, Error::DTypeMismatch { .. }), "{err}");
+    }
+}
