@@ -9,7 +9,7 @@ use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Gpu};
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource, Store};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
@@ -749,7 +749,7 @@ impl Elementwise {
                 in_place,
                 store,
             };
-            gpu.kernel(KernelKey::Elementwise(spec), || spec.source())
+            gpu.kernel(spec, || spec.source())
         };
         let max_groups = gpu.grid_stride_workgroups();
         let mut dispatch = |unit: Unit, start: usize, count: usize| -> Result<()> {

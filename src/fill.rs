@@ -2,7 +2,7 @@
 
 use crate::batch::Batch;
 use crate::error::Result;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource, Store};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
 const WORKGROUP_SIZE: u32 = 256;
@@ -14,6 +14,10 @@ struct FillParams {
     value: f32,
     _pad: [u32; 2],
 }
+
+/// The pipeline-cache key of the fill kernel: the storage of the array it fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FillKernel(Store);
 
 pub(crate) fn source(store: Store) -> KernelSource {
     KernelSource {
@@ -38,7 +42,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
         return Ok(());
     }
     let store = gpu.store(out.dtype());
-    let kernel = gpu.kernel(KernelKey::Fill(store), || source(store))?;
+    let kernel = gpu.kernel(FillKernel(store), || source(store))?;
     for (start, count) in chunks(out.len(), gpu.chunk_elems(None)) {
         let params = FillParams {
             n: count as u32,

@@ -5,6 +5,7 @@
 //! `@binding(0)` is a uniform block of parameters, then come the read-only storage
 //! buffers, then the read-write ones.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,7 +123,9 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
-    kernels: Mutex<HashMap<KernelKey, SharedKernel>>,
+    /// The pipeline cache: per key type (`TypeId` of a family's `KernelKey`), a
+    /// `HashMap<Key, SharedKernel>`.
+    kernels: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     layouts: Mutex<HashMap<(u32, u32), wgpu::BindGroupLayout>>,
     /// Grow-only scratch buffers (softmax and dalpha partials), by slot. Every op uses its
     /// scratch within its own dispatches and all work runs in queue order, so ops may share
@@ -444,18 +447,20 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::ShaderCompile`] naming the kernel when WGSL or pipeline creation fails.
-    pub(crate) fn kernel(
+    pub(crate) fn kernel<K: KernelKey>(
         &self,
-        key: KernelKey,
+        key: K,
         source: impl FnOnce() -> KernelSource,
     ) -> Result<SharedKernel> {
-        if let Some(k) = self
+        let cached = self
             .kernels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(Arc::clone(k));
+            .get(&TypeId::of::<K>())
+            .and_then(|family| family.downcast_ref::<HashMap<K, SharedKernel>>())
+            .and_then(|family| family.get(&key).cloned());
+        if let Some(k) = cached {
+            return Ok(k);
         }
         let source = source();
         let label = source.label.clone();
@@ -497,7 +502,14 @@ impl Gpu {
             arrays: source.arrays.bound(),
         });
         let mut kernels = self.kernels.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Arc::clone(kernels.entry(key).or_insert(kernel)))
+        let family = kernels
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| Box::new(HashMap::<K, SharedKernel>::new()));
+        Ok(match family.downcast_mut::<HashMap<K, SharedKernel>>() {
+            Some(family) => Arc::clone(family.entry(key).or_insert(kernel)),
+            // Unreachable: the entry of `TypeId::of::<K>()` is always a map keyed by `K`.
+            None => kernel,
+        })
     }
 
     pub(crate) fn count_dispatch(&self) {
@@ -721,7 +733,7 @@ impl Gpu {
     /// kernel is compiled: for testing that a WGSL error becomes [`Error::ShaderCompile`].
     #[doc(hidden)]
     pub fn compile_for_tests(&self, kernel: &'static str, source: &str) -> Result<()> {
-        self.kernel(KernelKey::Raw(kernel), || KernelSource {
+        self.kernel(RawKernel(kernel), || KernelSource {
             label: kernel.to_string(),
             entry: "main",
             arrays: crate::kernel::Arrays::new(Vec::new()),
@@ -742,6 +754,10 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Gpu>();
 };
+
+/// Key of a kernel compiled from a given source (`Gpu::compile_for_tests`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RawKernel(&'static str);
 
 #[cfg(test)]
 mod feature_mask_tests {

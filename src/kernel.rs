@@ -20,6 +20,7 @@
 //!   dispatch. The in-place variant of a kernel drops the input's binding and points the
 //!   input's accessor at the output array: the same kernel body, one read-write binding.
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// How a kernel uses one of its storage arrays.
@@ -299,18 +300,12 @@ impl std::fmt::Debug for CompiledKernel {
     }
 }
 
-/// The typed pipeline key: one variant per kernel family, each holding only what changes
-/// the generated code (never parameters or sizes, which live in uniforms).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum KernelKey {
-    Elementwise(crate::elementwise::ElementwiseKernel),
-    Prelu(crate::prelu::PreluKernelKey),
-    Softmax(crate::softmax::SoftmaxKernelKey),
-    /// The fill kernel over an array of this storage.
-    Fill(Store),
-    /// Test-only: a source compiled as given, to exercise the compile-error path.
-    Raw(&'static str),
-}
+/// What a kernel family keys its pipelines by: its own typed spec (`ElementwiseKernel`,
+/// `PreluKernelKey`, `SoftmaxKernelKey`, ...), holding only what changes the generated code
+/// (never parameters or sizes, which live in uniforms). The cache keeps one map per key type,
+/// so this module and `Gpu` need not know the families (no import cycle).
+pub(crate) trait KernelKey: Copy + Eq + Hash + Send + Sync + 'static {}
+impl<T: Copy + Eq + Hash + Send + Sync + 'static> KernelKey for T {}
 
 /// A compiled kernel as the pipeline cache hands it out (shared, cheap to clone).
 pub(crate) type SharedKernel = Arc<CompiledKernel>;

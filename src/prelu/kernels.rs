@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource, SharedKernel, Store};
+use crate::kernel::{Array, Arrays, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
@@ -219,9 +219,7 @@ impl PreluEntry {
             store,
             out_store,
         };
-        gpu.kernel(KernelKey::Prelu(key), || {
-            self.source(in_place, store, out_store)
-        })
+        gpu.kernel(key, || self.source(in_place, store, out_store))
     }
 }
 

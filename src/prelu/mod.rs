@@ -78,8 +78,6 @@ use crate::gpu::Gpu;
 use crate::tensor::Tensor;
 use plan::Limits;
 
-pub(crate) use kernels::PreluKernelKey;
-
 /// Highest input rank (8 axes: at most 4 kept and 4 reduced after canonicalisation).
 const MAX_RANK: usize = 8;
 

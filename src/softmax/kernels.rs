@@ -11,7 +11,7 @@
 use crate::batch::Batch;
 use crate::direction::Direction;
 use crate::error::{Error, Result};
-use crate::kernel::{Array, Arrays, KernelKey, KernelSource, Store};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
@@ -375,7 +375,7 @@ pub(crate) fn record(
             in_place: in_place && kernel.writes_tensor(),
             store,
         };
-        gpu.kernel(KernelKey::Softmax(key), || key.source())
+        gpu.kernel(key, || key.source())
     };
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;

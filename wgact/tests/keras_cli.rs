@@ -24,6 +24,7 @@ fn lines(o: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// A temporary JSON file; `name` must be unique per test, as tests run in parallel.
 fn temp_json(name: &str, v: &Value) -> String {
     let path = std::env::temp_dir().join(format!("wgact-keras-{}-{name}.json", std::process::id()));
     std::fs::write(&path, v.to_string()).expect("temp file written");
@@ -50,7 +51,7 @@ fn each_versions_serialized_layers_come_back_as_that_versions_get_config() {
     let d = data();
     for vname in ["keras2", "keras3"] {
         let (list, entries) = serialized_list(&d, vname);
-        let out = wgact(&[&temp_json(vname, &list)]);
+        let out = wgact(&[&temp_json(&format!("{vname}-serialized"), &list)]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -129,7 +130,10 @@ fn recorded_rejections_print_errors_and_exit_1() {
             list.push(serde_json::json!({"class_name": e["layer"], "config": config}));
             rejected.push(e.get("rejected").is_some());
         }
-        let out = wgact(&[&temp_json(vname, &Value::Array(list))]);
+        let out = wgact(&[&temp_json(
+            &format!("{vname}-rejections"),
+            &Value::Array(list),
+        )]);
         assert_eq!(out.status.code(), Some(1), "{vname}");
         let lines = lines(&out);
         assert_eq!(lines.len(), rejected.len());

@@ -1,35 +1,7 @@
-//! Shared by the GPU test binaries: one `Gpu` per binary, and the REQUIRE_GPU rule.
+//! The library's shared GPU test helpers (`tests/common/mod.rs`), one copy for both packages.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+#[path = "../../../tests/common/mod.rs"]
+mod shared;
 
-use wgpu_activations::{Error, Gpu};
-
-/// The shared GPU context, or `None` (with a note on stderr) when there is no adapter.
-/// With `REQUIRE_GPU=1` (CI) a missing adapter fails the test instead of skipping it.
-pub fn gpu() -> Option<&'static Gpu> {
-    static GPU: OnceLock<Option<Gpu>> = OnceLock::new();
-    GPU.get_or_init(|| match Gpu::new() {
-        Ok(gpu) => Some(gpu),
-        Err(e @ Error::NoAdapter { .. }) => {
-            if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") {
-                panic!("REQUIRE_GPU=1 but {e}");
-            }
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-        Err(e) => panic!("creating the GPU context failed: {e}"),
-    })
-    .as_ref()
-}
-
-/// `let gpu = require_gpu!();` returns from the test when there is no GPU (and REQUIRE_GPU is unset).
-#[macro_export]
-macro_rules! require_gpu {
-    () => {
-        match common::gpu() {
-            Some(gpu) => gpu,
-            None => return,
-        }
-    };
-}
+pub use shared::*;
