@@ -274,3 +274,28 @@ fn a_float16_case_one_half_ulp_off_fails_in_half_ulps() {
         stdout(&out)
     );
 }
+
+/// `WGACT_DISABLE_FEATURES` leaves each named feature off (what `wgact info` reports), on
+/// an adapter that has them or not.
+#[test]
+fn the_feature_mask_turns_off_f16_subgroups_and_timestamps() {
+    let Some(_) = common::gpu() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_wgact"))
+        .arg("info")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env(
+            "WGACT_DISABLE_FEATURES",
+            "shader-f16,subgroup,timestamp-query",
+        )
+        .output()
+        .expect("wgact runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for off in [
+        "shader-f16=false",
+        "timestamp-query=false",
+        "subgroup=false",
+    ] {
+        assert!(text.contains(off), "{off}: {text}");
+    }
+}
