@@ -15,9 +15,13 @@ fn wgact_is_nonfinite4(v: vec4<f32>) -> vec4<bool> {
     return (bitcast<vec4<u32>>(v) & vec4<u32>(wgact_F32_EXP_MASK)) == vec4<u32>(wgact_F32_EXP_MASK);
 }
 
-// A quiet NaN built at run time from its bits.
+// A quiet NaN built at run time from its bits. The bits sit in a private variable: a bitcast
+// of a constant is itself a constant expression, and WGSL (a browser's compiler, unlike
+// naga) rejects a constant that is NaN or infinite.
+var<private> wgact_NAN_BITS: u32 = 0x7fc00000u;
+
 fn wgact_nan4() -> vec4<f32> {
-    return bitcast<vec4<f32>>(vec4<u32>(0x7fc00000u));
+    return bitcast<vec4<f32>>(vec4<u32>(wgact_NAN_BITS));
 }
 
 // v * f32(keep) as IEEE computes it: v where keep, else 0 for finite v and NaN for inf/NaN.

@@ -72,7 +72,7 @@ fn is_zero1(v: f32) -> bool {
 }
 
 fn nan1() -> f32 {
-    return bitcast<f32>(0x7fc00000u);
+    return wgact_nan4().x;
 }
 
 // a * b as IEEE computes it, 0 * inf = NaN decided on the bits.

@@ -44,8 +44,11 @@ const FLAG_KEPT: u32 = 2u;
 const NEG_INF_BITS: u32 = 0xff800000u;
 const POS_INF_BITS: u32 = 0x7f800000u;
 
+// From a private variable, so that the bitcast is not a constant (see common.wgsl's NaN).
+var<private> neg_inf_bits: u32 = NEG_INF_BITS;
+
 fn neg_inf() -> f32 {
-    return bitcast<f32>(NEG_INF_BITS);
+    return bitcast<f32>(neg_inf_bits);
 }
 
 fn nan1() -> f32 {

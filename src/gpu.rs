@@ -110,9 +110,16 @@ fn shared_instance(backends: wgpu::Backends) -> &'static wgpu::Instance {
 }
 
 /// Optional features we use when the adapter has them.
+#[cfg(not(target_arch = "wasm32"))]
 const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::TIMESTAMP_QUERY)
     .union(wgpu::Features::SUBGROUP);
+/// In a browser, no subgroups: the subgroup softmax kernels are written in naga's dialect
+/// (builtins without `enable subgroups;`, which naga 30 rejects and a browser's WGSL
+/// requires, and `subgroup_id`, which WebGPU lacks), so softmax takes its tree reductions.
+#[cfg(target_arch = "wasm32")]
+const WANTED_FEATURES: wgpu::Features =
+    wgpu::Features::SHADER_F16.union(wgpu::Features::TIMESTAMP_QUERY);
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
 pub struct Gpu {
@@ -131,10 +138,48 @@ pub struct Gpu {
     /// scratch within its own dispatches and all work runs in queue order, so ops may share
     /// them; a grown slot's old buffer lives on in the commands that recorded it.
     scratch: Mutex<Vec<Option<wgpu::Buffer>>>,
-    lost: Arc<Mutex<Option<String>>>,
-    uncaptured: Arc<Mutex<Option<String>>>,
+    health: Health,
     live_bytes: Arc<AtomicU64>,
     dispatches: AtomicU64,
+}
+
+/// What the device reported out of band: a loss, an error that escaped every scope, and (in
+/// a browser, where error scopes resolve later as promises) the first error a scope caught
+/// after its call had returned. Shared with pending readbacks, which report it on resolving.
+#[derive(Clone, Default)]
+pub(crate) struct Health {
+    lost: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    deferred: Arc<Mutex<Option<Error>>>,
+}
+
+impl Health {
+    /// Fails when the device was lost or an error escaped a scope or was caught late.
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(reason) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Error::DeviceLost(reason));
+        }
+        if let Some(e) = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
+        if let Some(message) = self
+            .uncaptured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(Error::Gpu {
+                during: "an earlier call".into(),
+                message,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Gpu {
@@ -154,16 +199,21 @@ impl Gpu {
     /// # Errors
     /// [`Error::NoAdapter`] when no adapter exists, [`Error::RequestDevice`] when the adapter
     /// refuses a device.
+    ///
+    /// Native only: a browser cannot block, so a web application awaits [`Gpu::new_async`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         pollster::block_on(Self::new_async())
     }
 
-    /// Async twin of [`Gpu::new`].
+    /// Async twin of [`Gpu::new`], and the way to get a context in a browser (WebGPU's
+    /// adapter there, with the adapter's own limits, e.g. its storage-binding size, requested).
     ///
     /// # Errors
-    /// As [`Gpu::new`].
+    /// [`Error::NoAdapter`] when no adapter exists (in a browser: no WebGPU, or it is
+    /// disabled), [`Error::RequestDevice`] when the adapter refuses a device.
     pub async fn new_async() -> Result<Self> {
-        Self::new_without_async(disabled_features()?).await
+        Self::new_masked(disabled_features()?).await
     }
 
     /// As [`Gpu::new`], leaving `features` off even where the adapter has them (on top of
@@ -172,11 +222,20 @@ impl Gpu {
     ///
     /// # Errors
     /// As [`Gpu::new`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new_without(features: wgpu::Features) -> Result<Self> {
-        pollster::block_on(Self::new_without_async(features | disabled_features()?))
+        pollster::block_on(Self::new_without_async(features))
     }
 
-    async fn new_without_async(disabled: wgpu::Features) -> Result<Self> {
+    /// Async twin of [`Gpu::new_without`].
+    ///
+    /// # Errors
+    /// As [`Gpu::new_async`].
+    pub async fn new_without_async(features: wgpu::Features) -> Result<Self> {
+        Self::new_masked(features | disabled_features()?).await
+    }
+
+    async fn new_masked(disabled: wgpu::Features) -> Result<Self> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
         let adapter = Self::pick_adapter(shared_instance(backends), backends).await?;
         let wanted = adapter.features() & WANTED_FEATURES & !disabled;
@@ -252,7 +311,9 @@ impl Gpu {
             driver_info: adapter.driver_info.clone(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
-            subgroup: features.contains(wgpu::Features::SUBGROUP),
+            // A browser's device may have subgroups (an application's own device), but the
+            // subgroup kernels do not compile there (see WANTED_FEATURES): trees instead.
+            subgroup: features.contains(wgpu::Features::SUBGROUP) && !cfg!(target_arch = "wasm32"),
             min_subgroup_size: adapter.subgroup_min_size,
             max_subgroup_size: adapter.subgroup_max_size,
             max_buffer_size: limits.max_buffer_size,
@@ -262,8 +323,6 @@ impl Gpu {
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             min_storage_buffer_offset_alignment: limits.min_storage_buffer_offset_alignment,
         };
-        let lost = Arc::new(Mutex::new(None));
-        let uncaptured = Arc::new(Mutex::new(None));
         // About 128 per SM on an H100 reached the copy roof (shared/device/README.md); a CPU
         // adapter (lavapipe) runs each workgroup as a task and copies fastest on ~1024.
         let grid_stride_workgroups = match adapter.device_type {
@@ -281,8 +340,7 @@ impl Gpu {
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
             scratch: Mutex::new(Vec::new()),
-            lost,
-            uncaptured,
+            health: Health::default(),
             live_bytes: Arc::new(AtomicU64::new(0)),
             dispatches: AtomicU64::new(0),
         }
@@ -293,13 +351,13 @@ impl Gpu {
     /// [`Error::Gpu`], instead of wgpu's default panic. [`Gpu::new`] does this for the device
     /// it creates; a wrapped device keeps the application's callbacks unless it calls this.
     pub fn install_handlers(&self) {
-        let lost_cb = Arc::clone(&self.lost);
+        let lost_cb = Arc::clone(&self.health.lost);
         self.device
             .set_device_lost_callback(move |reason, message| {
                 *lost_cb.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(format!("{reason:?}: {message}"));
             });
-        let uncaptured_cb = Arc::clone(&self.uncaptured);
+        let uncaptured_cb = Arc::clone(&self.health.uncaptured);
         self.device
             .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
                 *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
@@ -360,21 +418,7 @@ impl Gpu {
 
     /// Fails when the device was lost or an error escaped a scope.
     pub(crate) fn ensure_usable(&self) -> Result<()> {
-        if let Some(reason) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(Error::DeviceLost(reason));
-        }
-        if let Some(message) = self
-            .uncaptured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            return Err(Error::Gpu {
-                during: "an earlier call".into(),
-                message,
-            });
-        }
-        Ok(())
+        self.health.check()
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and turns what they catch
@@ -384,21 +428,60 @@ impl Gpu {
         during: &dyn Fn() -> String,
         f: impl FnOnce() -> T,
     ) -> Result<T> {
+        self.scoped_as(during, |e| e, f)
+    }
+
+    /// [`Gpu::scoped`], with what a scope catches passed through `classify` (a caller's
+    /// more precise error). The scopes are popped at once either way; only how their
+    /// promises are settled differs. Natively wgpu settles them during the pop, so the
+    /// error comes back from this call. A browser settles them later on its event loop and
+    /// nothing here may wait for it: the error is kept and returned by the context's next
+    /// call (or by the readback being awaited), as an error that escaped a scope is.
+    pub(crate) fn scoped_as<T>(
+        &self,
+        during: &dyn Fn() -> String,
+        classify: impl Fn(Error) -> Error + 'static,
+        f: impl FnOnce() -> T,
+    ) -> Result<T> {
         self.ensure_usable()?;
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let value = f();
-        let oom_error = pollster::block_on(oom.pop());
-        let validation_error = pollster::block_on(validation.pop());
-        if let Some(e) = oom_error {
-            return Err(Error::OutOfMemory {
-                during: format!("{}: {e}", during()),
-            });
+        let (oom, validation) = (oom.pop(), validation.pop());
+        let typed =
+            move |during: String, oom: Option<wgpu::Error>, validation: Option<wgpu::Error>| {
+                if let Some(e) = oom {
+                    return Some(classify(Error::OutOfMemory {
+                        during: format!("{during}: {e}"),
+                    }));
+                }
+                validation.map(|e| {
+                    classify(Error::Gpu {
+                        during,
+                        message: e.to_string(),
+                    })
+                })
+            };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let (oom, validation) = (pollster::block_on(oom), pollster::block_on(validation));
+            if oom.is_some() || validation.is_some() {
+                if let Some(e) = typed(during(), oom, validation) {
+                    return Err(e);
+                }
+            }
         }
-        if let Some(e) = validation_error {
-            return Err(Error::Gpu {
-                during: during(),
-                message: e.to_string(),
+        #[cfg(target_arch = "wasm32")]
+        {
+            let (during, deferred) = (during(), Arc::clone(&self.health.deferred));
+            wasm_bindgen_futures::spawn_local(async move {
+                let (oom, validation) = (oom.await, validation.await);
+                if let Some(e) = typed(during, oom, validation) {
+                    deferred
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
             });
         }
         self.ensure_usable()?;
@@ -467,7 +550,12 @@ impl Gpu {
         let (reads, writes) = source.arrays.counts();
         let layout = self.layout(reads, writes);
         let wgsl = source.wgsl();
-        let compiled = self.scoped(&|| label.clone(), || {
+        let kernel_name = label.clone();
+        let as_compile_error = move |e: Error| Error::ShaderCompile {
+            kernel: kernel_name.clone(),
+            message: e.to_string(),
+        };
+        let compiled = self.scoped_as(&|| label.clone(), as_compile_error, || {
             let module = self
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -491,10 +579,7 @@ impl Gpu {
                     cache: None,
                 })
         });
-        let pipeline = compiled.map_err(|e| Error::ShaderCompile {
-            kernel: label.clone(),
-            message: e.to_string(),
-        })?;
+        let pipeline = compiled?;
         let kernel = Arc::new(CompiledKernel {
             pipeline,
             layout,
@@ -526,6 +611,7 @@ impl Gpu {
     ///
     /// # Errors
     /// [`Error::Gpu`] when the wait fails; [`Error::DeviceLost`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
         self.device
             .poll(wgpu::PollType::Wait {
@@ -543,6 +629,7 @@ impl Gpu {
     ///
     /// # Errors
     /// As [`Gpu::wait`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn wait_idle(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -596,14 +683,21 @@ impl Gpu {
     }
 
     /// Fails unless `buffer` belongs to this context's device: a storage binding of it is
-    /// made inside an error scope (views are made once, not on the recording path).
+    /// made inside an error scope (views are made once, not on the recording path). In a
+    /// browser the verdict arrives later: the context's next call reports it.
     pub(crate) fn check_buffer_device(&self, buffer: &wgpu::Buffer) -> Result<()> {
         if buffer.size() < 4 {
             return Ok(());
         }
         let layout = self.layout(1, 0);
         let uniform = self.uniform_probe();
-        let made = self.scoped(&|| "checking a view's buffer".into(), || {
+        let foreign = |e: Error| match e {
+            Error::Gpu { .. } => Error::ForeignTensor {
+                what: "view buffer (made by another device)",
+            },
+            e => e,
+        };
+        self.scoped_as(&|| "checking a view's buffer".into(), foreign, || {
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("wgpu-activations/view-check"),
                 layout: &layout,
@@ -622,14 +716,8 @@ impl Gpu {
                     },
                 ],
             })
-        });
-        match made {
-            Ok(_) => Ok(()),
-            Err(Error::Gpu { .. }) => Err(Error::ForeignTensor {
-                what: "view buffer (made by another device)",
-            }),
-            Err(e) => Err(e),
-        }
+        })
+        .map(|_| ())
     }
 
     fn uniform_probe(&self) -> wgpu::Buffer {
@@ -676,10 +764,13 @@ impl Gpu {
             staging,
             device: self.device.clone(),
             state,
+            health: self.health.clone(),
         })
     }
 
-    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them.
+    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them. Native
+    /// only (a browser cannot block).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn read_buffer(
         &self,
         buffer: &wgpu::Buffer,
@@ -750,6 +841,8 @@ pub fn destroy_device_for_tests(gpu: &Gpu) {
     let _ = gpu.device.poll(wgpu::PollType::Poll);
 }
 
+// wgpu's WebGPU handles are JavaScript objects, neither `Send` nor `Sync`: only native.
+#[cfg(not(target_arch = "wasm32"))]
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Gpu>();

@@ -28,6 +28,10 @@
 //!
 //! The CPU reference in [`reference`](mod@reference) implements every op independently and needs no GPU.
 
+// wgpu's WebGPU handles are JavaScript objects, not `Send`/`Sync`; a browser page has one
+// thread, so the crate's `Arc`s (shared with native builds) are plain counted pointers there.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+
 mod batch;
 mod direction;
 mod elementwise;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::batch::Slot;
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu};
+use crate::gpu::{DType, Gpu, Health};
 
 /// The buffer usage a caller-owned buffer needs for [`Tensor::view`]. Add
 /// [`VIEW_READBACK_USAGE`] to read it back through the library and [`VIEW_UPLOAD_USAGE`] to
@@ -257,11 +257,13 @@ impl Tensor {
         Self::over(gpu, buffer, 0, shape, DType::F32)
     }
 
-    /// Downloads the tensor's elements (row-major), waiting for the GPU.
+    /// Downloads the tensor's elements (row-major), waiting for the GPU. Native only: in a
+    /// browser await [`Tensor::read`].
     ///
     /// # Errors
     /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
     /// view without `COPY_SRC`; readback or device errors.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         let mut out = vec![0.0; self.len()];
         self.read_into(gpu, &mut out)?;
@@ -272,6 +274,7 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::to_vec`]; [`Error::LengthMismatch`] for an `out` of another length.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
         let (offset, size, skip) = self.readback_range(gpu, out.len())?;
         let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
@@ -284,6 +287,7 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::to_vec`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec_f16(&self, gpu: &Gpu) -> Result<Vec<half::f16>> {
         let (offset, size, skip) = self.readback_range(gpu, self.len())?;
         let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
@@ -307,7 +311,10 @@ impl Tensor {
     /// future drives the device with non-blocking polls whenever it is polled.
     ///
     /// # Errors
-    /// As [`Tensor::to_vec`] (validation errors are reported when the future resolves).
+    /// [`Error::ForeignTensor`] if `gpu` is on another device; [`Error::BufferUsage`] for a
+    /// view without `COPY_SRC`; readback or device errors; in a browser also an error that
+    /// the context's error scopes caught after an earlier call returned. All are reported
+    /// when the future resolves.
     pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
         let (dtype, len) = (self.dtype(), self.len());
         let started = self
@@ -404,10 +411,21 @@ impl Tensor {
                     missing: "COPY_SRC",
                 });
             }
-            let old = gpu.read_buffer(&self.storage.buffer, w0 * 4, (w1 - w0) * 4)?;
-            for (b, o) in bits.iter_mut().zip(old.chunks_exact(2)) {
-                *b = u16::from_ne_bytes([o[0], o[1]]);
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let old = gpu.read_buffer(&self.storage.buffer, w0 * 4, (w1 - w0) * 4)?;
+                for (b, o) in bits.iter_mut().zip(old.chunks_exact(2)) {
+                    *b = u16::from_ne_bytes([o[0], o[1]]);
+                }
             }
+            #[cfg(target_arch = "wasm32")]
+            return Err(Error::InvalidParameter {
+                layer: "Tensor",
+                name: "f16 view",
+                value: format!("offset {first}, {} halves", data.len()),
+                reason: "writing it needs a blocking read of its boundary words, which a \
+                         browser cannot do: write through a view with an even offset and end",
+            });
         }
         let skip = (first - w0 * 2) as usize;
         for (b, h) in bits[skip..].iter_mut().zip(data) {
@@ -652,10 +670,13 @@ fn check_len(len: usize, shape: &[usize]) -> Result<()> {
 
 /// A submitted copy into a staging buffer, waiting for its map.
 pub(crate) struct PendingRead {
+    /// What a native blocking read waits for; a browser's readback only awaits the map.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub index: wgpu::SubmissionIndex,
     pub staging: wgpu::Buffer,
     pub device: wgpu::Device,
     pub state: Arc<Mutex<MapState>>,
+    pub health: Health,
 }
 
 #[derive(Default)]
@@ -681,9 +702,9 @@ impl PendingRead {
         Ok(bytes)
     }
 
-    /// After the submission finished (and the device was polled): the bytes.
     /// After the submission finished: the bytes. Another thread's poll may be delivering
     /// this map's callback right now, so wait for it (it is due, not pending on the GPU).
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn finish_now(self) -> Result<Vec<u8>> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
@@ -713,7 +734,11 @@ impl PendingRead {
             device: self.device.clone(),
         }
         .await;
-        self.bytes(mapped)
+        let bytes = self.bytes(mapped)?;
+        // In a browser a scope's verdict on this copy (or an earlier call) arrives before
+        // the map does: report it with the bytes it concerns, as natively.
+        self.health.check()?;
+        Ok(bytes)
     }
 }
 

@@ -282,6 +282,9 @@ impl PReLU {
     ///
     /// # Errors
     /// [`Error::NotBuilt`]; [`Error::ForeignTensor`] for another `Gpu`; readback errors.
+    ///
+    /// Native only (it waits): in a browser await `alpha_tensor().read(gpu)`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn alpha(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         let built = self.built()?;
         built
@@ -366,14 +369,23 @@ impl PReLU {
     /// # Errors
     /// As [`Self::forward`]; [`Error::ShapeMismatch`] when `dy` differs from `x` in shape.
     pub fn backward(&mut self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-        self.backward_with(gpu, x, dy, false)
+        self.prepare(gpu, x)?;
+        dy.expect(gpu, "dy", x.shape())?;
+        let alpha_shape = self.built()?.alpha_shape.clone();
+        let dx = Tensor::alloc_like(gpu, "prelu/dx", x)?;
+        let dalpha = Tensor::alloc_of(gpu, "prelu/dalpha", &alpha_shape, x.dtype())?;
+        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        Ok((dx, dalpha))
     }
 
     /// As [`Self::backward`]; with `add_regularizer_gradient`, the regularizer's gradient
-    /// (computed on the CPU) is added to dalpha.
+    /// (computed on the CPU) is added to dalpha. That reads dalpha back and waits, so it is
+    /// native only: in a browser await `dalpha.read(gpu)` and add
+    /// [`Self::regularization_gradient`].
     ///
     /// # Errors
     /// As [`Self::backward`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn backward_with(
         &mut self,
         gpu: &Gpu,
@@ -381,12 +393,7 @@ impl PReLU {
         dy: &Tensor,
         add_regularizer_gradient: bool,
     ) -> Result<(Tensor, Tensor)> {
-        self.prepare(gpu, x)?;
-        dy.expect(gpu, "dy", x.shape())?;
-        let alpha_shape = self.built()?.alpha_shape.clone();
-        let dx = Tensor::alloc_like(gpu, "prelu/dx", x)?;
-        let dalpha = Tensor::alloc_of(gpu, "prelu/dalpha", &alpha_shape, x.dtype())?;
-        self.backward_into(gpu, x, dy, &dx, &dalpha)?;
+        let (dx, dalpha) = self.backward(gpu, x, dy)?;
         match (&self.regularizer, add_regularizer_gradient) {
             (Some(r), true) => {
                 let built = self.built()?;
@@ -396,7 +403,7 @@ impl PReLU {
                 }
                 Ok((
                     dx,
-                    Tensor::from_slice_as(gpu, &values, &alpha_shape, x.dtype())?,
+                    Tensor::from_slice_as(gpu, &values, dalpha.shape(), dalpha.dtype())?,
                 ))
             }
             _ => Ok((dx, dalpha)),

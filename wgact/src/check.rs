@@ -1,8 +1,11 @@
 //! What `wgact check` and the tests run: parameter presets, kink points, deterministic
 //! inputs with special values, the boundary sizes, and one GPU-vs-CPU check.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod f16;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod prelu;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod softmax;
 
 use crate::compare::{flush_denormal, Comparison, Mismatch};
@@ -167,6 +170,7 @@ pub struct CheckRow {
     pub outcome: std::result::Result<(), String>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs `op` in `direction` on the GPU over deterministic inputs of `n` elements and
 /// compares with the CPU reference: see [`check_elementwise_on`].
 ///
@@ -183,6 +187,7 @@ pub fn check_elementwise(
     check_elementwise_on(gpu, op, direction, &x, &dy, &[n])
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs `op` in `direction` on the GPU over `x` (and `dy`) of `shape` and compares with the
 /// CPU reference under the op's tolerance. A denormal input or output may be flushed to zero.
 ///
@@ -227,6 +232,7 @@ pub fn check_elementwise_on(
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Every row of `wgact check`: each family's presets, directions and sizes, GPU against the
 /// CPU reference. `quick` skips the tensors past one storage binding.
 ///

@@ -138,13 +138,24 @@ fn prelu_alpha(case: &Case, layer: &PReLU) -> Result<(Vec<f32>, Vec<usize>)> {
     Ok((alpha, alpha_shape))
 }
 
-/// Builds the case's layer and runs it forward on `x` and backward with `dy`.
+/// Builds the case's layer and runs it forward on `x` and backward with `dy`, waiting for
+/// the GPU. Native only: [`run_case_async`] is the one implementation, on every target.
 ///
 /// # Errors
 /// The library's error when it rejects the case (parameters, shapes) or the GPU fails.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
+    pollster::block_on(run_case_async(case, backend))
+}
+
+/// Builds the case's layer and runs it forward on `x` and backward with `dy`; the GPU's
+/// results are awaited ([`Tensor::read`]), so this runs in a browser as it does natively.
+///
+/// # Errors
+/// The library's error when it rejects the case (parameters, shapes) or the GPU fails.
+pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
     if case.dtype == DType::F16 {
-        return f16::run(case, layer_of(case)?, backend);
+        return f16::run(case, layer_of(case)?, backend).await;
     }
     match layer_of(case)? {
         Layer::Elementwise(op) => match backend {
@@ -156,9 +167,11 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
             Backend::Gpu(gpu) => {
                 let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
                 let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
+                let y = op.forward(gpu, &x)?;
+                let dx = op.backward(gpu, &x, &dy)?;
                 Ok(Outputs {
-                    y: op.forward(gpu, &x)?.to_vec(gpu)?,
-                    dx: op.backward(gpu, &x, &dy)?.to_vec(gpu)?,
+                    y: y.read(gpu).await?,
+                    dx: dx.read(gpu).await?,
                     dalpha: None,
                 })
             }
@@ -181,8 +194,8 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
                 let y = layer.forward(gpu, &x)?;
                 let dx = layer.backward(gpu, &y, &dy)?;
                 Ok(Outputs {
-                    y: y.to_vec(gpu)?,
-                    dx: dx.to_vec(gpu)?,
+                    y: y.read(gpu).await?,
+                    dx: dx.read(gpu).await?,
                     dalpha: None,
                 })
             }
@@ -218,9 +231,9 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
                     let y = layer.forward(gpu, &x)?;
                     let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
                     Ok(Outputs {
-                        y: y.to_vec(gpu)?,
-                        dx: dx.to_vec(gpu)?,
-                        dalpha: Some(dalpha.to_vec(gpu)?),
+                        y: y.read(gpu).await?,
+                        dx: dx.read(gpu).await?,
+                        dalpha: Some(dalpha.read(gpu).await?),
                     })
                 }
             }
@@ -410,33 +423,67 @@ pub struct CaseResult {
     pub verdict: std::result::Result<(), String>,
 }
 
-/// Runs every case and judges it. A case flagged `expect_error` passes only when the library
-/// rejects it; any other case fails when rejected.
+impl CaseResult {
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        self.verdict.is_ok()
+    }
+
+    /// The case's report line, as `wgact check --cases` and the browser page print it:
+    /// `ok` or `FAIL`, the name, and a rejection or the failure's worst element.
+    pub fn line(&self) -> String {
+        match (&self.verdict, &self.outcome) {
+            (Ok(()), Err(e)) => format!("ok    {:<44} rejected: {e}", self.name),
+            (Ok(()), Ok(_)) => format!("ok    {}", self.name),
+            (Err(why), _) => format!("FAIL  {:<44} {why}", self.name),
+        }
+    }
+}
+
+/// The closing line of a run: `N passed, M failed`.
+pub fn summary_line(results: &[CaseResult]) -> String {
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    format!("{} passed, {failed} failed", results.len() - failed)
+}
+
+/// Runs every case and judges it, waiting for the GPU. Native only: see
+/// [`run_cases_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_cases(cases: &[Case], backend: Backend<'_>) -> Vec<CaseResult> {
-    cases
-        .iter()
-        .map(|case| {
-            let outcome = run_case(case, backend);
-            let verdict = match (&outcome, case.expect_error) {
-                (Err(e), true) => {
-                    if is_rejection(e) {
-                        Ok(())
-                    } else {
-                        Err(format!("expected a rejection, got: {e}"))
-                    }
-                }
-                (Err(e), false) => Err(format!("rejected: {e}")),
-                (Ok(_), true) => Err("expected the library to reject this case, but it ran".into()),
-                (Ok(out), false) => judge(case, out, backend),
-            };
-            CaseResult {
-                name: case.name.clone(),
-                op: case.op.clone(),
-                outcome,
-                verdict,
+    pollster::block_on(run_cases_async(cases, backend))
+}
+
+/// Runs every case and judges it, awaiting the GPU's results (natively and in a browser).
+pub async fn run_cases_async(cases: &[Case], backend: Backend<'_>) -> Vec<CaseResult> {
+    let mut results = Vec::with_capacity(cases.len());
+    for case in cases {
+        results.push(run_and_judge(case, backend).await);
+    }
+    results
+}
+
+/// Runs one case and judges it. A case flagged `expect_error` passes only when the library
+/// rejects it; any other case fails when rejected.
+pub async fn run_and_judge(case: &Case, backend: Backend<'_>) -> CaseResult {
+    let outcome = run_case_async(case, backend).await;
+    let verdict = match (&outcome, case.expect_error) {
+        (Err(e), true) => {
+            if is_rejection(e) {
+                Ok(())
+            } else {
+                Err(format!("expected a rejection, got: {e}"))
             }
-        })
-        .collect()
+        }
+        (Err(e), false) => Err(format!("rejected: {e}")),
+        (Ok(_), true) => Err("expected the library to reject this case, but it ran".into()),
+        (Ok(out), false) => judge(case, out, backend),
+    };
+    CaseResult {
+        name: case.name.clone(),
+        op: case.op.clone(),
+        outcome,
+        verdict,
+    }
 }
 
 /// Whether an error is the library refusing bad input (as opposed to a GPU failure).

@@ -14,8 +14,12 @@
 //! the `wgact` binary (feature `cli`, on by default) does the I/O. A crate that cannot use
 //! the CLI (a browser build) depends on `wgact` with `default-features = false`.
 
+// Timing is native only (a browser has no `Instant`); so are the blocking GPU checks inside
+// `check`, whose presets and comparisons the conformance runner shares.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod cases;
+#[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod check;
 pub mod compare;
 pub mod conformance;

@@ -93,6 +93,7 @@ pub fn check_dalpha(
     c.check()
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs one preset on the GPU and against the CPU reference: forward (exact), and backward
 /// (dx exact, dalpha within [`dalpha_bounds`]).
 ///
@@ -150,6 +151,7 @@ pub fn check_preset(
     Ok([forward, backward])
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The `wgact check` rows of this family. The preset with more than 10^6 terms per alpha
 /// element takes well under a second on lavapipe, so `quick` keeps it.
 pub(crate) fn check_rows(

@@ -125,6 +125,7 @@ pub fn random_mask(n: usize, keep_percent: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Runs forward and backward of `layer` on `x` (with `mask`) on the GPU and compares each with
 /// the CPU reference; the backward is fed the reference `y`. Returns the two rows.
 ///
@@ -175,6 +176,7 @@ pub fn check_case(
     ])
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The `wgact check` presets: every row length of [`ROW_LENGTHS`] (65537 skipped when
 /// `quick`), every axis of a 3-D and a 4-D shape, the special rows along the last axis and
 /// along axis 0, and masks (none kept in one row, some, all).

@@ -78,7 +78,7 @@ pub fn exp_near_half_midpoint(x: f32) -> bool {
     (e - mid).abs() <= 4.0 * e * f32::EPSILON as f64
 }
 
-pub(super) fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Outputs> {
+pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Outputs> {
     let up = |gpu, v: &[f32]| Tensor::from_slice_as(gpu, v, &case.shape, DType::F16);
     match layer {
         Layer::Elementwise(op) => match backend {
@@ -90,8 +90,8 @@ pub(super) fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Out
             Backend::Gpu(gpu) => {
                 let (x, dy) = (up(gpu, &case.x)?, up(gpu, &case.dy)?);
                 Ok(Outputs {
-                    y: op.forward(gpu, &x)?.to_vec(gpu)?,
-                    dx: op.backward(gpu, &x, &dy)?.to_vec(gpu)?,
+                    y: op.forward(gpu, &x)?.read(gpu).await?,
+                    dx: op.backward(gpu, &x, &dy)?.read(gpu).await?,
                     dalpha: None,
                 })
             }
@@ -117,8 +117,8 @@ pub(super) fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Out
                 };
                 let dx = layer.backward(gpu, &y_in, &up(gpu, &case.dy)?)?;
                 Ok(Outputs {
-                    y: y.to_vec(gpu)?,
-                    dx: dx.to_vec(gpu)?,
+                    y: y.read(gpu).await?,
+                    dx: dx.read(gpu).await?,
                     dalpha: None,
                 })
             }
@@ -148,9 +148,9 @@ pub(super) fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Out
                     let y = layer.forward(gpu, &x)?;
                     let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
                     Ok(Outputs {
-                        y: y.to_vec(gpu)?,
-                        dx: dx.to_vec(gpu)?,
-                        dalpha: Some(dalpha.to_vec(gpu)?),
+                        y: y.read(gpu).await?,
+                        dx: dx.read(gpu).await?,
+                        dalpha: Some(dalpha.read(gpu).await?),
                     })
                 }
             }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wgact::cases::parse_cases;
 use wgact::check::{run_all, CheckRow};
-use wgact::conformance::{results_json, run_cases, Backend};
+use wgact::conformance::{results_json, run_cases, summary_line, Backend};
 use wgpu_activations::Gpu;
 
 #[derive(Parser)]
@@ -120,11 +120,7 @@ fn check_cases(
     }
     let results = run_cases(&cases, backend);
     for r in &results {
-        match (&r.verdict, &r.outcome) {
-            (Ok(()), Err(e)) => println!("ok    {:<44} rejected: {e}", r.name),
-            (Ok(()), Ok(_)) => println!("ok    {}", r.name),
-            (Err(why), _) => println!("FAIL  {:<44} {why}", r.name),
-        }
+        println!("{}", r.line());
     }
     if let Some(path) = out {
         if let Err(e) = std::fs::write(path, results_json(&results)) {
@@ -132,8 +128,8 @@ fn check_cases(
             return Ok(ExitCode::from(2));
         }
     }
-    let failed = results.iter().filter(|r| r.verdict.is_err()).count();
-    println!("{} passed, {failed} failed", results.len() - failed);
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    println!("{}", summary_line(&results));
     Ok(if failed > 0 {
         ExitCode::FAILURE
     } else {
