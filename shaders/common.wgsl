@@ -24,6 +24,23 @@ fn wgact_nan4() -> vec4<f32> {
     return bitcast<vec4<f32>>(vec4<u32>(wgact_NAN_BITS));
 }
 
+// Scalar forms, for kernels that work element by element (PReLU's, softmax's).
+fn wgact_nan1() -> f32 {
+    return wgact_nan4().x;
+}
+
+fn wgact_is_nan1(v: f32) -> bool {
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) > wgact_F32_EXP_MASK;
+}
+
+fn wgact_is_inf1(v: f32) -> bool {
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == wgact_F32_EXP_MASK;
+}
+
+fn wgact_is_zero1(v: f32) -> bool {
+    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == 0u;
+}
+
 // v * f32(keep) as IEEE computes it: v where keep, else 0 for finite v and NaN for inf/NaN.
 fn wgact_mul_mask4(v: vec4<f32>, keep: vec4<bool>) -> vec4<f32> {
     return select(select(vec4<f32>(0.0), wgact_nan4(), wgact_is_nonfinite4(v)), v, keep);

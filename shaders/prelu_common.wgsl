@@ -59,36 +59,20 @@ fn alpha_index(g: u32) -> u32 {
     return a + rest * params.astrides[0][0];
 }
 
-fn is_nan1(v: f32) -> bool {
-    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) > wgact_F32_EXP_MASK;
-}
-
-fn is_inf1(v: f32) -> bool {
-    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == wgact_F32_EXP_MASK;
-}
-
-fn is_zero1(v: f32) -> bool {
-    return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == 0u;
-}
-
-fn nan1() -> f32 {
-    return wgact_nan4().x;
-}
-
 // a * b as IEEE computes it, 0 * inf = NaN decided on the bits.
 fn mul_ieee(a: f32, b: f32) -> f32 {
-    let zero_times_inf = (is_zero1(a) && is_inf1(b)) || (is_inf1(a) && is_zero1(b));
-    return select(a * b, nan1(), zero_times_inf);
+    let zero_times_inf = (wgact_is_zero1(a) && wgact_is_inf1(b)) || (wgact_is_inf1(a) && wgact_is_zero1(b));
+    return select(a * b, wgact_nan1(), zero_times_inf);
 }
 
 // max(v, 0) with NaN propagated (Eigen's relu).
 fn relu1(v: f32) -> f32 {
-    return select(0.0, v, v > 0.0 || is_nan1(v));
+    return select(0.0, v, v > 0.0 || wgact_is_nan1(v));
 }
 
 // v * f32(keep): v where keep, else 0 for finite v and NaN for inf / NaN.
 fn mul_mask1(v: f32, keep: bool) -> f32 {
-    return select(select(0.0, nan1(), is_inf1(v) || is_nan1(v)), v, keep);
+    return select(select(0.0, wgact_nan1(), wgact_is_inf1(v) || wgact_is_nan1(v)), v, keep);
 }
 
 // In the f16 flavour every TF op rounds to half (wgact_h1, the identity in f32), and alpha,

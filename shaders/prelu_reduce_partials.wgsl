@@ -4,7 +4,7 @@
 // src/kernel.rs): src (read, [count_a][n]), dst (read_write, [count_a][p_total]).
 
 
-fn load(i: u32) -> f32 {
+fn load(i: u32, a: u32) -> f32 {
     return ld_src(i);
 }
 

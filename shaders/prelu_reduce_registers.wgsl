@@ -36,7 +36,7 @@ fn reduce_registers(@builtin(workgroup_id) wid: vec3<u32>,
         var t = vec4<f32>(0.0);
         for (var j = 0u; j < 4u; j++) {
             if (r0 + j < params.n) {
-                t[j] = load(base + offs[j]);
+                t[j] = load(base + offs[j], a);
             }
         }
         p[lane] = (t.x + t.y) + (t.z + t.w);

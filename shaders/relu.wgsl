@@ -4,6 +4,11 @@
 // threshold y = h(u - h(ns * relu(h(threshold - x)))).
 // a.flags: bits 0-1 the path the host chose (as Keras chooses it), bit 2 clip to
 // max_value, bit 3 subtract negative_slope * relu(threshold - x).
+//
+// `wgact_relu_fwd` / `wgact_relu_bwd` read the flags from `a` (for fused kernels, one
+// pipeline for every ReLU). The library's own kernels call the `_as` forms with the flags as
+// a `const` of the generated source (the pipeline key holds them), so the compiler drops
+// the paths not taken: the same functions, the same bits, no branch per element.
 
 const WGACT_RELU_PATH_LEAKY: u32 = 0u;     // tf.nn.leaky_relu (negative_slope only)
 const WGACT_RELU_PATH_RELU6: u32 = 1u;     // tf.nn.relu6 (max_value == 6, threshold == 0)
@@ -13,8 +18,8 @@ const WGACT_RELU_CLIP: u32 = 4u;
 const WGACT_RELU_NEGATIVE_PART: u32 = 8u;
 
 // The positive part before clipping.
-fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
-    let path = a.flags & 3u;
+fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> {
+    let path = flags & 3u;
     if path == WGACT_RELU_PATH_THRESHOLD {
         return wgact_mul_mask4(x, x > vec4<f32>(a.p.z));
     }
@@ -24,31 +29,31 @@ fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
     return wgact_relu4(x);
 }
 
-fn wgact_relu_fwd(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
+fn wgact_relu_fwd_as(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> {
     let ns = a.p.y;
-    if (a.flags & 3u) == WGACT_RELU_PATH_LEAKY {
+    if (flags & 3u) == WGACT_RELU_PATH_LEAKY {
         return select(wgact_h4(x * ns), x, x > vec4<f32>(0.0));
     }
-    var t = wgact_relu_positive(x, a);
-    if (a.flags & WGACT_RELU_CLIP) != 0u {
+    var t = wgact_relu_positive(x, a, flags);
+    if (flags & WGACT_RELU_CLIP) != 0u {
         t = wgact_max_nan4(wgact_min_nan4(t, vec4<f32>(a.p.x)), vec4<f32>(0.0));
     }
-    if (a.flags & WGACT_RELU_NEGATIVE_PART) != 0u {
+    if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
         t = wgact_h4(t - wgact_h4(ns * wgact_relu4(wgact_h4(vec4<f32>(a.p.z) - x))));
     }
     return t;
 }
 
-fn wgact_relu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> {
+fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> {
     let ns = a.p.y;
-    let path = a.flags & 3u;
+    let path = flags & 3u;
     if path == WGACT_RELU_PATH_LEAKY {
         return select(wgact_h4(dy * ns), dy, x > vec4<f32>(0.0));
     }
     var g = dy;
-    if (a.flags & WGACT_RELU_CLIP) != 0u {
+    if (flags & WGACT_RELU_CLIP) != 0u {
         // clip_by_value = maximum(minimum(t, max_value), 0); ties pass the gradient.
-        let t = wgact_relu_positive(x, a);
+        let t = wgact_relu_positive(x, a, flags);
         let mv = vec4<f32>(a.p.x);
         g = select(vec4<f32>(0.0), g, wgact_min_nan4(t, mv) >= vec4<f32>(0.0));
         g = select(vec4<f32>(0.0), g, t <= mv);
@@ -60,8 +65,16 @@ fn wgact_relu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> 
         keep = keep & (x < vec4<f32>(6.0));
     }
     var dx = wgact_mul_mask4(g, keep);
-    if (a.flags & WGACT_RELU_NEGATIVE_PART) != 0u {
+    if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
         dx = wgact_h4(dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0)));
     }
     return dx;
+}
+
+fn wgact_relu_fwd(x: vec4<f32>, a: WgactActivation) -> vec4<f32> {
+    return wgact_relu_fwd_as(x, a, a.flags);
+}
+
+fn wgact_relu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> {
+    return wgact_relu_bwd_as(x, dy, a, a.flags);
 }

@@ -51,10 +51,6 @@ fn neg_inf() -> f32 {
     return bitcast<f32>(neg_inf_bits);
 }
 
-fn nan1() -> f32 {
-    return wgact_nan4().x;
-}
-
 fn is_neg_inf(v: f32) -> bool {
     return bitcast<u32>(v) == NEG_INF_BITS;
 }

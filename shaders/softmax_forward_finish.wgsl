@@ -34,7 +34,7 @@ fn forward_finish(ids: Ids) {
                 let xv = ld_x(i);
                 yv = exp_nonpos(xv - row_max) * inv;
                 if (nan_row) {
-                    yv = nan1();
+                    yv = wgact_nan1();
                 }
             }
             st_y(i, yv);

@@ -45,7 +45,7 @@ fn forward_rows(ids: Ids) {
         if (ln.valid && k < params.len) {
             var yv = v[r] * inv;
             if (nan_row) {
-                yv = nan1();
+                yv = wgact_nan1();
             }
             if ((kept_bits & (1u << r)) == 0u) {
                 yv = 0.0;

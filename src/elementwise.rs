@@ -145,7 +145,7 @@ pub struct ReLU {
 }
 
 /// Which TensorFlow ops Keras's `backend.relu` composes for a set of parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReluPath {
     /// `tf.nn.leaky_relu(x, negative_slope)`.
     Leaky = 0,
@@ -342,10 +342,117 @@ impl Unit {
     }
 }
 
+/// What the host knows about an op's parameters that changes its code path. It is compiled
+/// into the pipeline as a `const` argument of the op's `_as` function, so the compiler drops
+/// the paths not taken and the kernel branches on nothing per element (on lavapipe the ReLU
+/// family ran at half the copy roof while it tested its flags at run time). The parameters
+/// themselves stay uniforms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Variant {
+    /// ELU, ThresholdedReLU: one code for every parameter.
+    Any,
+    /// LeakyReLU with `alpha == 0` (tf.nn.relu's rules) or not.
+    LeakyZero(bool),
+    /// ReLU: Keras's path, whether it clips and whether it subtracts a negative part.
+    Relu {
+        path: ReluPath,
+        clip: bool,
+        negative_part: bool,
+    },
+}
+
+impl Variant {
+    /// The variants a `kind` can take (every pipeline the library may compile).
+    fn all(kind: ElementwiseKind) -> Vec<Variant> {
+        match kind {
+            ElementwiseKind::ELU | ElementwiseKind::ThresholdedReLU => vec![Variant::Any],
+            ElementwiseKind::LeakyReLU => vec![Variant::LeakyZero(false), Variant::LeakyZero(true)],
+            ElementwiseKind::ReLU => {
+                let mut all = vec![Variant::Relu {
+                    path: ReluPath::Leaky,
+                    clip: false,
+                    negative_part: false,
+                }];
+                for path in [ReluPath::Relu6, ReluPath::Threshold, ReluPath::Relu] {
+                    for clip in [false, true] {
+                        for negative_part in [false, true] {
+                            if clip && path == ReluPath::Relu6 {
+                                continue;
+                            }
+                            all.push(Variant::Relu {
+                                path,
+                                clip,
+                                negative_part,
+                            });
+                        }
+                    }
+                }
+                all
+            }
+        }
+    }
+
+    /// ReLU's `ActivationParams::flags` (`shaders/relu.wgsl`); 0 for the others.
+    fn relu_flags(self) -> u32 {
+        match self {
+            Variant::Relu {
+                path,
+                clip,
+                negative_part,
+            } => path as u32 | if clip { 4 } else { 0 } | if negative_part { 8 } else { 0 },
+            _ => 0,
+        }
+    }
+
+    /// The call of the op's function in the generated kernel, `x` (and `dy`) being vec4s.
+    fn call(self, op: &str, direction: Direction) -> String {
+        let args = match direction {
+            Direction::Forward => "x",
+            Direction::Backward => "x, dy",
+        };
+        let dir = direction.name();
+        match self {
+            Variant::Any => format!("wgact_{op}_{dir}({args}, params.act)"),
+            Variant::LeakyZero(zero) => format!("wgact_{op}_{dir}_as({args}, params.act, {zero})"),
+            Variant::Relu { .. } => {
+                format!(
+                    "wgact_{op}_{dir}_as({args}, params.act, {}u)",
+                    self.relu_flags()
+                )
+            }
+        }
+    }
+
+    /// A short name for labels: `relu6_neg`, `alpha0`, ...
+    fn label(self) -> String {
+        match self {
+            Variant::Any => String::new(),
+            Variant::LeakyZero(true) => "/alpha0".into(),
+            Variant::LeakyZero(false) => String::new(),
+            Variant::Relu {
+                path,
+                clip,
+                negative_part,
+            } => format!(
+                "/{}{}{}",
+                match path {
+                    ReluPath::Leaky => "leaky",
+                    ReluPath::Relu6 => "relu6",
+                    ReluPath::Threshold => "threshold",
+                    ReluPath::Relu => "relu",
+                },
+                if clip { "_clip" } else { "" },
+                if negative_part { "_neg" } else { "" }
+            ),
+        }
+    }
+}
+
 /// The pipeline key of an elementwise kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ElementwiseKernel {
     pub kind: ElementwiseKind,
+    pub variant: Variant,
     pub direction: Direction,
     pub unit: Unit,
     pub in_place: bool,
@@ -357,17 +464,20 @@ impl ElementwiseKernel {
     pub(crate) fn all() -> Vec<ElementwiseKernel> {
         let mut all = Vec::new();
         for kind in ElementwiseKind::ALL {
-            for direction in Direction::ALL {
-                for unit in [Unit::Vec4, Unit::Scalar] {
-                    for in_place in [false, true] {
-                        for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            all.push(ElementwiseKernel {
-                                kind,
-                                direction,
-                                unit,
-                                in_place,
-                                store,
-                            });
+            for variant in Variant::all(kind) {
+                for direction in Direction::ALL {
+                    for unit in [Unit::Vec4, Unit::Scalar] {
+                        for in_place in [false, true] {
+                            for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                                all.push(ElementwiseKernel {
+                                    kind,
+                                    variant,
+                                    direction,
+                                    unit,
+                                    in_place,
+                                    store,
+                                });
+                            }
                         }
                     }
                 }
@@ -404,23 +514,25 @@ impl ElementwiseKernel {
                 "backward",
             ),
         };
+        let call = self.variant.call(op, self.direction);
         let apply = match (self.direction, self.unit) {
-            (Direction::Forward, Unit::Vec4) => format!(
-                "fn apply_fwd(x: vec4<f32>) -> vec4<f32> {{ return wgact_{op}_fwd(x, params.act); }}"
-            ),
+            (Direction::Forward, Unit::Vec4) => {
+                format!("fn apply_fwd(x: vec4<f32>) -> vec4<f32> {{ return {call}; }}")
+            }
             (Direction::Forward, Unit::Scalar) => format!(
-                "fn apply_fwd(x: f32) -> f32 {{ return wgact_{op}_fwd(vec4<f32>(x), params.act).x; }}"
+                "fn apply_fwd(x1: f32) -> f32 {{ let x = vec4<f32>(x1); return {call}.x; }}"
             ),
             (Direction::Backward, Unit::Vec4) => format!(
-                "fn apply_bwd(x: vec4<f32>, dy: vec4<f32>) -> vec4<f32> {{ return wgact_{op}_bwd(x, dy, params.act); }}"
+                "fn apply_bwd(x: vec4<f32>, dy: vec4<f32>) -> vec4<f32> {{ return {call}; }}"
             ),
             (Direction::Backward, Unit::Scalar) => format!(
-                "fn apply_bwd(x: f32, dy: f32) -> f32 {{ return wgact_{op}_bwd(vec4<f32>(x), vec4<f32>(dy), params.act).x; }}"
+                "fn apply_bwd(x1: f32, dy1: f32) -> f32 {{ let x = vec4<f32>(x1); let dy = vec4<f32>(dy1); return {call}.x; }}"
             ),
         };
         KernelSource {
             label: format!(
-                "elementwise/{op}/{}/{}{}{}",
+                "elementwise/{op}{}/{}/{}{}{}",
+                self.variant.label(),
                 self.direction.name(),
                 match self.unit {
                     Unit::Vec4 => "vec4",
@@ -498,6 +610,19 @@ impl Elementwise {
         self.kind().name()
     }
 
+    /// The code path these parameters take (part of the pipeline key).
+    pub(crate) fn variant(&self) -> Variant {
+        match *self {
+            Elementwise::LeakyReLU(l) => Variant::LeakyZero(l.alpha == 0.0),
+            Elementwise::ELU(_) | Elementwise::ThresholdedReLU(_) => Variant::Any,
+            Elementwise::ReLU(l) => Variant::Relu {
+                path: l.path(),
+                clip: l.clips(),
+                negative_part: l.has_negative_part(),
+            },
+        }
+    }
+
     pub(crate) fn kind(&self) -> ElementwiseKind {
         match self {
             Elementwise::LeakyReLU(_) => ElementwiseKind::LeakyReLU,
@@ -561,9 +686,7 @@ impl Elementwise {
             Elementwise::ELU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ThresholdedReLU(l) => (0, [l.theta, 0.0, 0.0, 0.0]),
             Elementwise::ReLU(l) => {
-                let flags = l.path() as u32
-                    | if l.clips() { 4 } else { 0 }
-                    | if l.has_negative_part() { 8 } else { 0 };
+                let flags = self.variant().relu_flags();
                 (
                     flags,
                     [
@@ -586,6 +709,7 @@ impl Elementwise {
     pub fn wgsl(&self, direction: Direction) -> String {
         ElementwiseKernel {
             kind: self.kind(),
+            variant: self.variant(),
             direction,
             unit: Unit::Vec4,
             in_place: false,
@@ -744,6 +868,7 @@ impl Elementwise {
         let kernel = |unit| {
             let spec = ElementwiseKernel {
                 kind: self.kind(),
+                variant: self.variant(),
                 direction,
                 unit,
                 in_place,
@@ -783,7 +908,7 @@ impl Elementwise {
             );
             Ok(())
         };
-        for (start, count) in chunks(n, gpu.chunk_elems(None)) {
+        for (start, count) in chunks(n, gpu.chunk_elems()) {
             if !aligned {
                 dispatch(Unit::Scalar, start, count)?;
             } else if padded || count.is_multiple_of(4) {
@@ -886,4 +1011,29 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
         uniform_layout!("WgactActivation", ActivationParams { flags, p }, false),
         uniform_layout!("ElementwiseParams", ElementwiseParams { n, act }, true),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relu_and_leaky_relu_kernels_take_their_path_from_the_source_not_a_uniform() {
+        let relu6 = Elementwise::from(ReLU::new(Some(6.0), 0.1, 0.0).unwrap());
+        let flags = relu6.activation_params().flags;
+        assert_eq!(flags, ReluPath::Relu6 as u32 | 8);
+        let src = relu6.wgsl(Direction::Forward);
+        assert!(src.contains(&format!("wgact_relu_fwd_as(x, params.act, {flags}u)")));
+        let general = Elementwise::from(ReLU::new(Some(3.0), 0.1, 0.5).unwrap());
+        assert_ne!(relu6.variant(), general.variant());
+        let leaky0 = Elementwise::from(LeakyReLU::new(0.0).unwrap());
+        assert!(leaky0
+            .wgsl(Direction::Backward)
+            .contains("wgact_leaky_relu_bwd_as(x, dy, params.act, true)"));
+        // Every variant a layer can take is among those compiled for validation.
+        let all = ElementwiseKernel::all();
+        for op in [relu6, general, leaky0] {
+            assert!(all.iter().any(|k| k.variant == op.variant()));
+        }
+    }
 }

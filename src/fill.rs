@@ -43,7 +43,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
     }
     let store = gpu.store(out.dtype());
     let kernel = gpu.kernel(FillKernel(store), || source(store))?;
-    for (start, count) in chunks(out.len(), gpu.chunk_elems(None)) {
+    for (start, count) in chunks(out.len(), gpu.chunk_elems()) {
         let params = FillParams {
             n: count as u32,
             value: 0.0,

@@ -121,6 +121,23 @@ const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
 const WANTED_FEATURES: wgpu::Features =
     wgpu::Features::SHADER_F16.union(wgpu::Features::TIMESTAMP_QUERY);
 
+/// Limits and paths a [`Gpu`] runs under below its device's own: the one knob tests use to
+/// exercise chunking, 2-D grids and fallback paths at small sizes (results must not change).
+/// Every family reads its limits from the `Gpu`, in bytes and workgroups, so one override
+/// reaches all of them.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitsOverride {
+    /// Largest storage binding in bytes (never above the device's).
+    pub max_binding_bytes: Option<u64>,
+    /// Workgroups per grid dimension (never above the device's).
+    pub max_groups_per_dim: Option<u32>,
+    /// No subgroup operations: softmax reduces with its shared-memory trees.
+    pub no_subgroups: bool,
+    /// No register trees: PReLU's first dalpha pass always takes the shared-memory tree.
+    pub shared_memory_trees: bool,
+}
+
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
 pub struct Gpu {
     id: u64,
@@ -141,6 +158,7 @@ pub struct Gpu {
     health: Health,
     live_bytes: Arc<AtomicU64>,
     dispatches: AtomicU64,
+    overrides: LimitsOverride,
 }
 
 /// What the device reported out of band: a loss, an error that escaped every scope, and (in
@@ -343,6 +361,7 @@ impl Gpu {
             health: Health::default(),
             live_bytes: Arc::new(AtomicU64::new(0)),
             dispatches: AtomicU64::new(0),
+            overrides: LimitsOverride::default(),
         }
     }
 
@@ -803,19 +822,52 @@ impl Gpu {
     /// Largest number of bytes one storage binding may cover, rounded down so that chunk
     /// offsets stay aligned.
     /// Also at most 4 GiB, so that element and vec4 indices inside one binding fit in u32.
+    /// Under a [`LimitsOverride`], its `max_binding_bytes` if smaller (at least one alignment).
     pub(crate) fn max_binding_bytes(&self) -> u64 {
         let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
-        (self.limits.max_storage_buffer_binding_size.min(1 << 32) / align) * align
+        let max = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(1 << 32)
+            .min(self.overrides.max_binding_bytes.unwrap_or(u64::MAX));
+        (max / align * align).max(align)
     }
 
     /// Elements one dispatch may cover of a tensor at any element offset: one binding less
     /// the alignment a view's remainder may need, a multiple of the alignment.
-    pub(crate) fn chunk_elems(&self, max_binding_bytes: Option<u64>) -> usize {
+    pub(crate) fn chunk_elems(&self) -> usize {
         let align = self.limits.min_storage_buffer_offset_alignment.max(16) as u64;
-        let max = max_binding_bytes
-            .unwrap_or(u64::MAX)
-            .min(self.max_binding_bytes());
+        let max = self.max_binding_bytes();
         (max.saturating_sub(align) / align * align / 4).max(align / 4) as usize
+    }
+
+    /// Workgroups per grid dimension (the device's, or a [`LimitsOverride`]'s if smaller).
+    pub(crate) fn max_groups_per_dim(&self) -> u32 {
+        self.limits
+            .max_compute_workgroups_per_dimension
+            .min(self.overrides.max_groups_per_dim.unwrap_or(u32::MAX))
+            .max(1)
+    }
+
+    /// Whether kernels may use subgroup operations.
+    pub(crate) fn subgroups(&self) -> bool {
+        self.info.subgroup && !self.overrides.no_subgroups
+    }
+
+    /// Whether PReLU's first dalpha pass may sum in registers.
+    pub(crate) fn register_trees(&self) -> bool {
+        !self.overrides.shared_memory_trees
+    }
+
+    /// A second context on the same device and queue that runs every call under `limits`
+    /// (smaller bindings and grids, fallback paths): for tests of the chunked, 2-D grid and
+    /// fallback paths at small sizes. Tensors of either context work with the other.
+    #[doc(hidden)]
+    pub fn with_limits_override(&self, limits: LimitsOverride) -> Gpu {
+        let mut gpu = Gpu::from_device(self.device.clone(), self.queue.clone());
+        gpu.overrides = limits;
+        gpu.grid_stride_workgroups = self.grid_stride_workgroups.min(gpu.max_groups_per_dim());
+        gpu
     }
 }
 

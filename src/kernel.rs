@@ -339,9 +339,36 @@ macro_rules! uniform_layout {
 #[cfg(test)]
 pub(crate) use uniform_layout;
 
+/// A 2-D grid of at least `total` workgroups, at most `per_dim` along each dimension: the
+/// kernels number workgroups `x + y * groups_x` and skip those past their work.
+///
+/// # Errors
+/// [`crate::Error::TooLarge`] naming `what` when `total` exceeds `per_dim^2`.
+pub(crate) fn grid(total: u64, per_dim: u32, what: &'static str) -> crate::Result<[u32; 3]> {
+    let max = per_dim.max(1) as u64;
+    let x = total.min(max);
+    let y = total.div_ceil(x.max(1));
+    if y > max {
+        return Err(crate::Error::TooLarge {
+            what,
+            bytes: total,
+            max: max * max,
+        });
+    }
+    Ok([x as u32, y.max(1) as u32, 1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grids_fold_into_a_second_dimension_and_refuse_what_two_cannot_hold() {
+        assert_eq!(grid(10, 65535, "t").unwrap(), [10, 1, 1]);
+        assert_eq!(grid(65536, 65535, "t").unwrap(), [65535, 2, 1]);
+        assert_eq!(grid(0, 7, "t").unwrap(), [0, 1, 1]);
+        assert!(grid(50, 7, "t").is_err());
+    }
 
     #[test]
     fn an_in_place_variant_drops_the_input_binding_and_reads_the_output() {

@@ -46,6 +46,7 @@ pub mod reference;
 mod rng;
 mod softmax;
 mod tensor;
+mod traffic;
 #[cfg(test)]
 mod uniform_layout;
 
@@ -58,6 +59,8 @@ pub use elementwise::{
 pub use error::{Error, Result};
 #[doc(hidden)]
 pub use gpu::destroy_device_for_tests;
+#[doc(hidden)]
+pub use gpu::LimitsOverride;
 pub use gpu::{disabled_features, DType, Gpu, GpuInfo};
 /// The `half` crate, whose `f16` the f16 tensor API takes and returns.
 pub use half;
@@ -65,6 +68,7 @@ pub use half;
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
+pub use traffic::Traffic;
 
 /// Helpers every kernel may use (`shaders/common.wgsl`, and the exact half conversions of
 /// `shaders/half.wgsl`).

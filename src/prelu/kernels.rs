@@ -2,15 +2,18 @@
 //! functions that record them into an encoder.
 
 use super::plan::{
-    canonical, grid, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION,
+    binding_elems, canonical, DalphaScratch, Lanes, TermsTree, ALIGN_ELEMS, TERMS_PER_INVOCATION,
     WORKGROUP_SIZE,
 };
 use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelSource, SharedKernel, Store};
+use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
+
+/// What a reduction grid past two dimensions reports.
+const GRID_WHAT: &str = "dalpha reduction grid";
 
 /// Uniform block of every prelu kernel (`PreluParams` in `shaders/prelu_common.wgsl`).
 #[repr(C)]
@@ -69,8 +72,8 @@ pub(crate) struct PreluKernelKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum PreluEntry {
     Forward(Lanes),
-    Dx(Lanes),
-    DalphaTerms(TermsTree),
+    /// dx and the first dalpha pass in one pass over x and dy (`prelu_reduce_terms.wgsl`).
+    Backward(TermsTree),
     DalphaPartials,
 }
 
@@ -79,13 +82,13 @@ impl PreluEntry {
         PreluEntry::Forward(Lanes::ALL[0]),
         PreluEntry::Forward(Lanes::ALL[1]),
         PreluEntry::Forward(Lanes::ALL[2]),
-        PreluEntry::Dx(Lanes::ALL[0]),
-        PreluEntry::Dx(Lanes::ALL[1]),
-        PreluEntry::Dx(Lanes::ALL[2]),
-        PreluEntry::DalphaTerms(TermsTree::ALL[0]),
-        PreluEntry::DalphaTerms(TermsTree::ALL[1]),
-        PreluEntry::DalphaTerms(TermsTree::ALL[2]),
-        PreluEntry::DalphaTerms(TermsTree::ALL[3]),
+        PreluEntry::Backward(TermsTree::ALL[0]),
+        PreluEntry::Backward(TermsTree::ALL[1]),
+        PreluEntry::Backward(TermsTree::ALL[2]),
+        PreluEntry::Backward(TermsTree::ALL[3]),
+        PreluEntry::Backward(TermsTree::ALL[4]),
+        PreluEntry::Backward(TermsTree::ALL[5]),
+        PreluEntry::Backward(TermsTree::ALL[6]),
         PreluEntry::DalphaPartials,
     ];
 
@@ -94,13 +97,13 @@ impl PreluEntry {
             PreluEntry::Forward(Lanes::Scalar) => "prelu/forward",
             PreluEntry::Forward(Lanes::KeptVec4) => "prelu/forward/vec4_kept",
             PreluEntry::Forward(Lanes::ReducedVec4) => "prelu/forward/vec4_reduced",
-            PreluEntry::Dx(Lanes::Scalar) => "prelu/dx",
-            PreluEntry::Dx(Lanes::KeptVec4) => "prelu/dx/vec4_kept",
-            PreluEntry::Dx(Lanes::ReducedVec4) => "prelu/dx/vec4_reduced",
-            PreluEntry::DalphaTerms(TermsTree::Shared) => "prelu/dalpha_terms",
-            PreluEntry::DalphaTerms(TermsTree::Registers(4)) => "prelu/dalpha_terms/registers4",
-            PreluEntry::DalphaTerms(TermsTree::Registers(8)) => "prelu/dalpha_terms/registers8",
-            PreluEntry::DalphaTerms(TermsTree::Registers(_)) => "prelu/dalpha_terms/registers16",
+            PreluEntry::Backward(TermsTree::Shared) => "prelu/backward",
+            PreluEntry::Backward(TermsTree::Registers(4)) => "prelu/backward/registers4",
+            PreluEntry::Backward(TermsTree::Registers(8)) => "prelu/backward/registers8",
+            PreluEntry::Backward(TermsTree::Registers(_)) => "prelu/backward/registers16",
+            PreluEntry::Backward(TermsTree::RegistersVec4(4)) => "prelu/backward/vec4_registers4",
+            PreluEntry::Backward(TermsTree::RegistersVec4(8)) => "prelu/backward/vec4_registers8",
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => "prelu/backward/vec4_registers16",
             PreluEntry::DalphaPartials => "prelu/dalpha_partials",
         }
     }
@@ -108,16 +111,16 @@ impl PreluEntry {
     fn entry(self) -> &'static str {
         match self {
             PreluEntry::Forward(_) => "forward",
-            PreluEntry::Dx(_) => "backward",
-            PreluEntry::DalphaTerms(TermsTree::Registers(_)) => "reduce_registers",
-            PreluEntry::DalphaTerms(TermsTree::Shared) | PreluEntry::DalphaPartials => "reduce",
+            PreluEntry::Backward(TermsTree::Registers(_)) => "reduce_registers",
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => "reduce_registers4",
+            PreluEntry::Backward(TermsTree::Shared) | PreluEntry::DalphaPartials => "reduce",
         }
     }
 
     fn arrays(self, in_place: bool, store: Store, out_store: Store) -> Arrays {
         let (unit, alpha) = match self {
-            PreluEntry::Forward(Lanes::Scalar) | PreluEntry::Dx(Lanes::Scalar) => ("f32", "f32"),
-            PreluEntry::Forward(_) | PreluEntry::Dx(_) => ("vec4<f32>", "AlphaElem"),
+            PreluEntry::Forward(Lanes::Scalar) => ("f32", "f32"),
+            PreluEntry::Forward(_) => ("vec4<f32>", "AlphaElem"),
             _ => ("f32", "f32"),
         };
         let arrays = match self {
@@ -126,16 +129,19 @@ impl PreluEntry {
                 Array::read("alpha", alpha),
                 Array::write("y", unit).stored(store),
             ]),
-            PreluEntry::Dx(_) => Arrays::new(vec![
-                Array::read("x", unit).stored(store),
-                Array::read("dy", unit).stored(store),
-                Array::read("alpha", alpha),
-                Array::write("dx", unit).stored(store),
+            PreluEntry::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
+                Array::read("x", "vec4<f32>").stored(store),
+                Array::read("dy", "vec4<f32>").stored(store),
+                Array::read("alpha", "vec4<f32>"),
+                Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "vec4<f32>").stored(store),
             ]),
-            PreluEntry::DalphaTerms(_) => Arrays::new(vec![
+            PreluEntry::Backward(_) => Arrays::new(vec![
                 Array::read("x", "f32").stored(store),
                 Array::read("dy", "f32").stored(store),
+                Array::read("alpha", "f32"),
                 Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "f32").stored(store),
             ]),
             PreluEntry::DalphaPartials => Arrays::new(vec![
                 Array::read("src", "f32"),
@@ -144,7 +150,7 @@ impl PreluEntry {
         };
         match (self, in_place) {
             (PreluEntry::Forward(_), true) => arrays.in_place("x", "y"),
-            (PreluEntry::Dx(_), true) => arrays.in_place("dy", "dx"),
+            (PreluEntry::Backward(_), true) => arrays.in_place("dy", "dx"),
             _ => arrays,
         }
     }
@@ -155,24 +161,27 @@ impl PreluEntry {
                 include_str!("../../shaders/prelu_forward.wgsl"),
                 include_str!("../../shaders/prelu_forward4.wgsl"),
             ),
-            PreluEntry::Dx(lanes) => lanes.wgsl(
-                include_str!("../../shaders/prelu_backward.wgsl"),
-                include_str!("../../shaders/prelu_backward4.wgsl"),
-            ),
-            PreluEntry::DalphaTerms(TermsTree::Shared) => format!(
-                "{}\n{}",
+            PreluEntry::Backward(TermsTree::Shared) => format!(
+                "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_shared.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
-            PreluEntry::DalphaTerms(TermsTree::Registers(lanes)) => format!(
+            PreluEntry::Backward(TermsTree::RegistersVec4(lanes)) => format!(
+                "const LANES: u32 = {lanes}u;\n{}\n{}",
+                include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_registers4.wgsl"),
+            ),
+            PreluEntry::Backward(TermsTree::Registers(lanes)) => format!(
                 "const LANES: u32 = {lanes}u;\n{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
                 include_str!("../../shaders/prelu_reduce_registers.wgsl"),
                 include_str!("../../shaders/prelu_reduce_terms.wgsl")
             ),
             PreluEntry::DalphaPartials => format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 include_str!("../../shaders/prelu_reduce.wgsl"),
+                include_str!("../../shaders/prelu_reduce_shared.wgsl"),
                 include_str!("../../shaders/prelu_reduce_partials.wgsl")
             ),
         };
@@ -228,15 +237,15 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for k in PreluEntry::ALL {
         for in_place in [false, true] {
-            if in_place && !matches!(k, PreluEntry::Forward(_) | PreluEntry::Dx(_)) {
+            if in_place && matches!(k, PreluEntry::DalphaPartials) {
                 continue;
             }
             for store in [Store::F32, Store::F16Native, Store::F16Packed] {
                 // dalpha in the inputs' dtype or in f32; the partials passes read f32.
                 let outs: Vec<Store> = match k {
-                    PreluEntry::Forward(_) | PreluEntry::Dx(_) => vec![store],
-                    PreluEntry::DalphaTerms(_) if store == Store::F32 => vec![store],
-                    PreluEntry::DalphaTerms(_) => vec![store, Store::F32],
+                    PreluEntry::Forward(_) => vec![store],
+                    PreluEntry::Backward(_) if store == Store::F32 => vec![store],
+                    PreluEntry::Backward(_) => vec![store, Store::F32],
                     PreluEntry::DalphaPartials if store == Store::F32 => {
                         vec![Store::F32, Store::F16Native, Store::F16Packed]
                     }
@@ -286,19 +295,6 @@ impl PReLU {
         self.record_elementwise(batch, PreluEntry::Forward, reads, y, in_place)
     }
 
-    /// Records `dx`; in place (dx over dy) when `dx` is `dy`.
-    pub(crate) fn record_dx(
-        &self,
-        batch: &mut Batch<'_>,
-        x: &Tensor,
-        dy: &Tensor,
-        dx: &Tensor,
-        in_place: bool,
-    ) -> Result<()> {
-        let reads: &[&Tensor] = if in_place { &[x] } else { &[x, dy] };
-        self.record_elementwise(batch, PreluEntry::Dx, reads, dx, in_place)
-    }
-
     /// `reads` are the bound inputs before alpha (the in-place input left out), validated by
     /// the caller.
     fn record_elementwise(
@@ -335,10 +331,8 @@ impl PReLU {
             Lanes::KeptVec4 => (4, 16),
             Lanes::ReducedVec4 => (4, 4),
         };
-        let chunk = self.limits.binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
-        let max_groups = gpu
-            .grid_stride_workgroups()
-            .min(self.limits.groups_per_dim(gpu));
+        let chunk = binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
+        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
         let alpha_len = built.alpha.len().max(1);
         if alpha_len * 4 > gpu.max_binding_bytes() as usize {
             return Err(Error::TooLarge {
@@ -369,16 +363,20 @@ impl PReLU {
         Ok(())
     }
 
-    /// Records the dalpha reduction into `encoder`: pass 1 reads x and dy chunk by chunk
-    /// and writes `[count_a][p_total]` partial sums (or dalpha itself when one block per
-    /// alpha element suffices); each later pass reduces rows of partials by 1024.
-    pub(crate) fn record_dalpha(
+    /// Records the backward pass: pass 1 reads x and dy chunk by chunk once, writes dx and
+    /// `[count_a][p_total]` partial sums of dalpha (or dalpha itself when one block per
+    /// alpha element suffices); each later pass reduces rows of partials by 1024. In place
+    /// (dx over dy) when `dx` is `dy`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_backward_passes(
         &self,
         batch: &mut Batch<'_>,
         scratch: &DalphaScratch,
         x: &Tensor,
         dy: &Tensor,
+        dx: &Tensor,
         dalpha: &Tensor,
+        in_place: bool,
     ) -> Result<()> {
         let gpu = batch.gpu();
         let plan = &scratch.plan;
@@ -387,7 +385,7 @@ impl PReLU {
         if count_a == 0 {
             return Ok(());
         }
-        let per_dim = self.limits.groups_per_dim(gpu);
+        let per_dim = gpu.max_groups_per_dim();
         let max_binding = (gpu.max_binding_bytes() / 4) as usize;
         // Where pass i writes: the next pass's input, or dalpha after the last pass.
         let target = |i: usize| scratch.get(i).unwrap_or(dalpha);
@@ -395,14 +393,33 @@ impl PReLU {
             // No terms: dalpha is zero.
             return crate::fill::record_zeros(batch, dalpha);
         }
-        let tree = match self.limits.shared_tree_only {
-            true => TermsTree::Shared,
-            false => TermsTree::for_group(plan.group_a),
+        let tree = match gpu.register_trees() {
+            false => TermsTree::Shared,
+            true => TermsTree::for_group(
+                plan.group_a,
+                plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
+            ),
         };
-        let store = gpu.store(crate::tensor::common_dtype(&[x, dy], &["x", "dy"])?);
+        let store = gpu.store(crate::tensor::common_dtype(
+            &[x, dy, dx],
+            &["x", "dy", "dx"],
+        )?);
         // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
         let out_store = |t: &Tensor| gpu.store(t.dtype());
-        let terms = PreluEntry::DalphaTerms(tree).load(gpu, false, store, out_store(target(0)))?;
+        let terms = PreluEntry::Backward(tree).load(gpu, in_place, store, out_store(target(0)))?;
+        let (unit, alpha_unit) = match tree {
+            TermsTree::RegistersVec4(_) => (16, 16),
+            _ => (4, 4),
+        };
+        let built = self.built()?;
+        let alpha_len = built.alpha.len();
+        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
+            return Err(Error::TooLarge {
+                what: "alpha (must fit one storage binding)",
+                bytes: alpha_len as u64 * 4,
+                max: gpu.max_binding_bytes(),
+            });
+        }
         let mut base = PreluParams {
             count_a: count_a as u32,
             p_total: plan.p_total as u32,
@@ -439,14 +456,20 @@ impl PReLU {
             batch.push(
                 &terms,
                 bytemuck::bytes_of(&params),
-                vec![
-                    x.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
-                    dy.slot(gpu, chunk.bind_start, chunk.bind_len, 4),
-                    out.slot(gpu, 0, out.len(), 4),
-                ],
+                [
+                    Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
+                    (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
+                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, alpha_unit)),
+                    Some(out.slot(gpu, 0, out.len(), 4)),
+                    Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 grid(
-                    a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup()),
+                    (a_groups * chunk.blocks.div_ceil(tree.blocks_per_workgroup())) as u64,
                     per_dim,
+                    GRID_WHAT,
                 )?,
             );
         }
@@ -482,7 +505,7 @@ impl PReLU {
                     src.slot(gpu, 0, src.len(), 4),
                     dst.slot(gpu, 0, dst.len(), 4),
                 ],
-                grid(count_a * p_next, per_dim)?,
+                grid((count_a * p_next) as u64, per_dim, GRID_WHAT)?,
             );
         }
         Ok(())

@@ -76,7 +76,6 @@ use crate::batch::{check_aliasing, Batch};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::tensor::Tensor;
-use plan::Limits;
 
 /// Highest input rank (8 axes: at most 4 kept and 4 reduced after canonicalisation).
 const MAX_RANK: usize = 8;
@@ -106,7 +105,6 @@ pub struct PReLU {
     constraint: Option<Constraint>,
     shared_axes: Option<Vec<usize>>,
     built: Option<Built>,
-    limits: Limits,
 }
 
 impl Default for PReLU {
@@ -117,7 +115,6 @@ impl Default for PReLU {
             constraint: None,
             shared_axes: None,
             built: None,
-            limits: Limits::default(),
         }
     }
 }
@@ -152,7 +149,6 @@ impl PReLU {
             constraint,
             shared_axes,
             built: None,
-            limits: Limits::default(),
         })
     }
 
@@ -488,8 +484,7 @@ impl PReLU {
         dalpha.expect(gpu, "dalpha", &self.built()?.alpha_shape)?;
         check_aliasing(&[("x", x), ("dy", dy)], &[("dx", dx), ("dalpha", dalpha)])?;
         let scratch = self.dalpha_scratch(gpu, x.shape())?;
-        self.record_dx(batch, x, dy, dx, false)?;
-        self.record_dalpha(batch, &scratch, x, dy, dalpha)
+        self.record_backward_passes(batch, &scratch, x, dy, dx, dalpha, false)
     }
 
     /// Records `dalpha`, then `dy = dx` in place, into `batch`.
@@ -515,8 +510,7 @@ impl PReLU {
         // share a buffer at all (the call above refuses only their overlap).
         check_aliasing(&[("dy", dy)], &[("dalpha", dalpha)])?;
         let scratch = self.dalpha_scratch(gpu, x.shape())?;
-        self.record_dalpha(batch, &scratch, x, dy, dalpha)?;
-        self.record_dx(batch, x, dy, dy, true)
+        self.record_backward_passes(batch, &scratch, x, dy, dy, dalpha, true)
     }
 
     /// The regularizer's penalty on the current alpha (what Keras adds to the loss); 0
@@ -566,28 +560,6 @@ impl PReLU {
     pub fn dalpha_tree_depth(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<u32> {
         self.check_input(x_shape)?;
         Ok(self.reduce_plan(gpu, x_shape)?.depth)
-    }
-
-    /// Lowers the largest storage binding (in elements) and workgroups per grid dimension
-    /// the layer uses, so tests can exercise chunking and 2-D grids at modest sizes.
-    #[doc(hidden)]
-    pub fn set_limits_for_tests(
-        &mut self,
-        binding_elems: Option<usize>,
-        groups_per_dim: Option<u32>,
-    ) {
-        self.limits = Limits {
-            binding_elems: binding_elems.map(|b| b.min(u32::MAX as usize) as u32),
-            groups_per_dim,
-            ..self.limits
-        };
-    }
-
-    /// Makes the first dalpha pass always use the shared-memory tree, so tests can check
-    /// that the register tree gives the same bits.
-    #[doc(hidden)]
-    pub fn use_shared_memory_tree_for_tests(&mut self, on: bool) {
-        self.limits.shared_tree_only = on;
     }
 }
 

@@ -51,18 +51,29 @@ pub(super) enum TermsTree {
     /// for `lanes` = 4, 8 or 16 (at least 16 alpha elements side by side keep loads
     /// coalesced). No barriers, no shared memory, the same bits.
     Registers(u32),
+    /// As `Registers`, one invocation per 4 consecutive alpha elements with vec4 loads of
+    /// x, dy, alpha and stores of dx (`prelu_reduce_registers4.wgsl`): the innermost
+    /// canonical axis is kept and a multiple of 4 long and every array is 16-byte aligned.
+    /// The 4 sums are the 4 components of the same vec4 additions: the same bits.
+    RegistersVec4(u32),
 }
 
 impl TermsTree {
-    pub(super) const ALL: [TermsTree; 4] = [
+    pub(super) const ALL: [TermsTree; 7] = [
         TermsTree::Shared,
         TermsTree::Registers(4),
         TermsTree::Registers(8),
         TermsTree::Registers(16),
+        TermsTree::RegistersVec4(4),
+        TermsTree::RegistersVec4(8),
+        TermsTree::RegistersVec4(16),
     ];
 
-    pub(super) fn for_group(group_a: usize) -> TermsTree {
+    /// The tree for `group_a` alpha elements per workgroup; `vec4` when the plan and the
+    /// arrays allow vec4 loads.
+    pub(super) fn for_group(group_a: usize, vec4: bool) -> TermsTree {
         match WORKGROUP_SIZE as usize / group_a {
+            lanes @ (4 | 8 | 16) if vec4 => TermsTree::RegistersVec4(lanes as u32),
             lanes @ (4 | 8 | 16) => TermsTree::Registers(lanes as u32),
             _ => TermsTree::Shared,
         }
@@ -73,6 +84,8 @@ impl TermsTree {
         match self {
             TermsTree::Shared => 1,
             TermsTree::Registers(lanes) => lanes as usize,
+            // group_a / 4 invocations per block.
+            TermsTree::RegistersVec4(lanes) => 4 * lanes as usize,
         }
     }
 }
@@ -144,6 +157,9 @@ pub(super) struct ReducePlan {
     /// Row lengths of the later passes' inputs.
     pub(super) passes: Vec<usize>,
     pub(super) depth: u32,
+    /// The innermost canonical axis is kept and a multiple of 4 long: 4 consecutive alpha
+    /// elements are 4 consecutive elements of x (for `TermsTree::RegistersVec4`).
+    pub(super) inner_kept4: bool,
 }
 
 /// What one dalpha reduction needs besides its inputs: the plan and the partial-sum
@@ -154,43 +170,10 @@ pub(crate) struct DalphaScratch {
     pub(super) partials: Vec<Tensor>,
 }
 
-/// Crate-internal limits, lowered by tests to exercise chunking and 2-D grids at modest
-/// sizes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Limits {
-    /// u32, not usize, keeps `PReLU` small (clippy's large_enum_variant in conformance.rs).
-    pub(super) binding_elems: Option<u32>,
-    pub(super) groups_per_dim: Option<u32>,
-    /// Always the shared-memory tree in the first dalpha pass (tests compare the bits).
-    pub(super) shared_tree_only: bool,
-}
-
-impl Limits {
-    pub(super) fn binding_elems(&self, gpu: &Gpu) -> usize {
-        // Room for a view's offset remainder below its first element.
-        let real = gpu.chunk_elems(None);
-        self.binding_elems
-            .map_or(real, |l| (l as usize).min(real))
-            .max(ALIGN_ELEMS)
-    }
-    pub(super) fn groups_per_dim(&self, gpu: &Gpu) -> u32 {
-        let real = gpu.limits().max_compute_workgroups_per_dimension;
-        self.groups_per_dim.map_or(real, |l| l.min(real)).max(1)
-    }
-}
-
-/// A 2-D grid of at least `total` workgroups (the kernels skip the excess).
-pub(super) fn grid(total: usize, per_dim: u32) -> Result<[u32; 3]> {
-    let gx = total.min(per_dim as usize).max(1);
-    let gy = total.div_ceil(gx).max(1);
-    if gy > per_dim as usize {
-        return Err(Error::TooLarge {
-            what: "dalpha reduction grid",
-            bytes: total as u64,
-            max: per_dim as u64 * per_dim as u64,
-        });
-    }
-    Ok([gx as u32, gy as u32, 1])
+/// Elements one chunk of x may span: one binding of `gpu` (under any limits override) less
+/// the room a view's offset remainder needs below its first element.
+pub(super) fn binding_elems(gpu: &Gpu) -> usize {
+    gpu.chunk_elems().max(ALIGN_ELEMS)
 }
 
 impl PReLU {
@@ -240,7 +223,7 @@ impl PReLU {
         let outer = axes[0].size;
         let slice = n.checked_div(outer).unwrap_or(0);
         let inner_red: usize = red[1..].iter().map(|r| r.0).product();
-        let limit = self.limits.binding_elems(gpu);
+        let limit = binding_elems(gpu);
         if slice + ALIGN_ELEMS > limit {
             return Err(Error::TooLarge {
                 what: "x (one slice of the outermost reduced axes must fit a storage binding)",
@@ -290,6 +273,7 @@ impl PReLU {
             p_total,
             passes,
             depth,
+            inner_kept4: Lanes::for_shape(&axes) == Lanes::KeptVec4,
         })
     }
 
@@ -305,6 +289,48 @@ impl PReLU {
             partials.push(Tensor::scratch(gpu, buffer, &shape));
         }
         Ok(DalphaScratch { plan, partials })
+    }
+}
+
+impl PReLU {
+    /// The traffic of one direction on input of `x_shape` with this built layer and
+    /// `gpu`'s limits. Forward: one pass, x read, y written, alpha read once. Backward: one
+    /// pass reading x and dy and writing dx and the first dalpha partials (alpha read
+    /// once), then the passes reducing the partials by 1024 to dalpha.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotBuilt`], shape errors, and the limits [`Self::backward`] has.
+    pub fn traffic(
+        &self,
+        gpu: &Gpu,
+        x_shape: &[usize],
+        direction: crate::Direction,
+    ) -> Result<crate::Traffic> {
+        self.check_input(x_shape)?;
+        let plan = self.reduce_plan(gpu, x_shape)?;
+        let n = x_shape.iter().product::<usize>() as u64;
+        let count_a = plan.count_a as u64;
+        Ok(match direction {
+            crate::Direction::Forward => crate::Traffic {
+                ideal_bytes: 2 * n * crate::traffic::F32,
+                design_bytes: (2 * n + count_a) * crate::traffic::F32,
+            },
+            crate::Direction::Backward => {
+                // Pass 1 writes [count_a][p_total]; each later pass reads its rows of p and
+                // writes rows of ceil(p / 1024); the last write is dalpha.
+                let full_block = (WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION) as u64;
+                let later: u64 = plan
+                    .passes
+                    .iter()
+                    .map(|&p| p as u64 + (p as u64).div_ceil(full_block))
+                    .sum();
+                crate::Traffic {
+                    ideal_bytes: (3 * n + count_a) * crate::traffic::F32,
+                    design_bytes: (3 * n + count_a + count_a * (plan.p_total as u64 + later))
+                        * crate::traffic::F32,
+                }
+            }
+        })
     }
 }
 

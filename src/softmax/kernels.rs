@@ -304,16 +304,6 @@ struct SoftmaxParams {
     _pad: [u32; 2],
 }
 
-/// Limits a call may be run under: the device's, or smaller ones for testing the chunked and
-/// 2-D grid paths with small tensors.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Tuning {
-    pub max_binding_bytes: Option<u64>,
-    pub max_groups_per_dim: Option<u32>,
-    /// Use the shared-memory trees even where the device has subgroups.
-    pub no_subgroups: bool,
-}
-
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
 /// all of `out`'s shape, as is `mask`; with `in_place`, `out` is the overwritten input, the
 /// last of `inputs` (`x` forward, `dy` backward). Shapes, devices and aliasing are validated by the caller.
@@ -322,7 +312,6 @@ pub(crate) fn record(
     batch: &mut Batch<'_>,
     pass: Direction,
     axis: i64,
-    tuning: Tuning,
     inputs: &[&Tensor],
     mask: Option<&Tensor>,
     out: &Tensor,
@@ -337,11 +326,8 @@ pub(crate) fn record(
     let strategy = plan::strategy(view.len, view.inner);
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
     // Room below each binding for a view's offset remainder.
-    let max_elems = gpu.chunk_elems(tuning.max_binding_bytes);
-    let max_groups = tuning
-        .max_groups_per_dim
-        .unwrap_or(u32::MAX)
-        .min(gpu.limits().max_compute_workgroups_per_dimension);
+    let max_elems = gpu.chunk_elems();
+    let max_groups = gpu.max_groups_per_dim();
     let slices = plan::slices(view, max_elems, align_elems)?;
 
     let (first, second) = match (pass, strategy) {
@@ -357,7 +343,8 @@ pub(crate) fn record(
         ),
     };
     let info = gpu.info();
-    let subgroup = (info.subgroup && !tuning.no_subgroups)
+    let subgroup = gpu
+        .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
     let mut tensors: Vec<&Tensor> = inputs.to_vec();
@@ -409,7 +396,7 @@ pub(crate) fn record(
         let rows = (slice.outer_end - slice.outer_start) * view.inner;
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
         let total = row_groups * strategy.chunks() as u64;
-        let groups = plan::grid(total, max_groups)?;
+        let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
         let params = SoftmaxParams {
             rows: rows as u32,
             len: view.len as u32,

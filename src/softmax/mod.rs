@@ -15,7 +15,7 @@
 mod kernels;
 #[cfg(test)]
 pub(crate) use kernels::uniform_layouts;
-mod plan;
+pub(crate) mod plan;
 
 use crate::batch::{check_aliasing, Batch};
 use crate::error::Result;
@@ -26,7 +26,6 @@ pub(crate) use plan::axis_view;
 
 use crate::direction::Direction;
 pub(crate) use kernels::SoftmaxKernelKey;
-use kernels::Tuning;
 
 /// Keras `Softmax(axis=-1)`: `y = exp(x - max) / sum(exp(x - max))` along `axis`, computed as
 /// TensorFlow does (`exp(x - max) * (1 / sum)`), and its gradient
@@ -49,15 +48,11 @@ use kernels::Tuning;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Softmax {
     axis: i64,
-    tuning: Tuning,
 }
 
 impl Default for Softmax {
     fn default() -> Self {
-        Self {
-            axis: -1,
-            tuning: Tuning::default(),
-        }
+        Self { axis: -1 }
     }
 }
 
@@ -68,36 +63,11 @@ impl Softmax {
     /// # Errors
     /// None today; the `Result` keeps the constructor uniform with the other layers.
     pub fn new(axis: i64) -> Result<Self> {
-        Ok(Self {
-            axis,
-            tuning: Tuning::default(),
-        })
+        Ok(Self { axis })
     }
 
     pub fn axis(&self) -> i64 {
         self.axis
-    }
-
-    /// Runs under smaller limits than the device's: at most `max_binding_bytes` per storage
-    /// binding and `max_groups_per_dim` workgroups per grid dimension. For testing the chunked
-    /// and 2-D grid paths with small tensors; results must not change.
-    #[doc(hidden)]
-    pub fn with_limits_for_tests(
-        mut self,
-        max_binding_bytes: Option<u64>,
-        max_groups_per_dim: Option<u32>,
-    ) -> Self {
-        self.tuning.max_binding_bytes = max_binding_bytes;
-        self.tuning.max_groups_per_dim = max_groups_per_dim;
-        self
-    }
-
-    /// Reduces rows with the shared-memory trees even where the device has subgroups (the
-    /// fallback path), for testing that both paths give the same results.
-    #[doc(hidden)]
-    pub fn without_subgroups_for_tests(mut self) -> Self {
-        self.tuning.no_subgroups = true;
-        self
     }
 
     /// `y = softmax(x)` along the axis.
@@ -265,16 +235,7 @@ impl Softmax {
         let mut reads = vec![("x", x)];
         reads.extend(mask.map(|m| ("mask", m)));
         check_aliasing(&reads, &[("y", y)])?;
-        kernels::record(
-            batch,
-            Direction::Forward,
-            self.axis,
-            self.tuning,
-            &[x],
-            mask,
-            y,
-            false,
-        )
+        kernels::record(batch, Direction::Forward, self.axis, &[x], mask, y, false)
     }
 
     /// Records `x = softmax(x)` in place into `batch`.
@@ -292,16 +253,7 @@ impl Softmax {
         if let Some(m) = mask {
             check_aliasing(&[("mask", m)], &[("x (overwritten with y)", x)])?;
         }
-        kernels::record(
-            batch,
-            Direction::Forward,
-            self.axis,
-            self.tuning,
-            &[x],
-            mask,
-            x,
-            true,
-        )
+        kernels::record(batch, Direction::Forward, self.axis, &[x], mask, x, true)
     }
 
     /// Records `dx = (dy - sum(dy * y)) * y` into `batch`.
@@ -329,7 +281,6 @@ impl Softmax {
             batch,
             Direction::Backward,
             self.axis,
-            self.tuning,
             &[y, dy],
             mask,
             dx,
@@ -358,7 +309,6 @@ impl Softmax {
             batch,
             Direction::Backward,
             self.axis,
-            self.tuning,
             &[y, dy],
             mask,
             dy,

@@ -175,25 +175,6 @@ pub(crate) fn slices(view: AxisView, max_elems: usize, align_elems: usize) -> Re
     Ok(out)
 }
 
-/// A grid of `total` workgroups within `max_per_dim` per dimension: `[x, y, 1]` with
-/// `x * y >= total`; kernels skip the excess.
-///
-/// # Errors
-/// [`Error::TooLarge`] past `max_per_dim^2` workgroups.
-pub(crate) fn grid(total: u64, max_per_dim: u32) -> Result<[u32; 3]> {
-    let max = max_per_dim.max(1) as u64;
-    let x = total.min(max);
-    let y = total.div_ceil(x.max(1));
-    if y > max {
-        return Err(Error::TooLarge {
-            what: "softmax grid (workgroups)",
-            bytes: total,
-            max: max * max,
-        });
-    }
-    Ok([x as u32, y.max(1) as u32, 1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,13 +314,5 @@ mod tests {
         }
         assert_eq!(next, 10);
         assert!(matches!(slices(view, 20, 8), Err(Error::TooLarge { .. })));
-    }
-
-    #[test]
-    fn grids_fold_into_two_dimensions() {
-        assert_eq!(grid(10, 65535).unwrap(), [10, 1, 1]);
-        assert_eq!(grid(65536, 65535).unwrap(), [65535, 2, 1]);
-        assert_eq!(grid(0, 7).unwrap(), [0, 1, 1]);
-        assert!(grid(50, 7).is_err());
     }
 }

@@ -122,6 +122,9 @@ pub struct Workload {
     pub detail: String,
     /// Bytes a perfect kernel moves.
     pub bytes: u64,
+    /// Bytes the library's kernels move by design (`Traffic::design_bytes`: passes,
+    /// re-reads, partial sums), from the same plan the call records.
+    pub design_bytes: u64,
     record: Box<RecordFn>,
     call: Box<CallFn>,
 }
@@ -241,18 +244,17 @@ impl OpKind {
             OpKind::Elementwise(op) => {
                 let x = random_tensor(gpu, n, seed)?;
                 let out = Tensor::zeros(gpu, &[n])?;
-                let (inputs, bytes) = match direction {
-                    Direction::Forward => (vec![x], f32_bytes(n, 2)),
-                    Direction::Backward => (
-                        vec![x, random_tensor(gpu, n, seed ^ 0xd1)?],
-                        f32_bytes(n, 3),
-                    ),
+                let inputs = match direction {
+                    Direction::Forward => vec![x],
+                    Direction::Backward => vec![x, random_tensor(gpu, n, seed ^ 0xd1)?],
                 };
+                let traffic = op.traffic(n, direction);
                 let recorded = inputs.clone();
                 Ok(Some(Workload {
                     shape: vec![n],
                     detail: String::new(),
-                    bytes,
+                    bytes: traffic.ideal_bytes,
+                    design_bytes: traffic.design_bytes,
                     record: Box::new(move |gpu, encoder| {
                         let mut batch = Batch::new(gpu);
                         match direction {
@@ -298,6 +300,7 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
     let shape = [n / 4096, 8, 8, 64];
     let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2]))?;
     layer.build(gpu, &shape)?;
+    let traffic = layer.traffic(gpu, &shape, direction)?;
     let x = random_tensor(gpu, n, seed)?.reshape(&shape)?;
     let out = Tensor::zeros(gpu, &shape)?;
     let layer = std::rc::Rc::new(std::cell::RefCell::new(layer));
@@ -308,7 +311,8 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
             Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
-                bytes: f32_bytes(n, 2),
+                bytes: traffic.ideal_bytes,
+                design_bytes: traffic.design_bytes,
                 record: Box::new(move |gpu, encoder| {
                     let mut batch = Batch::new(gpu);
                     recorded
@@ -327,7 +331,8 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
             Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
-                bytes: f32_bytes(n, 3) + f32_bytes(dalpha.len(), 1),
+                bytes: traffic.ideal_bytes,
+                design_bytes: traffic.design_bytes,
                 record: Box::new(move |gpu, encoder| {
                     let mut batch = Batch::new(gpu);
                     recorded
@@ -351,6 +356,7 @@ fn softmax_case(
 ) -> Result<Workload> {
     let n = wgpu_activations::element_count(shape).unwrap_or(0);
     let layer = Softmax::new(axis)?;
+    let traffic = layer.traffic(shape, direction, false)?;
     let x = random_tensor(gpu, n, seed)?.reshape(shape)?;
     let out = Tensor::zeros(gpu, shape)?;
     Ok(match direction {
@@ -359,7 +365,8 @@ fn softmax_case(
             Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
-                bytes: f32_bytes(n, 2),
+                bytes: traffic.ideal_bytes,
+                design_bytes: traffic.design_bytes,
                 record: Box::new(move |gpu, encoder| {
                     let mut batch = Batch::new(gpu);
                     layer.record_forward(&mut batch, &xr, None, &out)?;
@@ -375,7 +382,8 @@ fn softmax_case(
             Workload {
                 shape: shape.to_vec(),
                 detail: String::new(),
-                bytes: f32_bytes(n, 3),
+                bytes: traffic.ideal_bytes,
+                design_bytes: traffic.design_bytes,
                 record: Box::new(move |gpu, encoder| {
                     let mut batch = Batch::new(gpu);
                     layer.record_backward(&mut batch, &yr, &dyr, None, &out)?;
@@ -430,6 +438,7 @@ fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Workload> {
         shape: vec![n],
         detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
         bytes: f32_bytes(n, 2),
+        design_bytes: f32_bytes(n, 2),
         record: Box::new(move |_gpu, encoder| {
             plan.record(encoder);
             Ok(())
@@ -685,6 +694,10 @@ pub struct Row {
     pub dtype: &'static str,
     pub shape: Vec<usize>,
     pub kernel_us: f64,
+    /// Bytes a perfect kernel moves (what `gbps` counts).
+    pub ideal_bytes: u64,
+    /// Bytes the kernels move by design ([`Workload::design_bytes`]).
+    pub design_bytes: u64,
     pub gbps: f64,
     pub ratio_to_copy: f64,
     pub e2e_us: f64,
@@ -732,6 +745,8 @@ fn row(
         dtype: DType::F32.name(),
         shape: case.shape.clone(),
         kernel_us: m.kernel.as_secs_f64() * 1e6,
+        ideal_bytes: case.bytes,
+        design_bytes: case.design_bytes,
         gbps,
         ratio_to_copy: gbps / copy_gbps,
         e2e_us: m.e2e.as_secs_f64() * 1e6,

@@ -89,6 +89,11 @@ fn every_op_and_direction_gives_a_row_with_positive_times_and_bandwidth() {
         );
         assert_eq!(r.dtype, "f32");
         assert!(!r.adapter.is_empty() && !r.backend.is_empty(), "{what}");
+        // Design bytes never undercount the ideal; one pass ops move exactly the ideal.
+        assert!(r.design_bytes >= r.ideal_bytes, "{what}: {r:?}");
+        if r.op != "prelu" && r.op != "softmax_last" {
+            assert_eq!(r.design_bytes, r.ideal_bytes, "{what}");
+        }
     }
 }
 
@@ -101,6 +106,7 @@ fn gbps_counts_the_bytes_a_perfect_kernel_moves() {
     let bwd = leaky.case(gpu, Direction::Backward, n, 1).unwrap().unwrap();
     assert_eq!(fwd.bytes, 4 * 2 * n as u64, "read x, write y");
     assert_eq!(bwd.bytes, 4 * 3 * n as u64, "read x and dy, write dx");
+    assert_eq!((fwd.design_bytes, bwd.design_bytes), (fwd.bytes, bwd.bytes));
     let copy = BenchOp::defaults()
         .into_iter()
         .find(|o| o.name == "copy")
@@ -163,6 +169,8 @@ fn wgact_bench_writes_json_rows_with_every_field_and_an_svg_naming_every_op() {
         "gbps",
         "ratio_to_copy",
         "e2e_us",
+        "ideal_bytes",
+        "design_bytes",
         "adapter",
         "backend",
         "driver",

@@ -11,7 +11,7 @@ use wgpu_activations::prelu::{
     fans, Constraint, Initializer, PReLU, Regularizer, TRUNCATED_NORMAL_STDDEV,
 };
 use wgpu_activations::reference::prelu as reference;
-use wgpu_activations::{Error, Gpu, Tensor};
+use wgpu_activations::{Error, Gpu, LimitsOverride, Tensor};
 
 fn layer(shared_axes: Option<Vec<usize>>) -> PReLU {
     PReLU::new(Initializer::Zeros, None, None, shared_axes).expect("valid layer")
@@ -159,11 +159,12 @@ fn dalpha_is_bitwise_identical_across_runs() {
 #[test]
 fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
     let gpu = require_gpu!();
-    // Binding limits of 1000 and 4099 elements force many chunks with unaligned starts
+    // Binding limits of 4000 and 16396 bytes force many chunks with unaligned starts
     // (slices of 7 * 13 and 130 elements), and 12 workgroups per dimension force 2-D grids
     // (e.g. 130 rows of partials: 12 x 11) and the skipping of surplus workgroups. The last
     // four shapes have an innermost canonical axis of a multiple of 4 (72 and 12 kept, 20
-    // and 400 reduced), so y and dx take the vec4 kernels, across chunks of 960 and 4096.
+    // and 400 reduced), so y and dx take the vec4 kernels, across chunks of 896 and 4032
+    // elements (a binding less the 256 bytes a view's offset may need).
     for (shape, axes) in [
         (vec![40, 7, 13], None),
         (vec![40, 7, 13], Some(vec![1])),
@@ -177,9 +178,17 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
         (vec![30, 2, 40], Some(vec![1])),
         (vec![40, 5, 20], Some(vec![1])),
     ] {
-        for (binding, groups) in [(Some(1000), Some(12)), (Some(4099), None), (None, Some(12))] {
+        for (binding, groups) in [
+            (Some(4000), Some(12)),
+            (Some(16396), None),
+            (None, Some(12)),
+        ] {
+            let gpu = &gpu.with_limits_override(LimitsOverride {
+                max_binding_bytes: binding,
+                max_groups_per_dim: groups,
+                ..LimitsOverride::default()
+            });
             let mut l = layer(axes.clone());
-            l.set_limits_for_tests(binding, groups);
             l.build(gpu, &shape).unwrap();
             let alpha_shape = l.alpha_shape().unwrap().to_vec();
             let n: usize = shape.iter().product();
@@ -219,11 +228,15 @@ fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
         (vec![5, 100, 3, 20], Some(vec![1, 2])),
         (vec![3, 33, 65, 130], Some(vec![1, 2])),
     ] {
-        for (binding, groups) in [(None, None), (Some(5000), Some(12))] {
+        for (binding, groups) in [(None, None), (Some(1 << 18), Some(12))] {
             let run_with = |shared: bool| {
+                let gpu = &gpu.with_limits_override(LimitsOverride {
+                    max_binding_bytes: binding,
+                    max_groups_per_dim: groups,
+                    shared_memory_trees: shared,
+                    ..LimitsOverride::default()
+                });
                 let mut l = layer(axes.clone());
-                l.set_limits_for_tests(binding, groups);
-                l.use_shared_memory_tree_for_tests(shared);
                 l.build(gpu, &shape).unwrap();
                 let alpha_len = l.alpha_shape().unwrap().iter().product();
                 let n: usize = shape.iter().product();

@@ -10,7 +10,7 @@ use wgact::check::CheckRow;
 use wgact::compare::{Comparison, Tolerance};
 use wgpu_activations::reference::{softmax_backward, softmax_forward, softmax_row_f64};
 use wgpu_activations::Softmax;
-use wgpu_activations::{Error, Gpu, Tensor};
+use wgpu_activations::{Error, Gpu, LimitsOverride, Tensor};
 
 fn assert_rows(rows: [CheckRow; 2]) {
     for row in rows {
@@ -418,31 +418,37 @@ fn small_binding_limits_and_grids_give_the_same_results() {
         let x = sm::logits(n, 8.0, 11);
         let mask = sm::random_mask(n, 70, 2);
         let plain = Softmax::new(axis).unwrap();
-        let run = |layer: &Softmax| {
-            let y = layer
+        let run = |gpu: &Gpu| {
+            let y = plain
                 .forward(gpu, &Tensor::from_slice(gpu, &x, &shape).unwrap())
                 .unwrap();
             let dy = Tensor::from_slice(gpu, &sm::upstream(n, 1), &shape).unwrap();
-            let dx = layer.backward(gpu, &y, &dy).unwrap();
+            let dx = plain.backward(gpu, &y, &dy).unwrap();
             (y.to_vec(gpu).unwrap(), dx.to_vec(gpu).unwrap())
         };
-        let expected = run(&plain);
+        let expected = run(gpu);
         let a = axis.rem_euclid(shape.len() as i64) as usize;
         let per_outer: usize = shape[a..].iter().product();
-        let mut layers = Vec::new();
+        let limits = |binding: Option<usize>, groups: Option<u32>| LimitsOverride {
+            max_binding_bytes: binding.map(|b| b as u64),
+            max_groups_per_dim: groups,
+            ..LimitsOverride::default()
+        };
+        let mut overrides = Vec::new();
         // Bindings of a few outer indices: many slices, most starting unaligned.
         for binding in [per_outer * 4 + 256, per_outer * 12 + 1024] {
-            layers.push(plain.with_limits_for_tests(Some(binding as u64), None));
+            overrides.push(limits(Some(binding), None));
         }
         if grid {
-            layers.push(plain.with_limits_for_tests(None, Some(4)));
-            layers.push(plain.with_limits_for_tests(Some((per_outer * 4 + 256) as u64), Some(4)));
+            overrides.push(limits(None, Some(4)));
+            overrides.push(limits(Some(per_outer * 4 + 256), Some(4)));
         }
-        for layer in layers {
-            assert_rows(sm::check_case(gpu, &layer, &x, Some(&mask), &shape, 3).unwrap());
-            assert_rows(sm::check_case(gpu, &layer, &x, None, &shape, 3).unwrap());
+        for o in overrides {
+            let small = gpu.with_limits_override(o);
+            assert_rows(sm::check_case(&small, &plain, &x, Some(&mask), &shape, 3).unwrap());
+            assert_rows(sm::check_case(&small, &plain, &x, None, &shape, 3).unwrap());
             // Same kernels, same rows, other dispatches: bit-identical.
-            assert!(run(&layer) == expected, "{shape:?} axis {axis} {layer:?}");
+            assert!(run(&small) == expected, "{shape:?} axis {axis} {o:?}");
         }
     }
 }
@@ -536,11 +542,15 @@ fn check_both_reductions(
     mask: Option<&[f32]>,
     shape: &[usize],
 ) {
-    let fallback = layer.without_subgroups_for_tests();
+    let fallback = gpu.with_limits_override(LimitsOverride {
+        no_subgroups: true,
+        ..LimitsOverride::default()
+    });
     assert_rows(sm::check_case(gpu, &layer, x, mask, shape, 3).unwrap());
-    assert_rows(sm::check_case(gpu, &fallback, x, mask, shape, 3).unwrap());
+    assert_rows(sm::check_case(&fallback, &layer, x, mask, shape, 3).unwrap());
     let dy = sm::upstream(x.len(), 11);
-    let run = |l: Softmax| {
+    let run = |gpu: &Gpu| {
+        let l = layer;
         let xt = Tensor::from_slice(gpu, x, shape).unwrap();
         let dyt = Tensor::from_slice(gpu, &dy, shape).unwrap();
         let (y, dx) = match mask {
@@ -558,8 +568,8 @@ fn check_both_reductions(
         };
         (y.to_vec(gpu).unwrap(), dx.to_vec(gpu).unwrap())
     };
-    let (y_sg, dx_sg) = run(layer);
-    let (y_tree, dx_tree) = run(fallback);
+    let (y_sg, dx_sg) = run(gpu);
+    let (y_tree, dx_tree) = run(&fallback);
     let what = format!(
         "axis {} shape {shape:?} masked {}",
         layer.axis(),

@@ -172,11 +172,11 @@ fn print_table(gpu: &Gpu, rows: &[Row], timer: &str) {
         info.name, info.backend, info.driver, info.driver_info
     );
     println!();
-    println!("| op | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("| op | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs | ideal bytes | design bytes | design / ideal |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {} | {:.3} |",
             r.series(),
             r.dir,
             r.shape
@@ -187,7 +187,10 @@ fn print_table(gpu: &Gpu, rows: &[Row], timer: &str) {
             r.kernel_us,
             r.gbps,
             r.ratio_to_copy,
-            r.e2e_us
+            r.e2e_us,
+            r.ideal_bytes,
+            r.design_bytes,
+            r.design_bytes as f64 / r.ideal_bytes.max(1) as f64
         );
     }
 }
@@ -206,6 +209,8 @@ fn write_json(path: &PathBuf, rows: &[Row]) -> std::io::Result<()> {
                 "gbps": r.gbps,
                 "ratio_to_copy": r.ratio_to_copy,
                 "e2e_us": r.e2e_us,
+                "ideal_bytes": r.ideal_bytes,
+                "design_bytes": r.design_bytes,
                 "adapter": r.adapter,
                 "backend": r.backend,
                 "driver": r.driver,

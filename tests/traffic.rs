@@ -1,0 +1,64 @@
+//! The traffic a call moves by design against what a perfect kernel moves (`Traffic`),
+//! computed from the same plans the kernels are recorded from.
+
+mod common;
+
+use wgpu_activations::{Direction, Elementwise, Initializer, LeakyReLU, PReLU, Softmax};
+
+#[test]
+fn elementwise_layers_move_exactly_the_ideal_bytes() {
+    let op = Elementwise::from(LeakyReLU::default());
+    let fwd = op.traffic(1000, Direction::Forward);
+    assert_eq!((fwd.ideal_bytes, fwd.design_bytes), (8000, 8000));
+    let bwd = op.traffic(1000, Direction::Backward);
+    assert_eq!((bwd.ideal_bytes, bwd.design_bytes), (12000, 12000));
+}
+
+#[test]
+fn softmax_rows_up_to_4096_are_read_once_and_longer_rows_twice() {
+    let sm = Softmax::new(-1).unwrap();
+    for cols in [1, 32, 256, 4096] {
+        for dir in Direction::ALL {
+            let t = sm.traffic(&[64, cols], dir, false).unwrap();
+            assert_eq!(t.design_bytes, t.ideal_bytes, "{cols} columns {dir:?}");
+        }
+    }
+    // 32768 columns: 8 chunks of 4096; x read twice forward, y and dy twice backward.
+    let rows = 4u64;
+    let n = rows * 32768;
+    let partials = rows * 8 * 16 * 9;
+    let fwd = sm.traffic(&[4, 32768], Direction::Forward, false).unwrap();
+    assert_eq!(fwd.ideal_bytes, 8 * n);
+    assert_eq!(fwd.design_bytes, 12 * n + partials);
+    let bwd = sm.traffic(&[4, 32768], Direction::Backward, false).unwrap();
+    assert_eq!(bwd.ideal_bytes, 12 * n);
+    assert_eq!(bwd.design_bytes, 20 * n + partials);
+    // A mask is one more read per pass.
+    let masked = sm.traffic(&[64, 32], Direction::Forward, true).unwrap();
+    assert_eq!(masked.ideal_bytes, 12 * 64 * 32);
+    assert!(sm.traffic(&[5], Direction::Forward, false).is_err());
+}
+
+#[test]
+fn prelu_backward_reads_x_and_dy_once_and_adds_only_partial_sums() {
+    let gpu = require_gpu!();
+    let shape = [256, 8, 8, 64];
+    let n = 256 * 8 * 8 * 64u64;
+    let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2])).unwrap();
+    assert!(
+        layer.traffic(gpu, &shape, Direction::Forward).is_err(),
+        "not built"
+    );
+    layer.build(gpu, &shape).unwrap();
+    let fwd = layer.traffic(gpu, &shape, Direction::Forward).unwrap();
+    assert_eq!(fwd.ideal_bytes, 8 * n);
+    assert_eq!(fwd.design_bytes, 8 * n + 64 * 4);
+    let bwd = layer.traffic(gpu, &shape, Direction::Backward).unwrap();
+    assert_eq!(bwd.ideal_bytes, 12 * n + 64 * 4);
+    // x, dy and dx once (12n), alpha once, then the partial sums: far under 1.1.
+    assert!(bwd.design_bytes > bwd.ideal_bytes);
+    assert!(bwd.ratio() <= 1.1, "{bwd:?}");
+    assert!(layer
+        .traffic(gpu, &[256, 8, 8, 32], Direction::Backward)
+        .is_err());
+}
