@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel};
+use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
 
 /// What a reduction grid past two dimensions reports.
@@ -60,6 +60,11 @@ pub(crate) struct PreluKernelKey {
     kernel: PreluEntry,
     layout: AlphaLayout,
     in_place: bool,
+    /// Storage of x, dy, y and dx (and the rounding flavour); alpha is always f32, used
+    /// rounded to half in the f16 flavour (TensorFlow's half variable).
+    store: Store,
+    /// Storage of the reductions' output array (dalpha may be f32 or f16; partials are f32).
+    out_store: Store,
 }
 
 /// What the host knows of how x's canonical axes map to alpha, as constants of the pipeline
@@ -162,7 +167,7 @@ impl PreluEntry {
         }
     }
 
-    fn arrays(self, in_place: bool) -> Arrays {
+    fn arrays(self, in_place: bool, store: Store, out_store: Store) -> Arrays {
         let (unit, alpha) = match self {
             PreluEntry::Forward(Lanes::Scalar) => ("f32", "f32"),
             PreluEntry::Forward(_) => ("vec4<f32>", "AlphaElem"),
@@ -170,27 +175,28 @@ impl PreluEntry {
         };
         let arrays = match self {
             PreluEntry::Forward(_) => Arrays::new(vec![
-                Array::read("x", unit),
+                Array::read("x", unit).stored(store),
                 Array::read("alpha", alpha),
-                Array::write("y", unit),
+                Array::write("y", unit).stored(store),
             ]),
             PreluEntry::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
-                Array::read("x", "vec4<f32>"),
-                Array::read("dy", "vec4<f32>"),
+                Array::read("x", "vec4<f32>").stored(store),
+                Array::read("dy", "vec4<f32>").stored(store),
                 Array::read("alpha", "vec4<f32>"),
-                Array::write("partials", "f32"),
-                Array::write("dx", "vec4<f32>"),
+                Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "vec4<f32>").stored(store),
             ]),
             PreluEntry::Backward(_) => Arrays::new(vec![
-                Array::read("x", "f32"),
-                Array::read("dy", "f32"),
+                Array::read("x", "f32").stored(store),
+                Array::read("dy", "f32").stored(store),
                 Array::read("alpha", "f32"),
-                Array::write("partials", "f32"),
-                Array::write("dx", "f32"),
+                Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "f32").stored(store),
             ]),
-            PreluEntry::DalphaPartials => {
-                Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
-            }
+            PreluEntry::DalphaPartials => Arrays::new(vec![
+                Array::read("src", "f32"),
+                Array::write("dst", "f32").stored(out_store),
+            ]),
         };
         match (self, in_place) {
             (PreluEntry::Forward(_), true) => arrays.in_place("x", "y"),
@@ -199,7 +205,7 @@ impl PreluEntry {
         }
     }
 
-    fn wgsl(self) -> String {
+    fn wgsl(self, f16: bool) -> String {
         let body = match self {
             PreluEntry::Forward(lanes) => format!(
                 "{}\n{}",
@@ -234,33 +240,58 @@ impl PreluEntry {
             ),
         };
         format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{body}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{body}",
             crate::COMMON_WGSL,
+            crate::round_wgsl(f16),
             include_str!("../../shaders/prelu_common.wgsl")
         )
     }
 
-    fn source(self, layout: AlphaLayout, in_place: bool) -> KernelSource {
+    fn source(
+        self,
+        layout: AlphaLayout,
+        in_place: bool,
+        store: Store,
+        out_store: Store,
+    ) -> KernelSource {
+        let suffix = |s: Store| match s {
+            Store::F32 => String::new(),
+            s => format!("/{}", s.name()),
+        };
         let AlphaLayout { rank, kept, red } = layout;
         KernelSource {
             label: format!(
-                "{}/rank{rank}_kept{kept}_red{red}{}",
+                "{}/rank{rank}_kept{kept}_red{red}{}{}{}",
                 self.name(),
-                if in_place { "/in_place" } else { "" }
+                if in_place { "/in_place" } else { "" },
+                suffix(store),
+                match out_store == store {
+                    true => String::new(),
+                    false => format!("/out{}", suffix(out_store)),
+                }
             ),
             entry: self.entry(),
-            arrays: self.arrays(in_place),
-            body: format!("{}{}", layout.wgsl(), self.wgsl()),
+            arrays: self.arrays(in_place, store, out_store),
+            body: format!("{}{}", layout.wgsl(), self.wgsl(store.is_f16())),
         }
     }
 
-    fn load(self, gpu: &Gpu, layout: AlphaLayout, in_place: bool) -> Result<SharedKernel> {
+    fn load(
+        self,
+        gpu: &Gpu,
+        layout: AlphaLayout,
+        in_place: bool,
+        store: Store,
+        out_store: Store,
+    ) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
             layout,
             in_place,
+            store,
+            out_store,
         };
-        gpu.kernel(key, || self.source(layout, in_place))
+        gpu.kernel(key, || self.source(layout, in_place, store, out_store))
     }
 }
 
@@ -273,8 +304,22 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
                 if in_place && matches!(k, PreluEntry::DalphaPartials) {
                     continue;
                 }
-                let source = k.source(layout, in_place);
-                out.push((source.label.clone(), source.wgsl()));
+                for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                    // dalpha in the inputs' dtype or in f32; the partials passes read f32.
+                    let outs: Vec<Store> = match k {
+                        PreluEntry::Forward(_) => vec![store],
+                        PreluEntry::Backward(_) if store == Store::F32 => vec![store],
+                        PreluEntry::Backward(_) => vec![store, Store::F32],
+                        PreluEntry::DalphaPartials if store == Store::F32 => {
+                            vec![Store::F32, Store::F16Native, Store::F16Packed]
+                        }
+                        PreluEntry::DalphaPartials => continue,
+                    };
+                    for out_store in outs {
+                        let source = k.source(layout, in_place, store, out_store);
+                        out.push((source.label.clone(), source.wgsl()));
+                    }
+                }
             }
         }
     }
@@ -332,12 +377,18 @@ impl PReLU {
         Self::check_u32("x", n)?;
         let built = self.built()?;
         let (mut params, lanes, layout) = self.elementwise_params(out.shape())?;
+        let mut tensors: Vec<&Tensor> = reads.to_vec();
+        tensors.push(out);
+        let store = gpu.store(crate::tensor::common_dtype(
+            &tensors,
+            &["x", "dy", "output"],
+        )?);
         let alpha_len = built.alpha.len().max(1);
         let limit = binding_elems(gpu);
         if alpha_len > limit {
             // alpha past one binding: boxes of x whose alpha elements are one range each,
             // bound from that range's start (`params.a_first`), one element per step.
-            let compiled = kernel(Lanes::Scalar).load(gpu, layout, in_place)?;
+            let compiled = kernel(Lanes::Scalar).load(gpu, layout, in_place, store, store)?;
             for c in self.forward_chunks(gpu, out.shape())? {
                 let count = c.bind_len - c.skew;
                 params.n = count as u32;
@@ -359,7 +410,7 @@ impl PReLU {
             true => lanes,
             false => Lanes::Scalar,
         };
-        let compiled = kernel(lanes).load(gpu, layout, in_place)?;
+        let compiled = kernel(lanes).load(gpu, layout, in_place, store, store)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {
             Lanes::Scalar => (1, 4),
@@ -424,9 +475,21 @@ impl PReLU {
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
             ),
         };
+        let store = gpu.store(crate::tensor::common_dtype(
+            &[x, dy, dx],
+            &["x", "dy", "dx"],
+        )?);
+        // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
+        let out_store = |t: &Tensor| gpu.store(t.dtype());
         // Every chunk of a plan is cut at one level: the same counts of axes.
         let layout = AlphaLayout::reduction(plan.chunks[0].kept.len(), plan.chunks[0].red.len());
-        let terms = PreluEntry::Backward(tree).load(gpu, layout, in_place)?;
+        let terms = PreluEntry::Backward(tree).load(
+            gpu,
+            layout,
+            in_place,
+            store,
+            out_store(target(0)),
+        )?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
@@ -481,13 +544,18 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials =
-            PreluEntry::DalphaPartials.load(gpu, AlphaLayout::reduction(1, 1), false)?;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, pass) in plan.passes.iter().enumerate() {
             let p = pass.p;
             let src = &scratch[i];
             let dst = target(i + 1);
+            let partials = PreluEntry::DalphaPartials.load(
+                gpu,
+                AlphaLayout::reduction(1, 1),
+                false,
+                Store::F32,
+                out_store(dst),
+            )?;
             let p_next = p.div_ceil(full_block);
             // `pass.rows` rows of partials per dispatch, so that they fit a binding.
             for (a0, rows) in chunks(count_a, pass.rows) {
