@@ -923,14 +923,19 @@ fn prelu_float16_cut_inside_slices_past_a_binding_matches_the_cpu_reference() {
             (vec![2, 3, 301], Some(vec![2])),
         ] {
             let n: usize = shape.iter().product();
-            let mut layer = PReLU::new(wgpu_activations::Initializer::Zeros, None, None, shared).unwrap();
+            let mut layer =
+                PReLU::new(wgpu_activations::Initializer::Zeros, None, None, shared).unwrap();
             layer.build(gpu, &shape).unwrap();
             let alpha_shape = layer.alpha_shape().unwrap().to_vec();
             let count_a: usize = alpha_shape.iter().product();
             let alpha: Vec<f32> = (0..count_a).map(|c| (c % 9) as f32 * 0.125 - 0.5).collect();
             layer.set_alpha(gpu, &alpha).unwrap();
-            let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.25).collect();
-            let dy: Vec<f32> = (0..n).map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.125).collect();
+            let x: Vec<f32> = (0..n)
+                .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.25)
+                .collect();
+            let dy: Vec<f32> = (0..n)
+                .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.125)
+                .collect();
             let xt = upload(gpu, &x, &shape);
             let dyt = upload(gpu, &dy, &shape);
             let y = layer.forward(gpu, &xt).unwrap().to_vec(gpu).unwrap();

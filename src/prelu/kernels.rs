@@ -401,7 +401,12 @@ impl PReLU {
                 slots.push(built.alpha_tensor.slot(gpu, c.a_first, c.count_a, 4));
                 slots.push(out.slot(gpu, c.elem_start, count, 4));
                 let groups = crate::kernel::grid_stride_groups(gpu, count);
-                batch.push(&compiled, bytemuck::bytes_of(&params), slots, [groups, 1, 1]);
+                batch.push(
+                    &compiled,
+                    bytemuck::bytes_of(&params),
+                    slots,
+                    [groups, 1, 1],
+                );
             }
             return Ok(());
         }
@@ -483,13 +488,8 @@ impl PReLU {
         let out_store = |t: &Tensor| gpu.store(t.dtype());
         // Every chunk of a plan is cut at one level: the same counts of axes.
         let layout = AlphaLayout::reduction(plan.chunks[0].kept.len(), plan.chunks[0].red.len());
-        let terms = PreluEntry::Backward(tree).load(
-            gpu,
-            layout,
-            in_place,
-            store,
-            out_store(target(0)),
-        )?;
+        let terms =
+            PreluEntry::Backward(tree).load(gpu, layout, in_place, store, out_store(target(0)))?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
@@ -527,7 +527,11 @@ impl PReLU {
                 [
                     Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                     (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
-                    Some(built.alpha_tensor.slot(gpu, chunk.a_first, chunk.count_a, alpha_unit)),
+                    Some(
+                        built
+                            .alpha_tensor
+                            .slot(gpu, chunk.a_first, chunk.count_a, alpha_unit),
+                    ),
                     Some(out.slot(gpu, rows.0, rows.1, 4)),
                     Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                 ]

@@ -226,7 +226,11 @@ fn chunks_at(
         v
     };
     let inner_kept: usize = inner(1, true).iter().map(|a| a.0).product();
-    let inner_red: usize = axes[k + 1..].iter().filter(|a| !a.kept).map(|a| a.size).product();
+    let inner_red: usize = axes[k + 1..]
+        .iter()
+        .filter(|a| !a.kept)
+        .map(|a| a.size)
+        .product();
     let prefix: usize = axes[..k].iter().map(|a| a.size).product();
     let size_k = axes[k].size;
     // Ranges along axis k below level 0: one length for all, leaving room for any skew.
@@ -234,7 +238,11 @@ fn chunks_at(
     let (uniform, p_per_prefix) = if axes[k].kept {
         // Every range of a kept axis k shares the partial slots of its reduced prefix.
         let p = inner_red.div_ceil(block).max(1);
-        let red_prefix: usize = axes[..k].iter().filter(|a| !a.kept).map(|a| a.size).product();
+        let red_prefix: usize = axes[..k]
+            .iter()
+            .filter(|a| !a.kept)
+            .map(|a| a.size)
+            .product();
         match partials {
             true => (uniform.min(limit / (inner_kept * p * red_prefix).max(1)), p),
             false => (uniform, p),
@@ -318,7 +326,11 @@ fn chunks_at(
 
 /// Index tuples of the reduced axes before level `k`.
 fn red_scale_total(axes: &[Axis], k: usize) -> usize {
-    axes[..k].iter().filter(|a| !a.kept).map(|a| a.size).product()
+    axes[..k]
+        .iter()
+        .filter(|a| !a.kept)
+        .map(|a| a.size)
+        .product()
 }
 
 /// What one dalpha reduction needs besides its inputs: the plan and the partial-sum

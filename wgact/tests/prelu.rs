@@ -268,7 +268,11 @@ fn slices_and_alphas_past_one_binding_are_chunked_inside_the_slice() {
             .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
             let again = run(gpu, &mut l, &shape, &x, &dy, &alpha).2;
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&dalpha), bits(&again), "{what}: dalpha bits across runs");
+            assert_eq!(
+                bits(&dalpha),
+                bits(&again),
+                "{what}: dalpha bits across runs"
+            );
         }
     }
 }
@@ -300,7 +304,12 @@ fn a_tensor_past_128_mib_with_one_slice_past_a_binding_runs_for_real() {
     let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &[3, 1]).unwrap();
     assert!(dx == g.dx, "dx");
     let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
-    check_dalpha(&dalpha, &g.dalpha, &dalpha_bounds(depth, &g.dalpha_abs_sum, n)).unwrap();
+    check_dalpha(
+        &dalpha,
+        &g.dalpha,
+        &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
+    )
+    .unwrap();
 }
 
 #[test]
