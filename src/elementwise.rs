@@ -900,7 +900,7 @@ impl Elementwise {
                     )
                 })
                 .collect();
-            let groups = crate::kernel::grid_stride_groups(gpu, units);
+            let groups = gpu.grid_stride_groups(units);
             batch.push(
                 &compiled,
                 bytemuck::bytes_of(&params),

@@ -50,7 +50,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
             value: 0.0,
             _pad: [0; 2],
         };
-        let groups = crate::kernel::grid_stride_groups(gpu, count);
+        let groups = gpu.grid_stride_groups(count);
         batch.push(
             &kernel,
             bytemuck::bytes_of(&params),

@@ -346,14 +346,6 @@ pub(crate) fn grid_stride(entry: &str) -> String {
         .replace("fn grid_stride_entry(", &format!("fn {entry}("))
 }
 
-/// Workgroups of a grid-stride dispatch over `units` units, one unit per invocation: capped
-/// at the context's grid-stride size and its workgroups per dimension (the loop covers the
-/// rest).
-pub(crate) fn grid_stride_groups(gpu: &crate::gpu::Gpu, units: usize) -> u32 {
-    let max = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
-    units.div_ceil(GRID_STRIDE_WG as usize).min(max as usize) as u32
-}
-
 /// Workgroup size of the grid-stride kernels.
 pub(crate) const GRID_STRIDE_WG: u32 = 256;
 

@@ -400,7 +400,7 @@ impl PReLU {
                     .collect();
                 slots.push(built.alpha_tensor.slot(gpu, c.a_first, c.count_a, 4));
                 slots.push(out.slot(gpu, c.elem_start, count, 4));
-                let groups = crate::kernel::grid_stride_groups(gpu, count);
+                let groups = gpu.grid_stride_groups(count);
                 batch.push(
                     &compiled,
                     bytemuck::bytes_of(&params),
@@ -427,7 +427,7 @@ impl PReLU {
         for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
-            let groups = crate::kernel::grid_stride_groups(gpu, count.div_ceil(per_step));
+            let groups = gpu.grid_stride_groups(count.div_ceil(per_step));
             let mut slots: Vec<_> = reads
                 .iter()
                 .map(|t| t.slot(gpu, start, count, elem))
