@@ -10,7 +10,7 @@
 
 use crate::batch::Batch;
 use crate::direction::Direction;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource};
 use crate::tensor::Tensor;
 
@@ -289,6 +289,10 @@ struct SoftmaxParams {
     chunk_len: u32,
     chunks: u32,
     groups_x: u32,
+    outer_stride: u32,
+    inner_count: u32,
+    chunk_base: u32,
+    row_chunks: u32,
     _pad: [u32; 2],
 }
 
@@ -311,12 +315,13 @@ pub(crate) fn record(
         return Ok(());
     }
     let masked = mask.is_some();
-    let strategy = plan::strategy(view.len, view.inner);
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
     // Room below each binding for a view's offset remainder.
     let max_elems = gpu.chunk_elems();
     let max_groups = gpu.max_groups_per_dim();
-    let slices = plan::slices(view, max_elems, align_elems)?;
+    let max_partials = (gpu.max_binding_bytes() / 16) as usize;
+    let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
+    let strategy = plan.strategy;
 
     let (first, second) = match (pass, strategy) {
         (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
@@ -347,73 +352,80 @@ pub(crate) fn record(
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;
 
-    let max_rows = slices
-        .iter()
-        .map(|s| (s.outer_end - s.outer_start) * view.inner)
-        .max()
-        .unwrap_or(0);
+    // One scratch binding of partials, reused group after group (the plan keeps each group's
+    // within one binding).
     let partials = match strategy {
-        Strategy::Long { chunks, .. } => {
-            let bytes = max_rows as u64 * chunks as u64 * 16;
-            if bytes > gpu.max_binding_bytes() {
-                return Err(Error::TooLarge {
-                    what: "softmax partials",
-                    bytes,
-                    max: gpu.max_binding_bytes(),
-                });
-            }
-            let buffer = gpu.scratch(0, bytes)?;
-            Some(Tensor::scratch(
-                gpu,
-                buffer,
-                &[max_rows * chunks as usize * 4],
-            ))
+        Strategy::Long { .. } => {
+            let count = plan
+                .groups
+                .iter()
+                .map(|g| g.rows() * g.row_chunks as usize)
+                .max()
+                .unwrap_or(0);
+            let buffer = gpu.scratch(0, count as u64 * 16)?;
+            Some(Tensor::scratch(gpu, buffer, &[count * 4]))
         }
         Strategy::Registers { .. } => None,
     };
 
-    for slice in &slices {
-        let rows = (slice.outer_end - slice.outer_start) * view.inner;
+    for group in &plan.groups {
+        let rows = group.rows();
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
-        let total = row_groups * strategy.chunks() as u64;
-        let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
-        let params = SoftmaxParams {
-            rows: rows as u32,
-            len: view.len as u32,
-            inner: view.inner as u32,
-            base: slice.base as u32,
-            lanes: strategy.lanes(),
-            slots: strategy.slots(),
-            strided: (view.inner > 1) as u32,
-            chunk_len: strategy.chunk_len(),
-            chunks: strategy.chunks(),
-            groups_x: groups[0],
-            _pad: [0; 2],
-        };
-        let slot = |t: &Tensor| t.slot(gpu, slice.bind_start, slice.bind_len, 4);
-        // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
-        // overwritten input (the last of `inputs`: x forward, dy backward) is bound only as
-        // the output, except by the partials pass, which only reads.
-        let reads: Vec<_> = inputs.iter().copied().chain(mask).map(slot).collect();
-        let mut reads_in_place = reads.clone();
-        if in_place {
-            reads_in_place.remove(inputs.len() - 1);
+        let mut dispatches = Vec::with_capacity(group.pieces.len());
+        for piece in &group.pieces {
+            let total = row_groups * piece.chunks as u64;
+            let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
+            let params = SoftmaxParams {
+                rows: rows as u32,
+                len: piece.k_len as u32,
+                inner: view.inner as u32,
+                base: piece.base as u32,
+                lanes: strategy.lanes(),
+                slots: strategy.slots(),
+                strided: (view.inner > 1) as u32,
+                chunk_len: strategy.chunk_len(),
+                chunks: piece.chunks,
+                groups_x: groups[0],
+                outer_stride: (view.len * view.inner) as u32,
+                inner_count: group.inner_count as u32,
+                chunk_base: piece.chunk_base,
+                row_chunks: group.row_chunks,
+                _pad: [0; 2],
+            };
+            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
+            // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
+            // overwritten input (the last of `inputs`: x forward, dy backward) is bound only
+            // as the output, except by the partials pass, which only reads.
+            let reads: Vec<_> = inputs.iter().copied().chain(mask).map(slot).collect();
+            let mut reads_in_place = reads.clone();
+            if in_place {
+                reads_in_place.remove(inputs.len() - 1);
+            }
+            dispatches.push((params, groups, reads, reads_in_place, slot(out)));
         }
         match (&partials, &second_kernel) {
+            // Long rows: every piece's partials, then every piece's finish (which reads the
+            // partials of the whole row).
             (Some(partials), Some(second_kernel)) => {
                 let p = partials.slot(gpu, 0, partials.len(), 16);
-                let mut a = reads;
-                a.push(p.clone());
-                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
-                let mut b = reads_in_place;
-                b.push(p);
-                b.push(slot(out));
-                batch.push(second_kernel, bytemuck::bytes_of(&params), b, groups);
+                for (params, groups, reads, _, _) in &dispatches {
+                    let mut a = reads.clone();
+                    a.push(p.clone());
+                    batch.push(&first_kernel, bytemuck::bytes_of(params), a, *groups);
+                }
+                for (params, groups, _, reads_in_place, out) in dispatches {
+                    let mut b = reads_in_place;
+                    b.push(p.clone());
+                    b.push(out);
+                    batch.push(second_kernel, bytemuck::bytes_of(&params), b, groups);
+                }
             }
             _ => {
-                let mut a = reads_in_place;
-                a.push(slot(out));
-                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
+                for (params, groups, _, reads_in_place, out) in dispatches {
+                    let mut a = reads_in_place;
+                    a.push(out);
+                    batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
+                }
             }
         }
     }
@@ -435,6 +447,10 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             chunk_len,
             chunks,
             groups_x,
+            outer_stride,
+            inner_count,
+            chunk_base,
+            row_chunks,
         },
         true
     )]
