@@ -130,9 +130,9 @@ impl SoftmaxKernelKey {
         let mut arrays = Arrays::new(self.kernel.arrays(self.masked));
         if self.in_place {
             arrays = match self.kernel {
-                SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => {
-                    arrays.in_place("x", "y")
-                }
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
             };
         }
@@ -155,19 +155,23 @@ pub(crate) enum SoftmaxEntry {
     ForwardRows,
     ForwardPartials,
     ForwardFinish,
+    ForwardFinishResident,
     BackwardRows,
     BackwardPartials,
     BackwardFinish,
+    BackwardFinishResident,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 6] = [
+    pub(crate) const ALL: [SoftmaxEntry; 8] = [
         SoftmaxEntry::ForwardRows,
         SoftmaxEntry::ForwardPartials,
         SoftmaxEntry::ForwardFinish,
+        SoftmaxEntry::ForwardFinishResident,
         SoftmaxEntry::BackwardRows,
         SoftmaxEntry::BackwardPartials,
         SoftmaxEntry::BackwardFinish,
+        SoftmaxEntry::BackwardFinishResident,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
@@ -175,9 +179,11 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardRows => "forward_rows",
             SoftmaxEntry::ForwardPartials => "forward_partials",
             SoftmaxEntry::ForwardFinish => "forward_finish",
+            SoftmaxEntry::ForwardFinishResident => "forward_finish_resident",
             SoftmaxEntry::BackwardRows => "backward_rows",
             SoftmaxEntry::BackwardPartials => "backward_partials",
             SoftmaxEntry::BackwardFinish => "backward_finish",
+            SoftmaxEntry::BackwardFinishResident => "backward_finish_resident",
         }
     }
 
@@ -190,12 +196,18 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardFinish => {
                 include_str!("../../shaders/softmax_forward_finish.wgsl")
             }
+            SoftmaxEntry::ForwardFinishResident => {
+                include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
+            }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
             SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
             SoftmaxEntry::BackwardFinish => {
                 include_str!("../../shaders/softmax_backward_finish.wgsl")
+            }
+            SoftmaxEntry::BackwardFinishResident => {
+                include_str!("../../shaders/softmax_backward_finish_resident.wgsl")
             }
         }
     }
@@ -215,7 +227,8 @@ impl SoftmaxEntry {
         let mut arrays = match self {
             SoftmaxEntry::ForwardRows
             | SoftmaxEntry::ForwardPartials
-            | SoftmaxEntry::ForwardFinish => {
+            | SoftmaxEntry::ForwardFinish
+            | SoftmaxEntry::ForwardFinishResident => {
                 vec![Array::read("x", F)]
             }
             _ => vec![Array::read("y", F), Array::read("dy", F)],
@@ -225,13 +238,20 @@ impl SoftmaxEntry {
         }
         if matches!(
             self,
-            SoftmaxEntry::ForwardFinish | SoftmaxEntry::BackwardFinish
+            SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::BackwardFinish
+                | SoftmaxEntry::ForwardFinishResident
+                | SoftmaxEntry::BackwardFinishResident
         ) {
             arrays.push(Array::read("partials", V));
         }
         arrays.push(match self {
-            SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => Array::write("y", F),
-            SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardFinish => Array::write("dx", F),
+            SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardFinish
+            | SoftmaxEntry::ForwardFinishResident => Array::write("y", F),
+            SoftmaxEntry::BackwardRows
+            | SoftmaxEntry::BackwardFinish
+            | SoftmaxEntry::BackwardFinishResident => Array::write("dx", F),
             SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
                 Array::write("partials", V)
             }
@@ -351,6 +371,19 @@ pub(crate) fn record(
     };
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;
+    let resident_kernel = match pass {
+        Direction::Forward => SoftmaxEntry::ForwardFinishResident,
+        Direction::Backward => SoftmaxEntry::BackwardFinishResident,
+    };
+    let resident_kernel = if plan
+        .groups
+        .iter()
+        .any(|g| plan::resident_tail(strategy, g, pass) > 0)
+    {
+        Some(load(resident_kernel)?)
+    } else {
+        None
+    };
 
     // One scratch binding of partials, reused group after group (the plan keeps each group's
     // within one binding).
@@ -371,9 +404,13 @@ pub(crate) fn record(
     for group in &plan.groups {
         let rows = group.rows();
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
+        // Resident: pass 1 reduces all but the tail's chunks; the finish is one dispatch of one
+        // workgroup per row group (its params differ only in `chunks`).
+        let tail = plan::resident_tail(strategy, group, pass);
         let mut dispatches = Vec::with_capacity(group.pieces.len());
         for piece in &group.pieces {
-            let total = row_groups * piece.chunks as u64;
+            let piece_chunks = piece.chunks - tail;
+            let total = row_groups * piece_chunks as u64;
             let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
             let params = SoftmaxParams {
                 rows: rows as u32,
@@ -384,12 +421,12 @@ pub(crate) fn record(
                 slots: strategy.slots(),
                 strided: (view.inner > 1) as u32,
                 chunk_len: strategy.chunk_len(),
-                chunks: piece.chunks,
+                chunks: piece_chunks,
                 groups_x: groups[0],
                 outer_stride: (view.len * view.inner) as u32,
                 inner_count: group.inner_count as u32,
                 chunk_base: piece.chunk_base,
-                row_chunks: group.row_chunks,
+                row_chunks: group.row_chunks - tail,
                 _pad: [0; 2],
             };
             let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
@@ -413,11 +450,20 @@ pub(crate) fn record(
                     a.push(p.clone());
                     batch.push(&first_kernel, bytemuck::bytes_of(params), a, *groups);
                 }
-                for (params, groups, _, reads_in_place, out) in dispatches {
+                for (mut params, mut groups, _, reads_in_place, out) in dispatches {
                     let mut b = reads_in_place;
                     b.push(p.clone());
                     b.push(out);
-                    batch.push(second_kernel, bytemuck::bytes_of(&params), b, groups);
+                    let kernel = match &resident_kernel {
+                        Some(resident) if tail > 0 => {
+                            groups = crate::kernel::grid(row_groups, max_groups, "softmax grid")?;
+                            params.chunks = 1;
+                            params.groups_x = groups[0];
+                            resident
+                        }
+                        _ => second_kernel,
+                    };
+                    batch.push(kernel, bytemuck::bytes_of(&params), b, groups);
                 }
             }
             _ => {

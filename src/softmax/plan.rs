@@ -2,6 +2,7 @@
 //! strategy for the row length, the slices that fit one storage binding, and the grid.
 //! Pure arithmetic, unit-tested without a GPU.
 
+use crate::direction::Direction;
 use crate::error::{Error, Result};
 
 /// Invocations per workgroup of every softmax kernel.
@@ -176,6 +177,36 @@ pub(crate) struct Piece {
     pub bind_start: usize,
     pub bind_len: usize,
     pub base: usize,
+}
+
+/// Chunks at the end of a long row that the resident finishing kernels hold in registers
+/// (`TAIL_REGS / 16` in `shaders/softmax_{forward,backward}_finish_resident.wgsl`): one
+/// forward (x), three backward (y and dy), so that a row of 32768 moves at most 1.5x the ideal
+/// bytes in both directions.
+const RESIDENT_TAIL_CHUNKS: [u32; 2] = [1, 3];
+/// The resident finish runs one workgroup per `slots` rows instead of one per chunk: worth it
+/// only where that still gives the device enough workgroups. 64 keeps both lavapipe's threads
+/// and a GPU's SMs busy (the bench's 128 rows of 32768 qualify).
+const RESIDENT_MIN_ROW_GROUPS: usize = 64;
+
+/// The chunks of tail a group's long rows keep resident in the finishing pass (0: finish per
+/// chunk, every chunk read twice). Only groups whose rows lie in one piece, with enough rows.
+pub(crate) fn resident_tail(strategy: Strategy, group: &RowGroup, direction: Direction) -> u32 {
+    let Strategy::Long { slots, .. } = strategy else {
+        return 0;
+    };
+    let want = match direction {
+        Direction::Forward => RESIDENT_TAIL_CHUNKS[0],
+        Direction::Backward => RESIDENT_TAIL_CHUNKS[1],
+    };
+    if group.pieces.len() == 1
+        && group.row_chunks >= 2
+        && group.rows().div_ceil(slots as usize) >= RESIDENT_MIN_ROW_GROUPS
+    {
+        want.min(group.row_chunks - 1)
+    } else {
+        0
+    }
 }
 
 /// How a call is cut: the strategy (the register kernels unless a row is long, or does not

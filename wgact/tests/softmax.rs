@@ -814,3 +814,38 @@ fn one_large_logit_among_many_equal_small_ones_stays_within_tolerance_along_rows
         }
     }
 }
+
+#[test]
+fn many_long_rows_take_the_resident_finish_and_match_the_reference_with_special_rows_and_masks() {
+    let gpu = require_gpu!();
+    // At least 64 row groups of long rows: the finishing pass holds the rows' tails (1 chunk
+    // forward, up to 3 backward) in registers. Rows of 2, 3 and 5 chunks, and strided rows.
+    for (shape, axis) in [
+        (vec![64usize, 4097], -1i64),
+        (vec![65, 9000], -1),
+        (vec![64, 20_000], -1),
+        (vec![2, 4200, 520], 1),
+    ] {
+        let n: usize = shape.iter().product();
+        let layer = Softmax::new(axis).unwrap();
+        let mut x = sm::logits(n, 8.0, 17);
+        let a = axis.rem_euclid(shape.len() as i64) as usize;
+        let (len, inner): (usize, usize) = (shape[a], shape[a + 1..].iter().product());
+        let at = |row: usize, k: usize| (row / inner) * len * inner + row % inner + k * inner;
+        // NaN in a row's head and in another's tail, +inf, a row of -inf, -inf entries.
+        x[at(3, 5)] = f32::NAN;
+        x[at(4, len - 2)] = f32::NAN;
+        x[at(5, len - 1)] = f32::INFINITY;
+        for k in 0..len {
+            x[at(7, k)] = f32::NEG_INFINITY;
+        }
+        x[at(8, 0)] = f32::NEG_INFINITY;
+        x[at(8, len - 1)] = f32::NEG_INFINITY;
+        let mut mask = sm::random_mask(n, 70, 4);
+        for k in 0..len {
+            mask[at(9, k)] = 0.0;
+        }
+        check_both_reductions(gpu, layer, &x, None, &shape);
+        check_both_reductions(gpu, layer, &x, Some(&mask), &shape);
+    }
+}
