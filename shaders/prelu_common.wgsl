@@ -75,18 +75,22 @@ fn mul_mask1(v: f32, keep: bool) -> f32 {
     return select(select(0.0, wgact_nan1(), wgact_is_inf1(v) || wgact_is_nan1(v)), v, keep);
 }
 
+// In the f16 flavour every TF op rounds to half (wgact_h1, the identity in f32), and alpha,
+// kept as an f32 weight, is used rounded to half: TensorFlow's half variable.
+
 // y = relu(x) + (-alpha) * relu(-x), Keras's formula: alpha == 0 at x == -inf gives NaN.
 fn prelu_fwd(x: f32, alpha: f32) -> f32 {
-    return relu1(x) + mul_ieee(-alpha, relu1(-x));
+    return wgact_h1(relu1(x) + wgact_h1(mul_ieee(-wgact_h1(alpha), relu1(-x))));
 }
 
 // dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
 // 0 at x == 0 and at NaN.
 fn prelu_dx(x: f32, alpha: f32, dy: f32) -> f32 {
-    return mul_mask1(dy, x > 0.0) + -mul_mask1(mul_ieee(-alpha, dy), -x > 0.0);
+    return wgact_h1(mul_mask1(dy, x > 0.0) + -mul_mask1(wgact_h1(mul_ieee(-wgact_h1(alpha), dy)), -x > 0.0));
 }
 
-// One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0).
+// One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0) (each term a half in f16; the sum
+// is accumulated in f32 either way).
 fn prelu_dalpha_term(x: f32, dy: f32) -> f32 {
-    return -mul_ieee(dy, relu1(-x));
+    return -wgact_h1(mul_ieee(dy, relu1(-x)));
 }

@@ -1,5 +1,7 @@
 // ReLU(max_value, negative_slope, threshold), following Keras's backend.relu step by step.
-// a.p = (max_value, negative_slope, threshold, unused).
+// a.p = (max_value, negative_slope, threshold, unused): in float16, each rounded to half,
+// the path still chosen on the float32 values. Each TF op rounds once (wgact_h4): below the
+// threshold y = h(u - h(ns * relu(h(threshold - x)))).
 // a.flags: bits 0-1 the path the host chose (as Keras chooses it), bit 2 clip to
 // max_value, bit 3 subtract negative_slope * relu(threshold - x).
 //
@@ -30,14 +32,14 @@ fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32
 fn wgact_relu_fwd_as(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> {
     let ns = a.p.y;
     if (flags & 3u) == WGACT_RELU_PATH_LEAKY {
-        return select(x * ns, x, x > vec4<f32>(0.0));
+        return select(wgact_h4(x * ns), x, x > vec4<f32>(0.0));
     }
     var t = wgact_relu_positive(x, a, flags);
     if (flags & WGACT_RELU_CLIP) != 0u {
         t = wgact_max_nan4(wgact_min_nan4(t, vec4<f32>(a.p.x)), vec4<f32>(0.0));
     }
     if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        t = t - ns * wgact_relu4(vec4<f32>(a.p.z) - x);
+        t = wgact_h4(t - wgact_h4(ns * wgact_relu4(wgact_h4(vec4<f32>(a.p.z) - x))));
     }
     return t;
 }
@@ -46,7 +48,7 @@ fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32
     let ns = a.p.y;
     let path = flags & 3u;
     if path == WGACT_RELU_PATH_LEAKY {
-        return select(dy * ns, dy, x > vec4<f32>(0.0));
+        return select(wgact_h4(dy * ns), dy, x > vec4<f32>(0.0));
     }
     var g = dy;
     if (flags & WGACT_RELU_CLIP) != 0u {
@@ -64,7 +66,7 @@ fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32
     }
     var dx = wgact_mul_mask4(g, keep);
     if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        dx = dx + wgact_mul_mask4(dy * ns, (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0));
+        dx = wgact_h4(dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0)));
     }
     return dx;
 }

@@ -8,8 +8,8 @@
 use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;
 use crate::error::{Error, Result};
-use crate::gpu::Gpu;
-use crate::kernel::{Array, Arrays, KernelSource};
+use crate::gpu::{DType, Gpu};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
 fn finite(layer: &'static str, name: &'static str, value: f32) -> Result<f32> {
@@ -456,6 +456,8 @@ pub(crate) struct ElementwiseKernel {
     pub direction: Direction,
     pub unit: Unit,
     pub in_place: bool,
+    /// Storage of the tensors, which also picks the rounding flavour of the op.
+    pub store: Store,
 }
 
 impl ElementwiseKernel {
@@ -466,13 +468,16 @@ impl ElementwiseKernel {
                 for direction in Direction::ALL {
                     for unit in [Unit::Vec4, Unit::Scalar] {
                         for in_place in [false, true] {
-                            all.push(ElementwiseKernel {
-                                kind,
-                                variant,
-                                direction,
-                                unit,
-                                in_place,
-                            });
+                            for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                                all.push(ElementwiseKernel {
+                                    kind,
+                                    variant,
+                                    direction,
+                                    unit,
+                                    in_place,
+                                    store,
+                                });
+                            }
                         }
                     }
                 }
@@ -483,24 +488,17 @@ impl ElementwiseKernel {
 
     fn arrays(self) -> Arrays {
         let t = self.unit.wgsl();
+        let read = |name| Array::read(name, t).stored(self.store);
+        let write = |name| Array::write(name, t).stored(self.store);
         match (self.direction, self.in_place) {
-            (Direction::Forward, false) => {
-                Arrays::new(vec![Array::read("x", t), Array::write("y", t)])
-            }
+            (Direction::Forward, false) => Arrays::new(vec![read("x"), write("y")]),
             (Direction::Forward, true) => {
-                Arrays::new(vec![Array::read("x", t), Array::write("y", t)]).in_place("x", "y")
+                Arrays::new(vec![read("x"), write("y")]).in_place("x", "y")
             }
-            (Direction::Backward, false) => Arrays::new(vec![
-                Array::read("x", t),
-                Array::read("dy", t),
-                Array::write("dx", t),
-            ]),
-            (Direction::Backward, true) => Arrays::new(vec![
-                Array::read("x", t),
-                Array::read("dy", t),
-                Array::write("dx", t),
-            ])
-            .in_place("dy", "dx"),
+            (Direction::Backward, false) => Arrays::new(vec![read("x"), read("dy"), write("dx")]),
+            (Direction::Backward, true) => {
+                Arrays::new(vec![read("x"), read("dy"), write("dx")]).in_place("dy", "dx")
+            }
         }
     }
 
@@ -533,20 +531,25 @@ impl ElementwiseKernel {
         };
         KernelSource {
             label: format!(
-                "elementwise/{op}{}/{}/{}{}",
+                "elementwise/{op}{}/{}/{}{}{}",
                 self.variant.label(),
                 self.direction.name(),
                 match self.unit {
                     Unit::Vec4 => "vec4",
                     Unit::Scalar => "scalar",
                 },
-                if self.in_place { "/in_place" } else { "" }
+                if self.in_place { "/in_place" } else { "" },
+                match self.store {
+                    Store::F32 => String::new(),
+                    s => format!("/{}", s.name()),
+                }
             ),
             entry,
             arrays: self.arrays(),
             body: format!(
-                "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{}\n{apply}\n{template}",
+                "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{}\n{}\n{apply}\n{template}",
                 crate::COMMON_WGSL,
+                crate::round_wgsl(self.store.is_f16()),
                 ACTIVATION_WGSL,
                 include_str!("../shaders/elementwise_params.wgsl"),
                 self.kind.snippet(),
@@ -565,7 +568,22 @@ const ACTIVATION_WGSL: &str = include_str!("../shaders/activation.wgsl");
 /// Fill `a` with [`Elementwise::activation_params`]. All names start with `wgact_` /
 /// `WGACT_` / `WgactActivation`.
 pub fn fused_wgsl(ops: &[Elementwise]) -> String {
-    let mut out = format!("{}\n{}\n", crate::COMMON_WGSL, ACTIVATION_WGSL);
+    fused_wgsl_of(ops, DType::F32)
+}
+
+/// [`fused_wgsl`] in the flavour of `dtype`. The functions still take and return
+/// `vec4<f32>`; the [`DType::F16`] flavour rounds every TensorFlow op's result to half as
+/// TensorFlow's float16 kernels do (so the values it returns are halves held in f32; store
+/// them into `f16` or pass them to `wgact_f32_to_half`), and needs the parameter block of
+/// [`Elementwise::activation_params_of`] with [`DType::F16`]. With half inputs, the results
+/// are the library's f16 kernels' bits. Needs no `enable f16;`.
+pub fn fused_wgsl_of(ops: &[Elementwise], dtype: DType) -> String {
+    let mut out = format!(
+        "{}\n{}\n{}\n",
+        crate::COMMON_WGSL,
+        crate::round_wgsl(dtype == DType::F16),
+        ACTIVATION_WGSL
+    );
     let mut seen = Vec::new();
     for op in ops {
         let kind = op.kind();
@@ -645,8 +663,26 @@ impl Elementwise {
     /// The activation's parameter block, for [`fused_wgsl`]'s functions and for the
     /// library's own kernels.
     pub fn activation_params(&self) -> ActivationParams {
+        self.activation_params_of(DType::F32)
+    }
+
+    /// The parameter block for the `dtype` flavour: in [`DType::F16`] the parameters
+    /// rounded to half as TensorFlow rounds them (float64 -> float32 -> half, overflow to
+    /// inf) while the paths (alpha == 0, max_value == 6, ...) stay chosen on the float32
+    /// values.
+    pub fn activation_params_of(&self, dtype: DType) -> ActivationParams {
+        let mut block = self.activation_params_f32();
+        if dtype == DType::F16 {
+            for p in &mut block.p {
+                *p = half::f16::from_f32(*p).to_f32();
+            }
+        }
+        block
+    }
+
+    fn activation_params_f32(&self) -> ActivationParams {
         let (flags, p) = match *self {
-            Elementwise::LeakyReLU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
+            Elementwise::LeakyReLU(l) => (u32::from(l.alpha == 0.0), [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ELU(l) => (0, [l.alpha, 0.0, 0.0, 0.0]),
             Elementwise::ThresholdedReLU(l) => (0, [l.theta, 0.0, 0.0, 0.0]),
             Elementwise::ReLU(l) => {
@@ -677,6 +713,7 @@ impl Elementwise {
             direction,
             unit: Unit::Vec4,
             in_place: false,
+            store: Store::F32,
         }
         .source()
         .wgsl()
@@ -688,7 +725,7 @@ impl Elementwise {
     /// [`Error::ForeignTensor`] for a tensor of another device; GPU errors.
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         x.check_gpu(gpu, "x")?;
-        let y = Tensor::alloc(gpu, &format!("{}/y", self.name()), x.shape())?;
+        let y = Tensor::alloc_like(gpu, &format!("{}/y", self.name()), x)?;
         self.forward_into(gpu, x, &y)?;
         Ok(y)
     }
@@ -720,7 +757,7 @@ impl Elementwise {
     pub fn backward(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
         x.check_gpu(gpu, "x")?;
         dy.expect(gpu, "dy", x.shape())?;
-        let dx = Tensor::alloc(gpu, &format!("{}/dx", self.name()), x.shape())?;
+        let dx = Tensor::alloc_like(gpu, &format!("{}/dx", self.name()), x)?;
         self.backward_into(gpu, x, dy, &dx)?;
         Ok(dx)
     }
@@ -823,7 +860,9 @@ impl Elementwise {
         if n == 0 {
             return Ok(());
         }
-        let act = self.activation_params();
+        let dtype = crate::tensor::common_dtype(tensors, &["x", "dy", "output"])?;
+        let store = gpu.store(dtype);
+        let act = self.activation_params_of(dtype);
         let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
         let padded = tensors.iter().all(|t| t.padding_elems() >= 3);
         let kernel = |unit| {
@@ -833,6 +872,7 @@ impl Elementwise {
                 direction,
                 unit,
                 in_place,
+                store,
             };
             gpu.kernel(spec, || spec.source())
         };

@@ -42,6 +42,14 @@ pub enum Error {
         expected: Vec<usize>,
     },
 
+    /// The tensors of one op (or a download buffer) differ in element type.
+    #[error("dtype mismatch: {what} is {actual}, expected {expected}")]
+    DTypeMismatch {
+        what: &'static str,
+        actual: &'static str,
+        expected: &'static str,
+    },
+
     /// The tensor rank is not allowed for this operation.
     #[error("{op} needs a tensor of rank {allowed}, got rank {rank} (shape {shape:?})")]
     InvalidRank {

@@ -2,7 +2,7 @@
 
 use crate::batch::Batch;
 use crate::error::Result;
-use crate::kernel::{Array, Arrays, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
 const WORKGROUP_SIZE: u32 = 256;
@@ -15,17 +15,21 @@ struct FillParams {
     _pad: [u32; 2],
 }
 
-/// The pipeline-cache key of the fill kernel (one kernel, no variants).
+/// The pipeline-cache key of the fill kernel: the storage of the array it fills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FillKernel;
+struct FillKernel(Store);
 
-pub(crate) fn source() -> KernelSource {
+pub(crate) fn source(store: Store) -> KernelSource {
     KernelSource {
-        label: "fill".into(),
+        label: match store {
+            Store::F32 => "fill".into(),
+            s => format!("fill/{}", s.name()),
+        },
         entry: "fill",
-        arrays: Arrays::new(vec![Array::write("out", "f32")]),
+        arrays: Arrays::new(vec![Array::write("out", "f32").stored(store)]),
         body: format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}",
+            crate::COMMON_WGSL,
             include_str!("../shaders/fill.wgsl")
         ),
     }
@@ -37,7 +41,8 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    let kernel = gpu.kernel(FillKernel, source)?;
+    let store = gpu.store(out.dtype());
+    let kernel = gpu.kernel(FillKernel(store), || source(store))?;
     for (start, count) in chunks(out.len(), gpu.chunk_elems()) {
         let params = FillParams {
             n: count as u32,

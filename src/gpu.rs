@@ -19,19 +19,59 @@ use crate::tensor::{MapState, PendingRead};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
     F32,
+    /// IEEE binary16, two bytes per element. Stored as native `f16` where the device has
+    /// `SHADER_F16`, and as halves packed two to a `u32` otherwise, with the same bits.
+    F16,
 }
 
 impl DType {
+    pub const ALL: [DType; 2] = [DType::F32, DType::F16];
     pub fn size_bytes(self) -> usize {
         match self {
             DType::F32 => 4,
+            DType::F16 => 2,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
+            DType::F16 => "f16",
         }
     }
+}
+
+/// The features [`Gpu::new`] leaves off even where the adapter has them, from the
+/// comma-separated `WGACT_DISABLE_FEATURES` (`shader-f16`, `subgroup`, `timestamp-query`):
+/// how tests and the CLI exercise the paths of adapters without them (packed f16, the
+/// shared-memory reductions, untimed benches).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming an unknown feature.
+pub fn disabled_features() -> Result<wgpu::Features> {
+    match std::env::var("WGACT_DISABLE_FEATURES") {
+        Ok(list) => parse_feature_list(&list),
+        Err(_) => Ok(wgpu::Features::empty()),
+    }
+}
+
+fn parse_feature_list(list: &str) -> Result<wgpu::Features> {
+    let mut out = wgpu::Features::empty();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        out |= match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "shader-f16" | "f16" => wgpu::Features::SHADER_F16,
+            "subgroup" | "subgroups" => wgpu::Features::SUBGROUP,
+            "timestamp-query" | "timestamps" => wgpu::Features::TIMESTAMP_QUERY,
+            _ => {
+                return Err(Error::InvalidParameter {
+                    layer: "Gpu",
+                    name: "WGACT_DISABLE_FEATURES",
+                    value: name.to_string(),
+                    reason: "names no maskable feature (shader-f16, subgroup, timestamp-query)",
+                })
+            }
+        };
+    }
+    Ok(out)
 }
 
 /// Facts about the adapter and device, as `wgact info` prints them.
@@ -191,9 +231,32 @@ impl Gpu {
     /// [`Error::NoAdapter`] when no adapter exists (in a browser: no WebGPU, or it is
     /// disabled), [`Error::RequestDevice`] when the adapter refuses a device.
     pub async fn new_async() -> Result<Self> {
+        Self::new_masked(disabled_features()?).await
+    }
+
+    /// As [`Gpu::new`], leaving `features` off even where the adapter has them (on top of
+    /// `WGACT_DISABLE_FEATURES`): `wgpu::Features::SHADER_F16` gives the packed-f16 path,
+    /// `SUBGROUP` the shared-memory reductions, as on adapters without them.
+    ///
+    /// # Errors
+    /// As [`Gpu::new`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new_without(features: wgpu::Features) -> Result<Self> {
+        pollster::block_on(Self::new_without_async(features))
+    }
+
+    /// Async twin of [`Gpu::new_without`].
+    ///
+    /// # Errors
+    /// As [`Gpu::new_async`].
+    pub async fn new_without_async(features: wgpu::Features) -> Result<Self> {
+        Self::new_masked(features | disabled_features()?).await
+    }
+
+    async fn new_masked(disabled: wgpu::Features) -> Result<Self> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
         let adapter = Self::pick_adapter(shared_instance(backends), backends).await?;
-        let wanted = adapter.features() & WANTED_FEATURES;
+        let wanted = adapter.features() & WANTED_FEATURES & !disabled;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-activations"),
@@ -318,6 +381,12 @@ impl Gpu {
             .on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
                 *uncaptured_cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
             }));
+    }
+
+    /// How this device stores a tensor of `dtype` (native f16 with `SHADER_F16`, packed
+    /// halves without).
+    pub(crate) fn store(&self, dtype: DType) -> crate::kernel::Store {
+        crate::kernel::Store::of(dtype, self.info.shader_f16)
     }
 
     /// Adapter, driver, limits and optional features.
@@ -834,3 +903,23 @@ const _: () = {
 /// Key of a kernel compiled from a given source (`Gpu::compile_for_tests`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct RawKernel(&'static str);
+
+#[cfg(test)]
+mod feature_mask_tests {
+    use super::*;
+
+    #[test]
+    fn the_feature_mask_names_features_as_the_cli_does_and_refuses_others() {
+        assert_eq!(parse_feature_list("").unwrap(), wgpu::Features::empty());
+        assert_eq!(
+            parse_feature_list("shader-f16, subgroup,timestamp-query").unwrap(),
+            wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY
+        );
+        assert_eq!(
+            parse_feature_list("SHADER_F16").unwrap(),
+            wgpu::Features::SHADER_F16
+        );
+        let err = parse_feature_list("shader-f16,warp").unwrap_err();
+        assert!(err.to_string().contains("warp"), "{err}");
+    }
+}

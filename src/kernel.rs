@@ -30,13 +30,50 @@ pub(crate) enum Access {
     ReadWrite,
 }
 
+/// How a tensor array's elements are stored. Accessors always take and return `f32` (or
+/// `vec4<f32>`): the storage is invisible to kernel bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Store {
+    F32,
+    /// `array<f16>` / `array<vec4<f16>>` (`enable f16;`, the device has `SHADER_F16`).
+    F16Native,
+    /// Halves packed two to a `u32`, converted in software (`shaders/half.wgsl`). Written
+    /// scalar arrays are `atomic<u32>`: each store clears and sets only its own half, so two
+    /// invocations writing the two halves of one word never race. vec4 units own whole
+    /// word pairs and store plainly.
+    F16Packed,
+}
+
+impl Store {
+    /// The storage of `dtype` on a device with (or without) `SHADER_F16`.
+    pub(crate) fn of(dtype: crate::gpu::DType, shader_f16: bool) -> Store {
+        match dtype {
+            crate::gpu::DType::F32 => Store::F32,
+            crate::gpu::DType::F16 if shader_f16 => Store::F16Native,
+            crate::gpu::DType::F16 => Store::F16Packed,
+        }
+    }
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Store::F32 => "f32",
+            Store::F16Native => "f16",
+            Store::F16Packed => "f16packed",
+        }
+    }
+    pub(crate) fn is_f16(self) -> bool {
+        self != Store::F32
+    }
+}
+
 /// One storage array of a kernel, in binding order within its access class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Array {
     pub name: &'static str,
-    /// WGSL element type: `f32`, `vec4<f32>`, ...
+    /// The type its accessors take and return: `f32`, `vec4<f32>`, ... (the WGSL element
+    /// type itself for [`Store::F32`]).
     pub elem: &'static str,
     pub access: Access,
+    pub store: Store,
 }
 
 impl Array {
@@ -45,6 +82,7 @@ impl Array {
             name,
             elem,
             access: Access::Read,
+            store: Store::F32,
         }
     }
     pub(crate) const fn write(name: &'static str, elem: &'static str) -> Array {
@@ -52,6 +90,70 @@ impl Array {
             name,
             elem,
             access: Access::ReadWrite,
+            store: Store::F32,
+        }
+    }
+    /// The same array stored as `store` (only `f32` and `vec4<f32>` arrays have halves).
+    pub(crate) const fn stored(mut self, store: Store) -> Array {
+        self.store = store;
+        self
+    }
+
+    fn vec4(&self) -> bool {
+        debug_assert!(self.store == Store::F32 || matches!(self.elem, "f32" | "vec4<f32>"));
+        self.elem == "vec4<f32>"
+    }
+
+    /// The WGSL element type of the declared array.
+    fn declared(&self) -> &'static str {
+        match (self.store, self.vec4(), self.access) {
+            (Store::F32, _, _) => self.elem,
+            (Store::F16Native, false, _) => "f16",
+            (Store::F16Native, true, _) => "vec4<f16>",
+            (Store::F16Packed, false, Access::Read) => "u32",
+            (Store::F16Packed, false, Access::ReadWrite) => "atomic<u32>",
+            (Store::F16Packed, true, _) => "vec2<u32>",
+        }
+    }
+
+    /// The body of `ld_<name>` reading the array `from` (this array, or the written array
+    /// that serves an in-place input) at unit index `at`.
+    fn load(&self, from: &Array, at: &str) -> String {
+        let arr = from.name;
+        match (from.store, self.vec4(), from.access) {
+            (Store::F32, _, _) => format!("return {arr}[{at}];"),
+            (Store::F16Native, false, _) => format!("return f32({arr}[{at}]);"),
+            (Store::F16Native, true, _) => format!("return vec4<f32>({arr}[{at}]);"),
+            (Store::F16Packed, false, access) => {
+                let word = match access {
+                    Access::Read => format!("{arr}[e >> 1u]"),
+                    Access::ReadWrite => format!("atomicLoad(&{arr}[e >> 1u])"),
+                };
+                format!(
+                    "let e = {at}; return wgact_half_to_f32(({word} >> ((e & 1u) * 16u)) & 0xffffu);"
+                )
+            }
+            (Store::F16Packed, true, _) => {
+                format!("return wgact_unpack_halves4({arr}[{at}]);")
+            }
+        }
+    }
+
+    /// The body of `st_<name>` writing `v` into the array `to` at unit index `at`.
+    fn store_body(&self, to: &Array, at: &str) -> String {
+        let arr = to.name;
+        match (to.store, self.vec4()) {
+            (Store::F32, _) => format!("{arr}[{at}] = v;"),
+            (Store::F16Native, false) => format!("{arr}[{at}] = f16(wgact_round_half(v));"),
+            (Store::F16Native, true) => {
+                format!("{arr}[{at}] = vec4<f16>(wgact_round_half4(v));")
+            }
+            (Store::F16Packed, false) => format!(
+                "let e = {at}; let shift = (e & 1u) * 16u; \
+                 atomicAnd(&{arr}[e >> 1u], ~(0xffffu << shift)); \
+                 atomicOr(&{arr}[e >> 1u], wgact_f32_to_half(v) << shift);"
+            ),
+            (Store::F16Packed, true) => format!("{arr}[{at}] = wgact_pack_halves4(v);"),
         }
     }
 }
@@ -108,6 +210,11 @@ impl Arrays {
         ((bound.len() - writes) as u32, writes as u32)
     }
 
+    /// Whether any array is stored as native `f16` (the module then needs `enable f16;`).
+    pub(crate) fn native_f16(&self) -> bool {
+        self.bound().iter().any(|a| a.store == Store::F16Native)
+    }
+
     /// Declarations and accessors of the arrays (see the module docs).
     pub(crate) fn wgsl(&self) -> String {
         let bound = self.bound();
@@ -124,7 +231,7 @@ impl Arrays {
                 "@group(0) @binding({}) var<storage, {access}> {}: array<{}>;\n",
                 k + 1,
                 a.name,
-                a.elem
+                a.declared()
             );
         }
         for a in &self.arrays {
@@ -133,15 +240,20 @@ impl Arrays {
                 _ => a.name,
             };
             let k = slot(served_by).expect("an in-place input is served by a bound array");
+            let from = bound[k];
             let index = format!("params.off[{}][{}] + i", k / 4, k % 4);
             out += &format!(
-                "fn ld_{}(i: u32) -> {} {{ return {served_by}[{index}]; }}\n",
-                a.name, a.elem
+                "fn ld_{}(i: u32) -> {} {{ {} }}\n",
+                a.name,
+                a.elem,
+                a.load(&from, &index)
             );
             if a.access == Access::ReadWrite {
                 out += &format!(
-                    "fn st_{}(i: u32, v: {}) {{ {served_by}[{index}] = v; }}\n",
-                    a.name, a.elem
+                    "fn st_{}(i: u32, v: {}) {{ {} }}\n",
+                    a.name,
+                    a.elem,
+                    a.store_body(&from, &index)
                 );
             }
         }
@@ -162,7 +274,12 @@ pub(crate) struct KernelSource {
 impl KernelSource {
     /// The complete WGSL module.
     pub(crate) fn wgsl(&self) -> String {
-        format!("{}\n{}", self.body, self.arrays.wgsl())
+        let enable = if self.arrays.native_f16() {
+            "enable f16;\n"
+        } else {
+            ""
+        };
+        format!("{enable}{}\n{}", self.body, self.arrays.wgsl())
     }
 }
 
@@ -269,5 +386,46 @@ mod tests {
         assert!(!src.contains("var<storage, read> dy"));
         assert!(src.contains("fn ld_dy(i: u32) -> f32 { return dx[params.off[0][1] + i]; }"));
         assert!(src.contains("fn st_dx(i: u32, v: f32) { dx[params.off[0][1] + i] = v; }"));
+    }
+
+    #[test]
+    fn packed_halves_are_read_plainly_and_written_half_by_half_through_atomics() {
+        let arrays = Arrays::new(vec![
+            Array::read("x", "f32").stored(Store::F16Packed),
+            Array::write("y", "f32").stored(Store::F16Packed),
+        ]);
+        let src = arrays.clone().wgsl();
+        assert!(src.contains("var<storage, read> x: array<u32>;"));
+        assert!(src.contains("var<storage, read_write> y: array<atomic<u32>>;"));
+        assert!(src.contains("atomicAnd(&y[e >> 1u], ~(0xffffu << shift))"));
+        assert!(src.contains("atomicOr(&y[e >> 1u], wgact_f32_to_half(v) << shift)"));
+        // In place, the input reads the written array atomically.
+        let in_place = arrays.in_place("x", "y").wgsl();
+        assert!(in_place.contains("fn ld_x(i: u32) -> f32 { let e = params.off[0][0] + i; return wgact_half_to_f32((atomicLoad(&y[e >> 1u])"));
+        // vec4 units own whole word pairs: plain stores.
+        let v = Arrays::new(vec![Array::write("y", "vec4<f32>").stored(Store::F16Packed)]).wgsl();
+        assert!(
+            v.contains("array<vec2<u32>>")
+                && v.contains("y[params.off[0][0] + i] = wgact_pack_halves4(v);")
+        );
+    }
+
+    #[test]
+    fn native_halves_need_enable_f16_and_round_exactly_on_store() {
+        let source = KernelSource {
+            label: "t".into(),
+            entry: "main",
+            arrays: Arrays::new(vec![Array::write("y", "vec4<f32>").stored(Store::F16Native)]),
+            body: String::new(),
+        };
+        let src = source.wgsl();
+        assert!(src.starts_with("enable f16;"));
+        assert!(src.contains("array<vec4<f16>>"));
+        assert!(src.contains("vec4<f16>(wgact_round_half4(v))"));
+        let f32_only = KernelSource {
+            arrays: Arrays::new(vec![Array::write("y", "f32")]),
+            ..source
+        };
+        assert!(!f32_only.wgsl().contains("enable f16"));
     }
 }

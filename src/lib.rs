@@ -53,22 +53,41 @@ mod uniform_layout;
 pub use batch::Batch;
 pub use direction::Direction;
 pub use elementwise::{
-    fused_wgsl, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath, ThresholdedReLU, ELU,
+    fused_wgsl, fused_wgsl_of, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath,
+    ThresholdedReLU, ELU,
 };
 pub use error::{Error, Result};
 #[doc(hidden)]
 pub use gpu::destroy_device_for_tests;
 #[doc(hidden)]
 pub use gpu::LimitsOverride;
-pub use gpu::{DType, Gpu, GpuInfo};
+pub use gpu::{disabled_features, DType, Gpu, GpuInfo};
+/// The `half` crate, whose `f16` the f16 tensor API takes and returns.
+pub use half;
 #[doc(inline)]
 pub use prelu::{Constraint, Initializer, PReLU, Regularizer};
 pub use softmax::Softmax;
 pub use tensor::{element_count, Tensor, VIEW_READBACK_USAGE, VIEW_UPLOAD_USAGE, VIEW_USAGE};
 pub use traffic::Traffic;
 
-/// Helpers every kernel may use (`shaders/common.wgsl`).
-pub(crate) const COMMON_WGSL: &str = include_str!("../shaders/common.wgsl");
+/// Helpers every kernel may use (`shaders/common.wgsl`, and the exact half conversions of
+/// `shaders/half.wgsl`).
+pub(crate) const COMMON_WGSL: &str = concat!(
+    include_str!("../shaders/common.wgsl"),
+    "\n",
+    include_str!("../shaders/half.wgsl")
+);
+
+/// The rounding flavour of the activation snippets: `wgact_h4` / `wgact_h1` round every
+/// TensorFlow op's result to half in f16 and are the identity in f32, so each op has one
+/// snippet and its f32 bits do not change.
+pub(crate) fn round_wgsl(f16: bool) -> &'static str {
+    if f16 {
+        include_str!("../shaders/round_f16.wgsl")
+    } else {
+        include_str!("../shaders/round_f32.wgsl")
+    }
+}
 
 /// Every complete WGSL source the crate compiles, labelled `family/op/direction...`, for
 /// validating them without a GPU: generated from the same kernel specs the pipelines are
@@ -84,7 +103,13 @@ pub fn shader_sources() -> Vec<(String, String)> {
         .collect();
     sources.extend(prelu::shader_sources());
     sources.extend(softmax::shader_sources());
-    let fill = fill::source();
-    sources.push((fill.label.clone(), fill.wgsl()));
+    for store in [
+        kernel::Store::F32,
+        kernel::Store::F16Native,
+        kernel::Store::F16Packed,
+    ] {
+        let fill = fill::source(store);
+        sources.push((fill.label.clone(), fill.wgsl()));
+    }
     sources
 }

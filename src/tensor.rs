@@ -77,8 +77,29 @@ impl Tensor {
         Self::alloc(gpu, "tensor", shape)
     }
 
+    /// A zero-filled tensor of `shape` and `dtype`.
+    ///
+    /// # Errors
+    /// As [`Tensor::zeros`].
+    pub fn zeros_of(gpu: &Gpu, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Self::alloc_of(gpu, "tensor", shape, dtype)
+    }
+
     pub(crate) fn alloc(gpu: &Gpu, label: &str, shape: &[usize]) -> Result<Tensor> {
-        let dtype = DType::F32;
+        Self::alloc_of(gpu, label, shape, DType::F32)
+    }
+
+    /// A new tensor of `shape` with the dtype of `like` (a layer's output).
+    pub(crate) fn alloc_like(gpu: &Gpu, label: &str, like: &Tensor) -> Result<Tensor> {
+        Self::alloc_of(gpu, label, like.shape(), like.dtype())
+    }
+
+    pub(crate) fn alloc_of(
+        gpu: &Gpu,
+        label: &str,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
         let too_large = || Error::TooLarge {
             what: "shape",
             bytes: u64::MAX,
@@ -123,6 +144,55 @@ impl Tensor {
         Ok(t)
     }
 
+    /// Uploads `data` (row-major) as a tensor of `shape` and `dtype`; to [`DType::F16`]
+    /// each value is rounded to the nearest half (ties to even, overflow to inf).
+    ///
+    /// # Errors
+    /// As [`Tensor::from_slice`].
+    pub fn from_slice_as(gpu: &Gpu, data: &[f32], shape: &[usize], dtype: DType) -> Result<Tensor> {
+        match dtype {
+            DType::F32 => Self::from_slice(gpu, data, shape),
+            DType::F16 => {
+                let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+                Self::from_f16(gpu, &halves, shape)
+            }
+        }
+    }
+
+    /// Uploads halves (row-major) as a [`DType::F16`] tensor of `shape`.
+    ///
+    /// ```
+    /// use wgpu_activations::{half::f16, DType, Tensor, ELU};
+    /// # fn main() -> Result<(), wgpu_activations::Error> {
+    /// # let gpu = match wgpu_activations::Gpu::new() {
+    /// #     Ok(gpu) => gpu,
+    /// #     Err(wgpu_activations::Error::NoAdapter { .. }) if std::env::var_os("REQUIRE_GPU").is_none() => return Ok(()),
+    /// #     Err(e) => return Err(e),
+    /// # };
+    /// let x = Tensor::from_slice_as(&gpu, &[-1.0, 0.5, 3.0], &[3], DType::F16)?; // rounded
+    /// let h = Tensor::from_f16(&gpu, &[f16::from_f32(-1.0); 3], &[3])?; // halves as given
+    /// let y = ELU::default().forward(&gpu, &x)?; // outputs take x's dtype
+    /// assert_eq!(y.dtype(), DType::F16);
+    /// // TensorFlow's float16 ELU: h(h(exp(-1)) - 1) = h(0.367919921875 - 1) = -0.6318359375.
+    /// assert_eq!(y.to_vec(&gpu)?, vec![-0.6318359375, 0.5, 3.0]); // exact upcast
+    /// assert_eq!(y.to_vec_f16(&gpu)?[0], f16::from_f32(-0.6318359375)); // the stored bits
+    /// assert_eq!(h.to_vec_f16(&gpu)?, vec![f16::from_f32(-1.0); 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::from_slice`].
+    pub fn from_f16(gpu: &Gpu, data: &[half::f16], shape: &[usize]) -> Result<Tensor> {
+        check_len(data.len(), shape)?;
+        let t = Self::alloc_of(gpu, "tensor", shape, DType::F16)?;
+        // The buffer is padded to 16 bytes: upload whole words.
+        let mut bits: Vec<u16> = data.iter().map(|h| h.to_bits()).collect();
+        bits.resize(data.len().div_ceil(2) * 2, 0);
+        gpu.write_bytes(&t.storage.buffer, 0, bytemuck::cast_slice(&bits))?;
+        Ok(t)
+    }
+
     /// A tensor of `shape` over `buffer`, an application's buffer, starting at element
     /// `offset` (any offset: kernels bind from the aligned start below it). The buffer must
     /// belong to `gpu`'s device, have [`VIEW_USAGE`] (plus [`VIEW_READBACK_USAGE`] /
@@ -133,6 +203,22 @@ impl Tensor {
     /// [`Error::BufferUsage`] without `STORAGE`; [`Error::OutOfBounds`] when the view does not
     /// fit the buffer; [`Error::ForeignTensor`] for a buffer of another device.
     pub fn view(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, shape: &[usize]) -> Result<Tensor> {
+        Self::view_of(gpu, buffer, offset, shape, DType::F32)
+    }
+
+    /// A view as [`Tensor::view`] whose elements are `dtype` (`offset` counts elements of
+    /// that type: halves for [`DType::F16`], at any offset, odd ones included). An f16 view
+    /// must lie within the buffer's whole 4-byte words.
+    ///
+    /// # Errors
+    /// As [`Tensor::view`].
+    pub fn view_of(
+        gpu: &Gpu,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Tensor> {
         if !buffer.usage().contains(VIEW_USAGE) {
             return Err(Error::BufferUsage {
                 what: "view buffer",
@@ -140,7 +226,7 @@ impl Tensor {
             });
         }
         let len = element_count(shape).unwrap_or(usize::MAX) as u64;
-        let capacity = buffer.size() / 4;
+        let capacity = buffer.size() / 4 * (4 / dtype.size_bytes() as u64);
         if offset.checked_add(len).is_none_or(|end| end > capacity) {
             return Err(Error::OutOfBounds {
                 offset,
@@ -149,16 +235,16 @@ impl Tensor {
             });
         }
         gpu.check_buffer_device(buffer)?;
-        Ok(Self::over(gpu, buffer.clone(), offset, shape))
+        Ok(Self::over(gpu, buffer.clone(), offset, shape, dtype))
     }
 
     /// A tensor over a buffer the library does not own (never destroyed), unchecked.
-    fn over(gpu: &Gpu, buffer: wgpu::Buffer, offset: u64, shape: &[usize]) -> Tensor {
+    fn over(gpu: &Gpu, buffer: wgpu::Buffer, offset: u64, shape: &[usize], dtype: DType) -> Tensor {
         Tensor {
             storage: Arc::new(Storage {
                 buffer,
                 device: gpu.device().clone(),
-                dtype: DType::F32,
+                dtype,
                 owned: None,
             }),
             offset,
@@ -168,7 +254,7 @@ impl Tensor {
 
     /// A tensor over one of the context's scratch buffers (no checks: the library sized it).
     pub(crate) fn scratch(gpu: &Gpu, buffer: wgpu::Buffer, shape: &[usize]) -> Tensor {
-        Self::over(gpu, buffer, 0, shape)
+        Self::over(gpu, buffer, 0, shape, DType::F32)
     }
 
     /// Downloads the tensor's elements (row-major), waiting for the GPU. Native only: in a
@@ -190,13 +276,34 @@ impl Tensor {
     /// As [`Tensor::to_vec`]; [`Error::LengthMismatch`] for an `out` of another length.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
-        let size = self.readback_bytes(gpu, out.len())?;
-        let bytes = gpu.read_buffer(&self.storage.buffer, self.byte_offset(), size)?;
-        // Element by element: the bytes of a Vec<u8> need not be aligned for f32.
-        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        let (offset, size, skip) = self.readback_range(gpu, out.len())?;
+        let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
+        decode_f32(self.dtype(), &bytes, skip, out);
         gpu.ensure_usable()
+    }
+
+    /// Downloads the elements as halves: an f16 tensor's bits as stored, an f32 tensor's
+    /// values rounded to the nearest half.
+    ///
+    /// # Errors
+    /// As [`Tensor::to_vec`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn to_vec_f16(&self, gpu: &Gpu) -> Result<Vec<half::f16>> {
+        let (offset, size, skip) = self.readback_range(gpu, self.len())?;
+        let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
+        gpu.ensure_usable()?;
+        Ok(match self.dtype() {
+            DType::F16 => bytes[skip..]
+                .chunks_exact(2)
+                .take(self.len())
+                .map(|b| half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])))
+                .collect(),
+            DType::F32 => {
+                let mut out = vec![0.0; self.len()];
+                decode_f32(DType::F32, &bytes, 0, &mut out);
+                out.into_iter().map(half::f16::from_f32).collect()
+            }
+        })
     }
 
     /// An awaitable download: records and submits the copy now, and resolves once the GPU
@@ -209,20 +316,23 @@ impl Tensor {
     /// the context's error scopes caught after an earlier call returned. All are reported
     /// when the future resolves.
     pub fn read(&self, gpu: &Gpu) -> impl Future<Output = Result<Vec<f32>>> + 'static {
+        let (dtype, len) = (self.dtype(), self.len());
         let started = self
-            .readback_bytes(gpu, self.len())
-            .and_then(|size| match size {
+            .readback_range(gpu, self.len())
+            .and_then(|(offset, size, skip)| match size {
                 0 => Ok(None),
                 _ => gpu
-                    .start_readback(&self.storage.buffer, self.byte_offset(), size)
-                    .map(Some),
+                    .start_readback(&self.storage.buffer, offset, size)
+                    .map(|p| Some((p, skip))),
             });
         async move {
-            let Some(pending) = started? else {
+            let Some((pending, skip)) = started? else {
                 return Ok(Vec::new());
             };
             let bytes = pending.finish().await?;
-            Ok(bytemuck::pod_collect_to_vec(&bytes))
+            let mut out = vec![0.0; len];
+            decode_f32(dtype, &bytes, skip, &mut out);
+            Ok(out)
         }
     }
 
@@ -232,6 +342,10 @@ impl Tensor {
     /// # Errors
     /// [`Error::LengthMismatch`], [`Error::ForeignTensor`], [`Error::BufferUsage`].
     pub fn write(&self, gpu: &Gpu, data: &[f32]) -> Result<()> {
+        if self.dtype() == DType::F16 {
+            let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+            return self.write_f16(gpu, &halves);
+        }
         self.check_gpu(gpu, "tensor")?;
         if data.len() != self.len() {
             return Err(Error::LengthMismatch {
@@ -251,6 +365,84 @@ impl Tensor {
             self.byte_offset(),
             bytemuck::cast_slice(data),
         )
+    }
+
+    /// Uploads halves into this f16 tensor, as [`Tensor::write`]. An f16 view whose first or
+    /// last half shares a 4-byte word with elements outside it (an odd offset or end) has
+    /// those words read back first (its buffer then also needs [`VIEW_READBACK_USAGE`]), as
+    /// the queue writes whole words only.
+    ///
+    /// # Errors
+    /// As [`Tensor::write`]; [`Error::DTypeMismatch`] for an f32 tensor.
+    pub fn write_f16(&self, gpu: &Gpu, data: &[half::f16]) -> Result<()> {
+        self.check_gpu(gpu, "tensor")?;
+        if self.dtype() != DType::F16 {
+            return Err(Error::DTypeMismatch {
+                what: "tensor written with halves",
+                actual: self.dtype().name(),
+                expected: DType::F16.name(),
+            });
+        }
+        if data.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                len: data.len(),
+                shape: self.shape.clone(),
+                expected: self.len(),
+            });
+        }
+        if !self.storage.buffer.usage().contains(VIEW_UPLOAD_USAGE) {
+            return Err(Error::BufferUsage {
+                what: "tensor",
+                missing: "COPY_DST",
+            });
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let first = self.offset;
+        let end = self.offset + data.len() as u64;
+        let (w0, w1) = (first / 2, end.div_ceil(2));
+        let mut bits = vec![0u16; ((w1 - w0) * 2) as usize];
+        let edges_foreign = first % 2 == 1 || (end % 2 == 1 && self.padding_elems() == 0);
+        if edges_foreign {
+            if !self.storage.buffer.usage().contains(VIEW_READBACK_USAGE) {
+                return Err(Error::BufferUsage {
+                    what: "f16 view at an odd offset or end (written through its words)",
+                    missing: "COPY_SRC",
+                });
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let old = gpu.read_buffer(&self.storage.buffer, w0 * 4, (w1 - w0) * 4)?;
+                for (b, o) in bits.iter_mut().zip(old.chunks_exact(2)) {
+                    *b = u16::from_ne_bytes([o[0], o[1]]);
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            return Err(Error::InvalidParameter {
+                layer: "Tensor",
+                name: "f16 view",
+                value: format!("offset {first}, {} halves", data.len()),
+                reason: "writing it needs a blocking read of its boundary words, which a \
+                         browser cannot do: write through a view with an even offset and end",
+            });
+        }
+        let skip = (first - w0 * 2) as usize;
+        for (b, h) in bits[skip..].iter_mut().zip(data) {
+            *b = h.to_bits();
+        }
+        gpu.write_bytes(&self.storage.buffer, w0 * 4, bytemuck::cast_slice(&bits))
+    }
+
+    /// Checks a download of the tensor into `out_len` elements: the byte range to copy
+    /// (whole words) and the bytes to skip at its start.
+    fn readback_range(&self, gpu: &Gpu, out_len: usize) -> Result<(u64, u64, usize)> {
+        let bytes = self.readback_bytes(gpu, out_len)?;
+        let first = self.byte_offset();
+        let start = first / 4 * 4;
+        let end = (first + bytes).div_ceil(4) * 4;
+        let size = if bytes == 0 { 0 } else { end - start };
+        Ok((start, size, (first - start) as usize))
     }
 
     /// Checks a download of the tensor into `out_len` elements; its size in bytes.
@@ -355,7 +547,8 @@ impl Tensor {
         Ok(())
     }
 
-    /// Whether element `start` lies on a 16-byte boundary of the buffer (vec4 kernels).
+    /// Whether element `start` lies on a boundary of 4 elements of the buffer (vec4 kernels:
+    /// 16 bytes in f32, 8 in f16).
     pub(crate) fn vec4_aligned(&self, start: usize) -> bool {
         (self.offset + start as u64).is_multiple_of(4)
     }
@@ -364,27 +557,38 @@ impl Tensor {
     /// may overwrite: only the library's own tensors (their 16-byte padding).
     pub(crate) fn padding_elems(&self) -> u64 {
         match self.storage.owned {
-            Some(_) => self.storage.buffer.size() / 4 - self.offset - self.len() as u64,
+            Some(_) => {
+                self.storage.buffer.size() / self.dtype().size_bytes() as u64
+                    - self.offset
+                    - self.len() as u64
+            }
             None => 0,
         }
     }
 
-    /// The binding of elements `[start, start + count)` for an array of `elem_size`-byte
-    /// elements (4 or 16): bound from the aligned start below the first element, which then
-    /// sits at `elem_offset` elements into the binding.
-    pub(crate) fn slot(&self, gpu: &Gpu, start: usize, count: usize, elem_size: u64) -> Slot {
-        let first = (self.offset + start as u64) * 4;
+    /// The binding of elements `[start, start + count)` for an array of units of one
+    /// element (`unit` 4, the f32 size) or four (`unit` 16): bound from the aligned start
+    /// below the first element, which then sits at `elem_offset` units into the binding.
+    /// An f16 tensor's units are half as wide (2 or 8 bytes), whatever its storage.
+    pub(crate) fn slot(&self, gpu: &Gpu, start: usize, count: usize, unit: u64) -> Slot {
+        let size = self.dtype().size_bytes() as u64;
+        let unit_bytes = unit / 4 * size;
+        let first = (self.offset + start as u64) * size;
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
         let offset = first / align * align;
         let rem = first - offset;
-        debug_assert!(rem.is_multiple_of(elem_size));
+        debug_assert!(rem.is_multiple_of(unit_bytes));
         // Storage binding sizes are multiples of 4 bytes.
         let available = (self.storage.buffer.size() - offset) / 4 * 4;
         Slot {
             buffer: self.storage.buffer.clone(),
             offset,
-            size: (rem + count as u64 * 4).max(elem_size).min(available),
-            elem_offset: (rem / elem_size) as u32,
+            size: (rem + count as u64 * size)
+                .div_ceil(4)
+                .saturating_mul(4)
+                .max(unit_bytes.max(4))
+                .min(available),
+            elem_offset: (rem / unit_bytes) as u32,
         }
     }
 
@@ -395,14 +599,56 @@ impl Tensor {
 
     /// Whether both tensors are the very same elements of the same buffer.
     pub(crate) fn same_elements(&self, other: &Tensor) -> bool {
-        self.same_buffer(other) && self.offset == other.offset && self.len() == other.len()
+        self.same_buffer(other) && self.byte_range() == other.byte_range()
     }
 
-    /// Whether the element ranges of the two tensors intersect.
+    /// Whether the byte ranges of the two tensors intersect (views of one buffer may differ
+    /// in dtype).
     pub(crate) fn overlaps(&self, other: &Tensor) -> bool {
-        let (a, b) = (self.offset, self.offset + self.len() as u64);
-        let (c, d) = (other.offset, other.offset + other.len() as u64);
+        let (a, b) = self.byte_range();
+        let (c, d) = other.byte_range();
         self.same_buffer(other) && a < d && c < b
+    }
+
+    fn byte_range(&self) -> (u64, u64) {
+        let first = self.byte_offset();
+        (
+            first,
+            first + (self.len() * self.dtype().size_bytes()) as u64,
+        )
+    }
+}
+
+/// The dtype all of an op's `tensors` share (`names` label them in order, for the error).
+pub(crate) fn common_dtype(tensors: &[&Tensor], names: &[&'static str]) -> Result<DType> {
+    let dtype = tensors.first().map_or(DType::F32, |t| t.dtype());
+    for (i, t) in tensors.iter().enumerate() {
+        if t.dtype() != dtype {
+            return Err(Error::DTypeMismatch {
+                what: names.get(i).copied().unwrap_or("tensor"),
+                actual: t.dtype().name(),
+                expected: dtype.name(),
+            });
+        }
+    }
+    Ok(dtype)
+}
+
+/// Decodes downloaded bytes (from byte `skip`) into `out`: f32 as stored, halves exactly.
+fn decode_f32(dtype: DType, bytes: &[u8], skip: usize, out: &mut [f32]) {
+    let bytes = &bytes[skip.min(bytes.len())..];
+    // Element by element: the bytes of a Vec<u8> need not be aligned for f32.
+    match dtype {
+        DType::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        DType::F16 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32();
+            }
+        }
     }
 }
 

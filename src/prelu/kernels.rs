@@ -9,7 +9,7 @@ use super::PReLU;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel};
+use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
 
 /// What a reduction grid past two dimensions reports.
@@ -61,6 +61,11 @@ impl Lanes {
 pub(crate) struct PreluKernelKey {
     kernel: PreluEntry,
     in_place: bool,
+    /// Storage of x, dy, y and dx (and the rounding flavour); alpha is always f32, used
+    /// rounded to half in the f16 flavour (TensorFlow's half variable).
+    store: Store,
+    /// Storage of the reductions' output array (dalpha may be f32 or f16; partials are f32).
+    out_store: Store,
 }
 
 /// The kernels of this family.
@@ -112,7 +117,7 @@ impl PreluEntry {
         }
     }
 
-    fn arrays(self, in_place: bool) -> Arrays {
+    fn arrays(self, in_place: bool, store: Store, out_store: Store) -> Arrays {
         let (unit, alpha) = match self {
             PreluEntry::Forward(Lanes::Scalar) => ("f32", "f32"),
             PreluEntry::Forward(_) => ("vec4<f32>", "AlphaElem"),
@@ -120,27 +125,28 @@ impl PreluEntry {
         };
         let arrays = match self {
             PreluEntry::Forward(_) => Arrays::new(vec![
-                Array::read("x", unit),
+                Array::read("x", unit).stored(store),
                 Array::read("alpha", alpha),
-                Array::write("y", unit),
+                Array::write("y", unit).stored(store),
             ]),
             PreluEntry::Backward(TermsTree::RegistersVec4(_)) => Arrays::new(vec![
-                Array::read("x", "vec4<f32>"),
-                Array::read("dy", "vec4<f32>"),
+                Array::read("x", "vec4<f32>").stored(store),
+                Array::read("dy", "vec4<f32>").stored(store),
                 Array::read("alpha", "vec4<f32>"),
-                Array::write("partials", "f32"),
-                Array::write("dx", "vec4<f32>"),
+                Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "vec4<f32>").stored(store),
             ]),
             PreluEntry::Backward(_) => Arrays::new(vec![
-                Array::read("x", "f32"),
-                Array::read("dy", "f32"),
+                Array::read("x", "f32").stored(store),
+                Array::read("dy", "f32").stored(store),
                 Array::read("alpha", "f32"),
-                Array::write("partials", "f32"),
-                Array::write("dx", "f32"),
+                Array::write("partials", "f32").stored(out_store),
+                Array::write("dx", "f32").stored(store),
             ]),
-            PreluEntry::DalphaPartials => {
-                Arrays::new(vec![Array::read("src", "f32"), Array::write("dst", "f32")])
-            }
+            PreluEntry::DalphaPartials => Arrays::new(vec![
+                Array::read("src", "f32"),
+                Array::write("dst", "f32").stored(out_store),
+            ]),
         };
         match (self, in_place) {
             (PreluEntry::Forward(_), true) => arrays.in_place("x", "y"),
@@ -149,7 +155,7 @@ impl PreluEntry {
         }
     }
 
-    fn wgsl(self) -> String {
+    fn wgsl(self, f16: bool) -> String {
         let body = match self {
             PreluEntry::Forward(lanes) => lanes.wgsl(
                 include_str!("../../shaders/prelu_forward.wgsl"),
@@ -180,27 +186,49 @@ impl PreluEntry {
             ),
         };
         format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{body}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{body}",
             crate::COMMON_WGSL,
+            crate::round_wgsl(f16),
             include_str!("../../shaders/prelu_common.wgsl")
         )
     }
 
-    fn source(self, in_place: bool) -> KernelSource {
+    fn source(self, in_place: bool, store: Store, out_store: Store) -> KernelSource {
+        let suffix = |s: Store| match s {
+            Store::F32 => String::new(),
+            s => format!("/{}", s.name()),
+        };
         KernelSource {
-            label: format!("{}{}", self.name(), if in_place { "/in_place" } else { "" }),
+            label: format!(
+                "{}{}{}{}",
+                self.name(),
+                if in_place { "/in_place" } else { "" },
+                suffix(store),
+                match out_store == store {
+                    true => String::new(),
+                    false => format!("/out{}", suffix(out_store)),
+                }
+            ),
             entry: self.entry(),
-            arrays: self.arrays(in_place),
-            body: self.wgsl(),
+            arrays: self.arrays(in_place, store, out_store),
+            body: self.wgsl(store.is_f16()),
         }
     }
 
-    fn load(self, gpu: &Gpu, in_place: bool) -> Result<SharedKernel> {
+    fn load(
+        self,
+        gpu: &Gpu,
+        in_place: bool,
+        store: Store,
+        out_store: Store,
+    ) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
             in_place,
+            store,
+            out_store,
         };
-        gpu.kernel(key, || self.source(in_place))
+        gpu.kernel(key, || self.source(in_place, store, out_store))
     }
 }
 
@@ -212,8 +240,22 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
             if in_place && matches!(k, PreluEntry::DalphaPartials) {
                 continue;
             }
-            let source = k.source(in_place);
-            out.push((source.label.clone(), source.wgsl()));
+            for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                // dalpha in the inputs' dtype or in f32; the partials passes read f32.
+                let outs: Vec<Store> = match k {
+                    PreluEntry::Forward(_) => vec![store],
+                    PreluEntry::Backward(_) if store == Store::F32 => vec![store],
+                    PreluEntry::Backward(_) => vec![store, Store::F32],
+                    PreluEntry::DalphaPartials if store == Store::F32 => {
+                        vec![Store::F32, Store::F16Native, Store::F16Packed]
+                    }
+                    PreluEntry::DalphaPartials => continue,
+                };
+                for out_store in outs {
+                    let source = k.source(in_place, store, out_store);
+                    out.push((source.label.clone(), source.wgsl()));
+                }
+            }
         }
     }
     out
@@ -276,7 +318,13 @@ impl PReLU {
             true => lanes,
             false => Lanes::Scalar,
         };
-        let compiled = kernel(lanes).load(gpu, in_place)?;
+        let mut tensors: Vec<&Tensor> = reads.to_vec();
+        tensors.push(out);
+        let store = gpu.store(crate::tensor::common_dtype(
+            &tensors,
+            &["x", "dy", "output"],
+        )?);
+        let compiled = kernel(lanes).load(gpu, in_place, store, store)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {
             Lanes::Scalar => (1, 4),
@@ -352,7 +400,13 @@ impl PReLU {
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
             ),
         };
-        let terms = PreluEntry::Backward(tree).load(gpu, in_place)?;
+        let store = gpu.store(crate::tensor::common_dtype(
+            &[x, dy, dx],
+            &["x", "dy", "dx"],
+        )?);
+        // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
+        let out_store = |t: &Tensor| gpu.store(t.dtype());
+        let terms = PreluEntry::Backward(tree).load(gpu, in_place, store, out_store(target(0)))?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
@@ -422,11 +476,13 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-        let partials = PreluEntry::DalphaPartials.load(gpu, false)?;
+
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         for (i, &p) in plan.passes.iter().enumerate() {
             let src = &scratch[i];
             let dst = target(i + 1);
+            let partials =
+                PreluEntry::DalphaPartials.load(gpu, false, Store::F32, out_store(dst))?;
             let p_next = p.div_ceil(full_block);
             let mut params = PreluParams {
                 n: p as u32,

@@ -335,7 +335,7 @@ impl PReLU {
     /// [`Error::ForeignTensor`] for a tensor, or a layer built, on another device; GPU errors.
     pub fn forward(&mut self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         self.prepare(gpu, x)?;
-        let y = Tensor::alloc(gpu, "prelu/y", x.shape())?;
+        let y = Tensor::alloc_like(gpu, "prelu/y", x)?;
         self.forward_into(gpu, x, &y)?;
         Ok(y)
     }
@@ -368,8 +368,8 @@ impl PReLU {
         self.prepare(gpu, x)?;
         dy.expect(gpu, "dy", x.shape())?;
         let alpha_shape = self.built()?.alpha_shape.clone();
-        let dx = Tensor::alloc(gpu, "prelu/dx", x.shape())?;
-        let dalpha = Tensor::alloc(gpu, "prelu/dalpha", &alpha_shape)?;
+        let dx = Tensor::alloc_like(gpu, "prelu/dx", x)?;
+        let dalpha = Tensor::alloc_of(gpu, "prelu/dalpha", &alpha_shape, x.dtype())?;
         self.backward_into(gpu, x, dy, &dx, &dalpha)?;
         Ok((dx, dalpha))
     }
@@ -397,7 +397,10 @@ impl PReLU {
                 for (v, g) in values.iter_mut().zip(r.gradient(&built.alpha)) {
                     *v += g;
                 }
-                Ok((dx, Tensor::from_slice(gpu, &values, dalpha.shape())?))
+                Ok((
+                    dx,
+                    Tensor::from_slice_as(gpu, &values, dalpha.shape(), dalpha.dtype())?,
+                ))
             }
             _ => Ok((dx, dalpha)),
         }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 /// Which branch `keras.backend.relu` takes, read off its source independently of the GPU
 /// path's own decision (`ReLU::path`), so the reference does not share what it checks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Branch {
+pub(super) enum Branch {
     /// `negative_slope != 0`, no `max_value`, `threshold == 0`: `tf.nn.leaky_relu`.
     Leaky,
     /// `threshold != 0`: `x * cast(x > threshold)`.
@@ -16,7 +16,7 @@ enum Branch {
     Relu,
 }
 
-fn branch(r: &ReLU) -> Branch {
+pub(super) fn branch(r: &ReLU) -> Branch {
     let (ns, mv, th) = (r.negative_slope(), r.max_value(), r.threshold());
     if ns != 0.0 && mv.is_none() && th == 0.0 {
         Branch::Leaky
@@ -30,12 +30,12 @@ fn branch(r: &ReLU) -> Branch {
 }
 
 /// Keras clips to `[0, max_value]` after the positive part unless relu6 already did.
-fn clips(r: &ReLU) -> bool {
+pub(super) fn clips(r: &ReLU) -> bool {
     r.max_value().is_some() && branch(r) != Branch::Relu6
 }
 
 /// Keras subtracts `negative_slope * relu(threshold - x)` unless it took the leaky branch.
-fn has_negative_part(r: &ReLU) -> bool {
+pub(super) fn has_negative_part(r: &ReLU) -> bool {
     r.negative_slope() != 0.0 && branch(r) != Branch::Leaky
 }
 

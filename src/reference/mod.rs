@@ -5,6 +5,7 @@
 //! GPU can use it directly.
 
 mod elementwise;
+pub mod f16;
 pub mod prelu;
 mod softmax;
 

@@ -11,7 +11,7 @@
 use crate::batch::Batch;
 use crate::direction::Direction;
 use crate::error::Result;
-use crate::kernel::{Array, Arrays, KernelSource};
+use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
@@ -100,6 +100,9 @@ pub(crate) struct SoftmaxKernelKey {
     pub reduction: Reduction,
     /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
     pub in_place: bool,
+    /// Storage of the tensors (x, y, dy, dx, mask); the partials are f32. Everything is
+    /// computed in f32 and each output rounded to half once, by its store.
+    pub store: Store,
 }
 
 impl SoftmaxKernelKey {
@@ -113,12 +116,15 @@ impl SoftmaxKernelKey {
                         if in_place && !kernel.writes_tensor() {
                             continue;
                         }
-                        all.push(SoftmaxKernelKey {
-                            kernel,
-                            masked,
-                            reduction,
-                            in_place,
-                        });
+                        for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                            all.push(SoftmaxKernelKey {
+                                kernel,
+                                masked,
+                                reduction,
+                                in_place,
+                                store,
+                            });
+                        }
                     }
                 }
             }
@@ -127,7 +133,7 @@ impl SoftmaxKernelKey {
     }
 
     pub(crate) fn source(self) -> KernelSource {
-        let mut arrays = Arrays::new(self.kernel.arrays(self.masked));
+        let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store));
         if self.in_place {
             arrays = match self.kernel {
                 SoftmaxEntry::ForwardRows
@@ -138,9 +144,13 @@ impl SoftmaxKernelKey {
         }
         KernelSource {
             label: format!(
-                "{}{}",
+                "{}{}{}",
                 self.kernel.label(self.masked, self.reduction),
-                if self.in_place { "/in_place" } else { "" }
+                if self.in_place { "/in_place" } else { "" },
+                match self.store {
+                    Store::F32 => String::new(),
+                    s => format!("/{}", s.name()),
+                }
             ),
             entry: self.kernel.entry(),
             arrays,
@@ -221,20 +231,22 @@ impl SoftmaxEntry {
     }
 
     /// The storage arrays, reads before writes.
-    fn arrays(self, masked: bool) -> Vec<Array> {
+    fn arrays(self, masked: bool, store: Store) -> Vec<Array> {
         const F: &str = "f32";
         const V: &str = "vec4<f32>";
+        let read = |name| Array::read(name, F).stored(store);
+        let write = |name| Array::write(name, F).stored(store);
         let mut arrays = match self {
             SoftmaxEntry::ForwardRows
             | SoftmaxEntry::ForwardPartials
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident => {
-                vec![Array::read("x", F)]
+                vec![read("x")]
             }
-            _ => vec![Array::read("y", F), Array::read("dy", F)],
+            _ => vec![read("y"), read("dy")],
         };
         if masked {
-            arrays.push(Array::read("mask", F));
+            arrays.push(read("mask"));
         }
         if matches!(
             self,
@@ -248,10 +260,10 @@ impl SoftmaxEntry {
         arrays.push(match self {
             SoftmaxEntry::ForwardRows
             | SoftmaxEntry::ForwardFinish
-            | SoftmaxEntry::ForwardFinishResident => Array::write("y", F),
+            | SoftmaxEntry::ForwardFinishResident => write("y"),
             SoftmaxEntry::BackwardRows
             | SoftmaxEntry::BackwardFinish
-            | SoftmaxEntry::BackwardFinishResident => Array::write("dx", F),
+            | SoftmaxEntry::BackwardFinishResident => write("dx"),
             SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
                 Array::write("partials", V)
             }
@@ -360,12 +372,20 @@ pub(crate) fn record(
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
+    let mut tensors: Vec<&Tensor> = inputs.to_vec();
+    tensors.extend(mask);
+    tensors.push(out);
+    let store = gpu.store(crate::tensor::common_dtype(
+        &tensors,
+        &["softmax input", "softmax input", "mask", "output"],
+    )?);
     let load = |kernel: SoftmaxEntry| {
         let key = SoftmaxKernelKey {
             kernel,
             masked,
             reduction,
             in_place: in_place && kernel.writes_tensor(),
+            store,
         };
         gpu.kernel(key, || key.source())
     };

@@ -120,7 +120,7 @@ impl Softmax {
     fn forward_impl(&self, gpu: &Gpu, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         x.check_gpu(gpu, "x")?;
         axis_view(x.shape(), self.axis)?;
-        let y = Tensor::alloc(gpu, "softmax/y", x.shape())?;
+        let y = Tensor::alloc_like(gpu, "softmax/y", x)?;
         self.forward_into(gpu, x, mask, &y)?;
         Ok(y)
     }
@@ -134,7 +134,7 @@ impl Softmax {
     ) -> Result<Tensor> {
         y.check_gpu(gpu, "y")?;
         axis_view(y.shape(), self.axis)?;
-        let dx = Tensor::alloc(gpu, "softmax/dx", y.shape())?;
+        let dx = Tensor::alloc_like(gpu, "softmax/dx", y)?;
         self.backward_into(gpu, y, dy, mask, &dx)?;
         Ok(dx)
     }

@@ -3,11 +3,17 @@
 //! A JSON list of case objects; finite numbers are JSON numbers, non-finite ones the strings
 //! `"NaN"`, `"Infinity"` and `"-Infinity"`; arrays are flat and row-major. Parsing never
 //! panics: a malformed file is a [`CaseError`] naming the case and the field.
+//!
+//! A case with `"dtype": "float16"` (`tests/data/cases_f16.json`) holds halves: its numbers
+//! are rounded straight from their decimal to the nearest half, it runs on f16 tensors, and
+//! `params_f16` gives the parameters as TensorFlow rounds them (checked against the
+//! library's own rounding when judged).
 
 use serde_json::{Map, Value};
 use wgpu_activations::Elementwise;
 
 use wgpu_activations::element_count;
+use wgpu_activations::DType;
 use wgpu_activations::Error;
 
 /// One reference case.
@@ -30,6 +36,13 @@ pub struct Case {
     pub ftz_dependent: bool,
     /// The library must reject this case's parameters.
     pub expect_error: bool,
+    /// `"dtype"`: `float32` (the default) or `float16`.
+    pub dtype: DType,
+    /// float16 cases: the parameters as TensorFlow uses them, rounded to half.
+    pub params_f16: Option<Map<String, Value>>,
+    /// Free-text notes (float16 reduction cases name TensorFlow's half-precision
+    /// accumulation artefacts there).
+    pub notes: String,
 }
 
 /// What is wrong with a case file.
@@ -62,9 +75,13 @@ fn field_error(case: &str, field: &str, problem: impl Into<String>) -> CaseError
     }
 }
 
-fn number(v: &Value) -> Option<f32> {
+fn number(v: &Value, dtype: DType) -> Option<f32> {
     match v {
-        Value::Number(n) => n.as_f64().map(|f| f as f32),
+        Value::Number(n) => n.as_f64().map(|f| match dtype {
+            DType::F32 => f as f32,
+            // Straight from the decimal to the half (no f32 step in between).
+            DType::F16 => wgpu_activations::half::f16::from_f64(f).to_f32(),
+        }),
         Value::String(s) => match s.as_str() {
             "NaN" => Some(f32::NAN),
             "Infinity" => Some(f32::INFINITY),
@@ -79,6 +96,7 @@ fn floats(
     case: &str,
     obj: &Map<String, Value>,
     field: &str,
+    dtype: DType,
 ) -> Result<Option<Vec<f32>>, CaseError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
@@ -86,7 +104,7 @@ fn floats(
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                number(v).ok_or_else(|| {
+                number(v, dtype).ok_or_else(|| {
                     field_error(case, field, format!("element {i} is not a number: {v}"))
                 })
             })
@@ -160,12 +178,39 @@ fn parse_case(index: usize, value: &Value) -> Result<Case, CaseError> {
             ))
         }
     };
+    let dtype = match obj.get("dtype") {
+        None | Some(Value::Null) => DType::F32,
+        Some(Value::String(s)) if s == "float32" => DType::F32,
+        Some(Value::String(s)) if s == "float16" => DType::F16,
+        Some(other) => {
+            return Err(field_error(
+                &name,
+                "dtype",
+                format!("expected \"float32\" or \"float16\", got {other}"),
+            ))
+        }
+    };
+    let params_f16 = match obj.get("params_f16") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(other) => {
+            return Err(field_error(
+                &name,
+                "params_f16",
+                format!("expected an object, got {other}"),
+            ))
+        }
+    };
+    let notes = match obj.get("notes") {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
     let shape = dims(&name, obj, "shape")?.ok_or_else(|| field_error(&name, "shape", "missing"))?;
     let len =
         element_count(&shape).ok_or_else(|| field_error(&name, "shape", "too many elements"))?;
     let sized =
         |field: &str, required: bool, expected: usize| -> Result<Option<Vec<f32>>, CaseError> {
-            let v = floats(&name, obj, field)?;
+            let v = floats(&name, obj, field, dtype)?;
             match &v {
                 None if required => Err(field_error(&name, field, "missing")),
                 Some(a) if a.len() != expected => Err(field_error(
@@ -200,6 +245,9 @@ fn parse_case(index: usize, value: &Value) -> Result<Case, CaseError> {
         alpha_shape,
         ftz_dependent: flag("ftz_dependent")?,
         expect_error,
+        dtype,
+        params_f16,
+        notes,
         name,
         op,
         params,
@@ -240,7 +288,7 @@ pub(crate) fn param(
 ) -> Result<f32, Error> {
     match case.params.get(name) {
         None => Ok(default),
-        Some(v) => number(v).ok_or_else(|| Error::InvalidParameter {
+        Some(v) => number(v, DType::F32).ok_or_else(|| Error::InvalidParameter {
             layer,
             name,
             value: v.to_string(),

@@ -1,6 +1,8 @@
 //! What `wgact check` and the tests run: parameter presets, kink points, deterministic
 //! inputs with special values, the boundary sizes, and one GPU-vs-CPU check.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod f16;
 #[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 pub mod prelu;
 #[cfg_attr(target_arch = "wasm32", allow(unused_imports))]
@@ -259,5 +261,6 @@ pub fn run_all(gpu: &Gpu, quick: bool, seed: u64, emit: &mut dyn FnMut(&CheckRow
     }
     crate::check::prelu::check_rows(gpu, quick, seed, emit)?;
     crate::check::softmax::check_rows(gpu, quick, seed, emit)?;
+    crate::check::f16::check_f16_rows(gpu, seed, emit)?;
     Ok(())
 }

@@ -2,12 +2,15 @@
 //! the results under the documented tolerances: what `wgact check --cases` and the
 //! conformance tests do.
 
+pub mod f16;
+
 use crate::cases::Case;
 use crate::check::prelu;
 use crate::check::softmax;
 use crate::compare::{flush_denormal, Comparison, Tolerance};
 use crate::ops::ElementwiseOps;
 use wgpu_activations::reference;
+use wgpu_activations::DType;
 use wgpu_activations::Gpu;
 use wgpu_activations::Softmax;
 use wgpu_activations::Tensor;
@@ -151,6 +154,9 @@ pub fn run_case(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
 /// # Errors
 /// The library's error when it rejects the case (parameters, shapes) or the GPU fails.
 pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs> {
+    if case.dtype == DType::F16 {
+        return f16::run(case, layer_of(case)?, backend).await;
+    }
     match layer_of(case)? {
         Layer::Elementwise(op) => match backend {
             Backend::Cpu => Ok(Outputs {
@@ -249,7 +255,11 @@ pub fn judge(
     outputs: &Outputs,
     backend: Backend<'_>,
 ) -> std::result::Result<(), String> {
-    match layer_of(case).map_err(|e| format!("rejected: {e}"))? {
+    let layer = layer_of(case).map_err(|e| format!("rejected: {e}"))?;
+    if case.dtype == DType::F16 {
+        return f16::judge(case, layer, outputs, backend);
+    }
+    match layer {
         Layer::Elementwise(op) => judge_elementwise(case, &op, outputs, backend),
         Layer::Softmax(layer) => {
             if let Some(y) = &case.y {

@@ -189,3 +189,113 @@ fn out_writes_every_case_in_the_file_format_even_when_cases_fail() {
     );
     assert!(list[1].get("y").is_none());
 }
+
+const CASES_F16: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cases_f16.json");
+
+/// The float16 cases pass on the GPU with native f16 (where the adapter has `shader-f16`),
+/// with the feature masked (halves packed in u32), and on the CPU reference.
+#[test]
+fn all_89_float16_cases_pass_natively_packed_and_on_the_cpu_reference() {
+    let runs: Vec<(Vec<&str>, Option<&str>, &str)> = match common::gpu() {
+        Some(gpu) => vec![
+            (
+                vec!["check", "--cases", CASES_F16],
+                None,
+                if gpu.info().shader_f16 {
+                    "f16 native"
+                } else {
+                    "f16 packed in u32"
+                },
+            ),
+            (
+                vec!["check", "--cases", CASES_F16],
+                Some("shader-f16"),
+                "f16 packed in u32",
+            ),
+            (
+                vec!["check", "--cases", CASES_F16, "--cpu"],
+                None,
+                "CPU reference",
+            ),
+        ],
+        None => vec![(
+            vec!["check", "--cases", CASES_F16, "--cpu"],
+            None,
+            "CPU reference",
+        )],
+    };
+    for (args, mask, header) in runs {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wgact"));
+        cmd.args(&args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        match mask {
+            Some(m) => cmd.env("WGACT_DISABLE_FEATURES", m),
+            None => cmd.env_remove("WGACT_DISABLE_FEATURES"),
+        };
+        let out = cmd.output().expect("wgact runs");
+        assert!(
+            out.status.success(),
+            "{args:?} {mask:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).lines().next().unwrap_or("").contains(header),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(stdout(&out).lines().last(), Some("89 passed, 0 failed"));
+    }
+}
+
+#[test]
+fn an_unknown_feature_in_the_mask_is_refused_by_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgact"))
+        .args(["check", "--cases", CASES])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env("WGACT_DISABLE_FEATURES", "shader-f16,warp-drive")
+        .output()
+        .expect("wgact runs");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("warp-drive"), "{}", stderr(&out));
+}
+
+/// A float16 result one half ulp off TF fails, naming the element in half ulps.
+#[test]
+fn a_float16_case_one_half_ulp_off_fails_in_half_ulps() {
+    let case = r#"[{"name": "f16_off", "op": "leaky_relu", "dtype": "float16", "params": {"alpha": 0.3},
+        "params_f16": {"alpha": 0.300048828125}, "shape": [2], "x": [-1.0, 2.0], "dy": [1.0, 1.0],
+        "y": [-0.30029296875, 2.0], "dx": [0.300048828125, 1.0]}]"#;
+    let path = temp_file("f16_off.json", case);
+    let out = wgact(&["check", "--cases", path.to_str().unwrap(), "--cpu"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("y[0]") && stdout(&out).contains("1 half ulps"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `WGACT_DISABLE_FEATURES` leaves each named feature off (what `wgact info` reports), on
+/// an adapter that has them or not.
+#[test]
+fn the_feature_mask_turns_off_f16_subgroups_and_timestamps() {
+    let Some(_) = common::gpu() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_wgact"))
+        .arg("info")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .env(
+            "WGACT_DISABLE_FEATURES",
+            "shader-f16,subgroup,timestamp-query",
+        )
+        .output()
+        .expect("wgact runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for off in [
+        "shader-f16=false",
+        "timestamp-query=false",
+        "subgroup=false",
+    ] {
+        assert!(text.contains(off), "{off}: {text}");
+    }
+}

@@ -849,3 +849,87 @@ fn many_long_rows_take_the_resident_finish_and_match_the_reference_with_special_
         check_both_reductions(gpu, layer, &x, Some(&mask), &shape);
     }
 }
+
+/// Distance in f16 ulps of two values that are halves (NaN equal to NaN).
+fn half_ulps(a: f32, b: f32) -> u32 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u32::MAX
+        };
+    }
+    let o = |v: f32| {
+        let b = wgpu_activations::half::f16::from_f32(v).to_bits() as i32;
+        if b & 0x8000 != 0 {
+            -(b & 0x7fff)
+        } else {
+            b
+        }
+    };
+    (o(a) - o(b)).unsigned_abs()
+}
+
+#[test]
+fn f16_rows_spanning_bindings_and_resident_long_rows_are_within_one_half_ulp_in_both_storages() {
+    use wgpu_activations::reference::f16 as cpu;
+    use wgpu_activations::DType;
+    let gpu = require_gpu!();
+    let packed = Gpu::new_without(wgpu::Features::SHADER_F16).unwrap();
+    let small = LimitsOverride {
+        max_binding_bytes: Some(4096),
+        ..LimitsOverride::default()
+    };
+    let contexts = [
+        gpu.with_limits_override(small),
+        packed.with_limits_override(small),
+        gpu.with_limits_override(LimitsOverride::default()),
+        packed.with_limits_override(LimitsOverride::default()),
+    ];
+    // (shape, axis, contexts): rows of 2-5 small bindings (and pieces of odd lengths), then
+    // many long rows (the resident finish) at the device's own limits.
+    for (shape, axis, on) in [
+        (vec![2usize, 3001], -1i64, 0..2),
+        (vec![700, 7], 0, 0..2),
+        (vec![3, 301, 5], 1, 0..2),
+        (vec![64, 9000], -1, 2..4),
+    ] {
+        let n: usize = shape.iter().product();
+        let layer = Softmax::new(axis).unwrap();
+        let half = |v: Vec<f32>| -> Vec<f32> {
+            v.into_iter()
+                .map(|v| wgpu_activations::half::f16::from_f32(v).to_f32())
+                .collect()
+        };
+        let x = half(sm::logits(n, 8.0, 31));
+        let dy = half(sm::upstream(n, 31));
+        let want_y = cpu::softmax_forward_f16(&x, &shape, axis, None).unwrap();
+        for g in &contexts[on] {
+            let xt = Tensor::from_slice_as(g, &x, &shape, DType::F16).unwrap();
+            let y = layer.forward(g, &xt).unwrap();
+            let yv = y.to_vec(g).unwrap();
+            for i in 0..n {
+                assert!(
+                    half_ulps(yv[i], want_y[i]) <= 1,
+                    "{shape:?} y[{i}] got {} want {}",
+                    yv[i],
+                    want_y[i]
+                );
+            }
+            let dyt = Tensor::from_slice_as(g, &dy, &shape, DType::F16).unwrap();
+            layer.backward_in_place(g, &y, &dyt, None).unwrap();
+            let dx = dyt.to_vec(g).unwrap();
+            let want_dx = cpu::softmax_backward_f16(&yv, &dy, &shape, axis, None).unwrap();
+            for i in 0..n {
+                let tol =
+                    2.0 * (want_dx[i].abs() * 2f32.powi(-10)).max(2f32.powi(-24)) + 2f32.powi(-20);
+                assert!(
+                    dx[i] == want_dx[i] || (dx[i] - want_dx[i]).abs() <= tol,
+                    "{shape:?} dx[{i}] got {} want {}",
+                    dx[i],
+                    want_dx[i]
+                );
+            }
+        }
+    }
+}

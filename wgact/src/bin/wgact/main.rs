@@ -106,10 +106,15 @@ fn check_cases(
     let backend = gpu.as_ref().map_or(Backend::Cpu, Backend::Gpu);
     match &gpu {
         Some(gpu) => println!(
-            "# {} cases on {} ({})",
+            "# {} cases on {} ({}; f16 {})",
             cases.len(),
             gpu.info().name,
-            gpu.info().backend
+            gpu.info().backend,
+            if gpu.info().shader_f16 {
+                "native"
+            } else {
+                "packed in u32"
+            }
         ),
         None => println!("# {} cases on the CPU reference", cases.len()),
     }

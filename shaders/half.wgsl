@@ -1,0 +1,75 @@
+// IEEE binary16 in f32 arithmetic, exactly, in software: every kernel with half storage, and
+// every f16-flavour activation, uses these instead of `pack2x16float` / `unpack2x16float` /
+// `f16(v)`, whose rounding, overflow and denormal handling WGSL leaves to the implementation.
+// TensorFlow rounds to nearest even, overflows to inf and never flushes denormal halves.
+
+// v rounded to the nearest half (ties to even; |v| >= 65520 gives inf), as an f32. NaN and
+// inf pass through. Decided on the bits, so no driver float mode can change it.
+fn wgact_round_half4(v: vec4<f32>) -> vec4<f32> {
+    let u = bitcast<vec4<u32>>(v);
+    let s = u & vec4<u32>(0x80000000u);
+    let a = u & vec4<u32>(0x7fffffffu);
+    // Normal halves (|v| >= 2^-14): keep 10 of the 23 mantissa bits, ties to even; a carry
+    // into the exponent is the right result.
+    let normal = (a + vec4<u32>(0xfffu) + ((a >> vec4<u32>(13u)) & vec4<u32>(1u))) & vec4<u32>(0xffffe000u);
+    // Denormal halves: a multiple q of 2^-24, q = m >> k rounded to even.
+    let e = a >> vec4<u32>(23u);
+    let k = min(vec4<u32>(126u) - min(e, vec4<u32>(112u)), vec4<u32>(25u));
+    let m = (a & vec4<u32>(0x7fffffu)) | select(vec4<u32>(0u), vec4<u32>(0x800000u), e > vec4<u32>(0u));
+    let q0 = m >> k;
+    let rem = m - (q0 << k);
+    let half_q = vec4<u32>(1u) << (k - vec4<u32>(1u));
+    let up = (rem > half_q) | ((rem == half_q) & ((q0 & vec4<u32>(1u)) == vec4<u32>(1u)));
+    let q = q0 + select(vec4<u32>(0u), vec4<u32>(1u), up);
+    let denormal = bitcast<vec4<u32>>(vec4<f32>(q) * 5.9604644775390625e-8);
+    var r = select(denormal, normal, a >= vec4<u32>(0x38800000u));
+    r = select(r, vec4<u32>(0x7f800000u), a >= vec4<u32>(0x477ff000u));
+    r = select(r, a, a >= vec4<u32>(0x7f800000u));
+    return bitcast<vec4<f32>>(s | r);
+}
+
+fn wgact_round_half(v: f32) -> f32 {
+    return wgact_round_half4(vec4<f32>(v)).x;
+}
+
+// The f32 value of the half with bits h (low 16 bits), exactly; denormals kept.
+fn wgact_half_to_f32(h: u32) -> f32 {
+    let s = (h & 0x8000u) << 16u;
+    let e = (h >> 10u) & 0x1fu;
+    let m = h & 0x3ffu;
+    if e == 0u {
+        return bitcast<f32>(s | bitcast<u32>(f32(m) * 5.9604644775390625e-8));
+    }
+    if e == 31u {
+        return bitcast<f32>(s | 0x7f800000u | (m << 13u));
+    }
+    return bitcast<f32>(s | ((e + 112u) << 23u) | (m << 13u));
+}
+
+// The bits of v rounded to the nearest half (low 16 bits).
+fn wgact_f32_to_half(v: f32) -> u32 {
+    let u = bitcast<u32>(wgact_round_half(v));
+    let s = (u >> 16u) & 0x8000u;
+    let a = u & 0x7fffffffu;
+    if a > 0x7f800000u {
+        return s | 0x7e00u;
+    }
+    if a == 0x7f800000u {
+        return s | 0x7c00u;
+    }
+    if a >= 0x38800000u {
+        return s | (((a >> 23u) - 112u) << 10u) | ((a >> 13u) & 0x3ffu);
+    }
+    // A denormal half or zero: an exact multiple of 2^-24.
+    return s | u32(bitcast<f32>(a) * 16777216.0);
+}
+
+fn wgact_unpack_halves4(w: vec2<u32>) -> vec4<f32> {
+    return vec4<f32>(wgact_half_to_f32(w.x & 0xffffu), wgact_half_to_f32(w.x >> 16u),
+                     wgact_half_to_f32(w.y & 0xffffu), wgact_half_to_f32(w.y >> 16u));
+}
+
+fn wgact_pack_halves4(v: vec4<f32>) -> vec2<u32> {
+    return vec2<u32>(wgact_f32_to_half(v.x) | (wgact_f32_to_half(v.y) << 16u),
+                     wgact_f32_to_half(v.z) | (wgact_f32_to_half(v.w) << 16u));
+}
