@@ -321,11 +321,10 @@ struct SoftmaxParams {
     chunk_len: u32,
     chunks: u32,
     groups_x: u32,
-    outer_stride: u32,
     inner_count: u32,
     chunk_base: u32,
     row_chunks: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
 }
 
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
@@ -443,11 +442,10 @@ pub(crate) fn record(
                 chunk_len: strategy.chunk_len(),
                 chunks: piece_chunks,
                 groups_x: groups[0],
-                outer_stride: (view.len * view.inner) as u32,
                 inner_count: group.inner_count as u32,
                 chunk_base: piece.chunk_base,
                 row_chunks: group.row_chunks - tail,
-                _pad: [0; 2],
+                _pad: [0; 3],
             };
             let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
             // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
@@ -513,7 +511,6 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             chunk_len,
             chunks,
             groups_x,
-            outer_stride,
             inner_count,
             chunk_base,
             row_chunks,

@@ -151,6 +151,8 @@ pub(crate) fn long_strategy(len: usize, inner: usize) -> Strategy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RowGroup {
     pub outer_start: usize,
+    /// More than one only for a group of whole outer indices (one piece of the whole axis):
+    /// the kernels step between outer indices by the piece's `len * inner`.
     pub outers: usize,
     pub inner_start: usize,
     pub inner_count: usize,
@@ -518,7 +520,10 @@ mod tests {
                 for r in 0..g.rows() {
                     let (o, i) = (r / g.inner_count, r % g.inner_count);
                     for k in 0..p.k_len {
-                        let local = p.base + o * view.len * view.inner + i + k * view.inner;
+                        // As the shader computes it: outer indices `k_len * inner` apart
+                        // (the piece's length, right because only whole-axis groups have
+                        // more than one outer index).
+                        let local = p.base + o * p.k_len * view.inner + i + k * view.inner;
                         assert!(local < p.bind_len, "{view:?} {p:?}");
                         seen[p.bind_start + local] += 1;
                         let global = (g.outer_start + o) * view.len * view.inner
