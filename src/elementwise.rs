@@ -7,8 +7,9 @@
 
 use crate::batch::{check_aliasing, Batch};
 use crate::direction::Direction;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu};
+use crate::gpu::Gpu;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 

@@ -10,35 +10,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernel::{CompiledKernel, KernelKey, KernelSource, SharedKernel};
-use crate::tensor::{MapState, PendingRead};
-
-/// Element type of a tensor. Only `F32` today; the dtype is part of every tensor and of
-/// every pipeline key so that `F16` can be added without changing either.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DType {
-    F32,
-    /// IEEE binary16, two bytes per element. Stored as native `f16` where the device has
-    /// `SHADER_F16`, and as halves packed two to a `u32` otherwise, with the same bits.
-    F16,
-}
-
-impl DType {
-    pub const ALL: [DType; 2] = [DType::F32, DType::F16];
-    pub fn size_bytes(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::F16 => 2,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            DType::F32 => "f32",
-            DType::F16 => "f16",
-        }
-    }
-}
 
 /// The features [`Gpu::new`] leaves off even where the adapter has them, from the
 /// comma-separated `WGACT_DISABLE_FEATURES` (`shader-f16`, `subgroup`, `timestamp-query`):
@@ -620,6 +594,11 @@ impl Gpu {
         self.dispatches.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The device's out-of-band state, for work (readbacks) that reports it later.
+    pub(crate) fn health_handle(&self) -> Health {
+        self.health.clone()
+    }
+
     pub(crate) fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
         self.device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) })
@@ -746,62 +725,6 @@ impl Gpu {
             usage: wgpu::BufferUsages::UNIFORM,
             mapped_at_creation: false,
         })
-    }
-
-    /// Records a copy of `size` bytes of `buffer` from `offset` into a new staging buffer,
-    /// submits it and asks for the map; the caller waits or awaits.
-    pub(crate) fn start_readback(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: u64,
-        size: u64,
-    ) -> Result<PendingRead> {
-        let staging = self.scoped(&|| "allocating a readback buffer".into(), || {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgpu-activations/readback"),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
-        let index = self.scoped(&|| "recording a readback".into(), || {
-            let mut encoder = self.encoder("wgpu-activations/readback");
-            encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, size);
-            self.queue.submit([encoder.finish()])
-        })?;
-        let state = Arc::new(Mutex::new(MapState::default()));
-        let callback_state = Arc::clone(&state);
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let mut s = callback_state.lock().unwrap_or_else(|p| p.into_inner());
-            s.result = Some(r);
-            if let Some(w) = s.waker.take() {
-                w.wake();
-            }
-        });
-        Ok(PendingRead {
-            index,
-            staging,
-            device: self.device.clone(),
-            state,
-            health: self.health.clone(),
-        })
-    }
-
-    /// Copies `size` bytes of `buffer` from `offset` to the host, waiting for them. Native
-    /// only (a browser cannot block).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn read_buffer(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: u64,
-        size: u64,
-    ) -> Result<Vec<u8>> {
-        if size == 0 {
-            return Ok(Vec::new());
-        }
-        let pending = self.start_readback(buffer, offset, size)?;
-        self.wait(pending.index.clone())?;
-        pending.finish_now()
     }
 
     /// Uploads `data` into `buffer` at byte `offset` through the queue.

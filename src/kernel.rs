@@ -49,11 +49,11 @@ pub(crate) enum Store {
 
 impl Store {
     /// The storage of `dtype` on a device with (or without) `SHADER_F16`.
-    pub(crate) fn of(dtype: crate::gpu::DType, shader_f16: bool) -> Store {
+    pub(crate) fn of(dtype: crate::dtype::DType, shader_f16: bool) -> Store {
         match dtype {
-            crate::gpu::DType::F32 => Store::F32,
-            crate::gpu::DType::F16 if shader_f16 => Store::F16Native,
-            crate::gpu::DType::F16 => Store::F16Packed,
+            crate::dtype::DType::F32 => Store::F32,
+            crate::dtype::DType::F16 if shader_f16 => Store::F16Native,
+            crate::dtype::DType::F16 => Store::F16Packed,
         }
     }
     pub(crate) fn name(self) -> &'static str {

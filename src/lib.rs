@@ -34,6 +34,7 @@
 
 mod batch;
 mod direction;
+mod dtype;
 mod elementwise;
 mod error;
 mod fill;
@@ -42,6 +43,7 @@ mod gpu;
 pub mod keras;
 mod kernel;
 pub mod prelu;
+mod readback;
 pub mod reference;
 mod rng;
 mod softmax;
@@ -52,6 +54,7 @@ mod uniform_layout;
 
 pub use batch::Batch;
 pub use direction::Direction;
+pub use dtype::DType;
 pub use elementwise::{
     fused_wgsl, fused_wgsl_of, ActivationParams, Elementwise, LeakyReLU, ReLU, ReluPath,
     ThresholdedReLU, ELU,
@@ -61,7 +64,7 @@ pub use error::{Error, Result};
 pub use gpu::destroy_device_for_tests;
 #[doc(hidden)]
 pub use gpu::LimitsOverride;
-pub use gpu::{disabled_features, DType, Gpu, GpuInfo};
+pub use gpu::{disabled_features, Gpu, GpuInfo};
 /// The `half` crate, whose `f16` the f16 tensor API takes and returns.
 pub use half;
 #[doc(inline)]

@@ -2,14 +2,13 @@
 //! a shape and a dtype.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 
 use crate::batch::Slot;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::gpu::{DType, Gpu, Health};
+use crate::gpu::Gpu;
 
 /// The buffer usage a caller-owned buffer needs for [`Tensor::view`]. Add
 /// [`VIEW_READBACK_USAGE`] to read it back through the library and [`VIEW_UPLOAD_USAGE`] to
@@ -277,7 +276,7 @@ impl Tensor {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn read_into(&self, gpu: &Gpu, out: &mut [f32]) -> Result<()> {
         let (offset, size, skip) = self.readback_range(gpu, out.len())?;
-        let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
+        let bytes = crate::readback::read(gpu, &self.storage.buffer, offset, size)?;
         decode_f32(self.dtype(), &bytes, skip, out);
         gpu.ensure_usable()
     }
@@ -290,7 +289,7 @@ impl Tensor {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec_f16(&self, gpu: &Gpu) -> Result<Vec<half::f16>> {
         let (offset, size, skip) = self.readback_range(gpu, self.len())?;
-        let bytes = gpu.read_buffer(&self.storage.buffer, offset, size)?;
+        let bytes = crate::readback::read(gpu, &self.storage.buffer, offset, size)?;
         gpu.ensure_usable()?;
         Ok(match self.dtype() {
             DType::F16 => bytes[skip..]
@@ -321,8 +320,7 @@ impl Tensor {
             .readback_range(gpu, self.len())
             .and_then(|(offset, size, skip)| match size {
                 0 => Ok(None),
-                _ => gpu
-                    .start_readback(&self.storage.buffer, offset, size)
+                _ => crate::readback::start(gpu, &self.storage.buffer, offset, size)
                     .map(|p| Some((p, skip))),
             });
         async move {
@@ -413,7 +411,7 @@ impl Tensor {
             }
             #[cfg(not(target_arch = "wasm32"))]
             {
-                let old = gpu.read_buffer(&self.storage.buffer, w0 * 4, (w1 - w0) * 4)?;
+                let old = crate::readback::read(gpu, &self.storage.buffer, w0 * 4, (w1 - w0) * 4)?;
                 for (b, o) in bits.iter_mut().zip(old.chunks_exact(2)) {
                     *b = u16::from_ne_bytes([o[0], o[1]]);
                 }
@@ -666,106 +664,4 @@ fn check_len(len: usize, shape: &[usize]) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// A submitted copy into a staging buffer, waiting for its map.
-pub(crate) struct PendingRead {
-    /// What a native blocking read waits for; a browser's readback only awaits the map.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    pub index: wgpu::SubmissionIndex,
-    pub staging: wgpu::Buffer,
-    pub device: wgpu::Device,
-    pub state: Arc<Mutex<MapState>>,
-    pub health: Health,
-}
-
-#[derive(Default)]
-pub(crate) struct MapState {
-    pub result: Option<std::result::Result<(), wgpu::BufferAsyncError>>,
-    pub waker: Option<Waker>,
-}
-
-impl PendingRead {
-    fn bytes(&self, mapped: std::result::Result<(), wgpu::BufferAsyncError>) -> Result<Vec<u8>> {
-        let err = |message: String| Error::Readback {
-            what: "tensor",
-            message,
-        };
-        mapped.map_err(|e| err(e.to_string()))?;
-        let bytes = self
-            .staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| err(e.to_string()))?
-            .to_vec();
-        self.staging.unmap();
-        Ok(bytes)
-    }
-
-    /// After the submission finished: the bytes. Another thread's poll may be delivering
-    /// this map's callback right now, so wait for it (it is due, not pending on the GPU).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn finish_now(self) -> Result<Vec<u8>> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            if let Some(mapped) = self
-                .state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .result
-                .take()
-            {
-                return self.bytes(mapped);
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(Error::Readback {
-                    what: "tensor",
-                    message: "the map callback never ran".into(),
-                });
-            }
-            let _ = self.device.poll(wgpu::PollType::Poll);
-            std::thread::yield_now();
-        }
-    }
-
-    async fn finish(self) -> Result<Vec<u8>> {
-        let mapped = MapFuture {
-            state: Arc::clone(&self.state),
-            device: self.device.clone(),
-        }
-        .await;
-        let bytes = self.bytes(mapped)?;
-        // In a browser a scope's verdict on this copy (or an earlier call) arrives before
-        // the map does: report it with the bytes it concerns, as natively.
-        self.health.check()?;
-        Ok(bytes)
-    }
-}
-
-struct MapFuture {
-    state: Arc<Mutex<MapState>>,
-    device: wgpu::Device,
-}
-
-impl Future for MapFuture {
-    type Output = std::result::Result<(), wgpu::BufferAsyncError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Natively nothing runs map callbacks unless someone polls the device: do it here,
-        // without waiting. On the web the browser runs them; polling is a no-op there.
-        let _ = self.device.poll(wgpu::PollType::Poll);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(result) = state.result.take() {
-            return Poll::Ready(result);
-        }
-        state.waker = Some(cx.waker().clone());
-        drop(state);
-        if !cfg!(target_arch = "wasm32") {
-            // Ask to be polled again: the GPU finishes on its own, but only a poll of the
-            // device delivers the callback.
-            std::thread::yield_now();
-            cx.waker().wake_by_ref();
-        }
-        Poll::Pending
-    }
 }

@@ -5,6 +5,10 @@
 //! Where an input is denormal, a result computed as if it had been flushed to zero is
 //! accepted too ([`Comparison::alternative`]): GPUs and TensorFlow's SIMD loops flush.
 
+pub mod f16;
+pub mod prelu;
+pub mod softmax;
+
 /// A tolerance: exact is `Tolerance::EXACT`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {

@@ -5,8 +5,8 @@
 pub mod f16;
 
 use crate::cases::Case;
-use crate::check::prelu;
-use crate::check::softmax;
+use crate::compare::prelu;
+use crate::compare::softmax;
 use crate::compare::{flush_denormal, Comparison, Tolerance};
 use crate::ops::ElementwiseOps;
 use wgpu_activations::reference;

@@ -8,7 +8,6 @@ use serde_json::Value;
 use wgpu_activations::{Direction, Elementwise, Error, LeakyReLU, ReLU, ThresholdedReLU, ELU};
 
 use crate::cases::{param, Case};
-use crate::check::{ELU_ABS_ULPS_OF_ONE, ELU_ULPS};
 use crate::compare::Tolerance;
 
 /// What the tooling knows about each elementwise op; `use wgact::ops::ElementwiseOps` to call
@@ -159,3 +158,17 @@ impl ElementwiseOps for Elementwise {
         }
     }
 }
+
+/// ELU's bound in ulp of the expected value.
+///
+/// Derived from WGSL's accuracy of `exp`, `3 + 2|x|` ulp (the GPU may use all of it): where
+/// `e = exp(x)` is in `[0.5, 1)` (`x` in `[-0.69, 0)`), `exp(x) - 1` and `y1 + 1` are exact,
+/// so the backward `alpha * (y1 + 1) * dy` carries at most 4.4 ulp of `e` plus two roundings:
+/// under 8 ulp. Where `e < 0.5` the absolute floor covers it (below).
+pub const ELU_ULPS: u32 = 8;
+
+/// ELU's absolute floor in units of 2^-24 (half an ulp of 1), times `|alpha|` (and `|dy|`
+/// backward): `exp(x)` near 1 carries its error (at most 4.4 ulp of numbers below 1, i.e.
+/// 4.4 * 2^-24) into `exp(x) - 1` undivided, plus the rounding of `alpha * y1`; for `e < 0.5`
+/// the error of `exp` and the rounding of `e - 1` stay below 2.7 * 2^-24.
+pub const ELU_ABS_ULPS_OF_ONE: u32 = 6;

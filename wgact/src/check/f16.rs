@@ -4,7 +4,7 @@
 //! their f32-accumulation bounds).
 
 use crate::check::{elementwise_inputs, CheckRow, Rng};
-use crate::conformance::f16::{exp_near_half_midpoint, half_ulps};
+use crate::compare::f16::{exp_near_half_midpoint, half_ulps};
 use crate::ops::ElementwiseOps;
 use wgpu_activations::half;
 use wgpu_activations::reference::f16 as cpu;
