@@ -938,7 +938,11 @@ fn the_vec4_and_scalar_paths_agree_on_every_half() {
         op.forward_into(gpu, &x1, &y1).unwrap();
         op.backward_into(gpu, &x1, &dy1, &dx1).unwrap();
         let same = |a: f16, b: f16| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-        let storage = if gpu.info().shader_f16 { "native" } else { "packed" };
+        let storage = if gpu.info().shader_f16 {
+            "native"
+        } else {
+            "packed"
+        };
         for (what, vec4, scalar) in [
             ("y", y4, y1.to_vec_f16(gpu).unwrap()),
             ("dx", dx4, dx1.to_vec_f16(gpu).unwrap()),
