@@ -41,6 +41,27 @@ fn wgact_is_zero1(v: f32) -> bool {
     return (bitcast<u32>(v) & wgact_F32_ABS_MASK) == 0u;
 }
 
+// Mixed-radix decode, the one index walk of every kernel that maps a flat index to an offset:
+// the sum of digit_k(i) * strides[k] over the first `count` (>= 1) axes of `sizes`, outermost
+// first, eight at most (element k is [k / 4][k % 4]). The outermost digit is what is left of
+// i, so it takes no division (division by a uniform costs some 20 instructions on a GPU) and
+// i must be below the product of the sizes. Kernels pass `count` as a constant of their
+// pipeline, so the loop has a constant trip count.
+fn wgact_mixed_radix(i: u32, count: u32, sizes: array<vec4<u32>, 2>,
+                     strides: array<vec4<u32>, 2>) -> u32 {
+    var sz = sizes;
+    var st = strides;
+    var rest = i;
+    var off = 0u;
+    for (var k = count - 1u; k >= 1u; k--) {
+        let size = sz[k / 4u][k % 4u];
+        let q = rest / size;
+        off += (rest - q * size) * st[k / 4u][k % 4u];
+        rest = q;
+    }
+    return off + rest * st[0][0];
+}
+
 // v * f32(keep) as IEEE computes it: v where keep, else 0 for finite v and NaN for inf/NaN.
 fn wgact_mul_mask4(v: vec4<f32>, keep: vec4<bool>) -> vec4<f32> {
     return select(select(vec4<f32>(0.0), wgact_nan4(), wgact_is_nonfinite4(v)), v, keep);

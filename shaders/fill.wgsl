@@ -13,10 +13,12 @@ struct FillParams {
 
 @group(0) @binding(0) var<uniform> params: FillParams;
 
-@compute @workgroup_size(WG)
-fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let stride = groups.x * WG;
-    for (var i = gid.x; i < params.n; i += stride) {
-        st_out(i, params.value);
-    }
+// The loop is shaders/grid_stride.wgsl (entry point `fill`).
+
+fn grid_units() -> u32 {
+    return params.n;
+}
+
+fn grid_step(i: u32) {
+    st_out(i, params.value);
 }

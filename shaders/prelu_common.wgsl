@@ -11,7 +11,8 @@ struct PreluParams {
     // element in this chunk (or the row length of the partials being reduced).
     n: u32,
     // Elementwise kernels: flat index in x of this chunk's first element.
-    // Reduction: element offset of the chunk's first element from the binding's start.
+    // Reduction: element offset of the chunk's first element from the binding's start
+    // (alpha and the output rows are bound from the chunk's first alpha element).
     first: u32,
     // Number of alpha elements.
     count_a: u32,
@@ -22,12 +23,15 @@ struct PreluParams {
     group_a: u32,
     // Reduction: workgroups per group of alpha elements in this chunk.
     blocks: u32,
-    // Canonical rank (elementwise kernels).
-    rank: u32,
-    n_kept: u32,
-    n_red: u32,
-    _pad0: u32,
+    // Elementwise kernels: the first alpha element bound (alpha is bound from it when it
+    // does not fit one binding; 0 otherwise).
+    a_first: u32,
+    // (The canonical rank and the counts of kept and reduced axes are constants of each
+    // pipeline: RANK, N_KEPT, N_RED.)
     _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+    _pad4: u32,
     // Elementwise kernels: canonical sizes, outermost first, and alpha's stride along each
     // (0 along reduced axes).
     sizes: array<vec4<u32>, 2>,
@@ -43,20 +47,12 @@ struct PreluParams {
 
 @group(0) @binding(0) var<uniform> params: PreluParams;
 
-// Index into alpha of the element at flat index g of x (g < the number of elements).
-// Integer division by a uniform costs some 20 instructions on a GPU, so the outermost axis,
-// whose digit is what is left once g is in range, takes none: rank - 1 divisions in all
+// Index into the bound alpha of the element at flat index g of x (g < the number of
+// elements): its alpha index less params.a_first. RANK, the canonical rank, is a constant of
+// the pipeline (src/prelu/kernels.rs), so the decode's loop is unrolled: rank - 1 divisions
 // (one for the common [reduced, kept] shape). The vec4 kernels call it once per 4 elements.
 fn alpha_index(g: u32) -> u32 {
-    var rest = g;
-    var a = 0u;
-    for (var k = i32(params.rank) - 1; k >= 1; k--) {
-        let size = params.sizes[k / 4][k % 4];
-        let q = rest / size;
-        a += (rest - q * size) * params.astrides[k / 4][k % 4];
-        rest = q;
-    }
-    return a + rest * params.astrides[0][0];
+    return wgact_mixed_radix(g, RANK, params.sizes, params.astrides) - params.a_first;
 }
 
 // a * b as IEEE computes it, 0 * inf = NaN decided on the bits.

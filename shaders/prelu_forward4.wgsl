@@ -1,5 +1,5 @@
 // PReLU forward, 4 elements per step: y = relu(x) + (-alpha[broadcast]) * relu(-x),
-// grid-stride over one chunk of vec4s. Used when the innermost canonical axis holds a
+// one chunk of vec4s. Used when the innermost canonical axis holds a
 // multiple of 4 elements, so the 4 lanes of a vec4 lie on one row of that axis and one alpha
 // index per vec4 serves all 4 (the file appended defines `alpha4`). Chunks start at
 // multiples of 64 elements, so `params.first` and `params.n` are multiples of 4. Each lane
@@ -10,14 +10,15 @@
 // read_write; the in-place variant binds y only).
 
 
-@compute @workgroup_size(WG)
-fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let stride = groups.x * WG;
-    let n4 = params.n / 4u;
-    for (var i = gid.x; i < n4; i += stride) {
-        let v = ld_x(i);
-        let a = alpha4(params.first + 4u * i);
-        st_y(i, vec4<f32>(prelu_fwd(v.x, a.x), prelu_fwd(v.y, a.y), prelu_fwd(v.z, a.z),
-                         prelu_fwd(v.w, a.w)));
-    }
+// The loop is shaders/grid_stride.wgsl (entry point `forward`), over vec4s.
+
+fn grid_units() -> u32 {
+    return params.n / 4u;
+}
+
+fn grid_step(i: u32) {
+    let v = ld_x(i);
+    let a = alpha4(params.first + 4u * i);
+    st_y(i, vec4<f32>(prelu_fwd(v.x, a.x), prelu_fwd(v.y, a.y), prelu_fwd(v.z, a.z),
+                     prelu_fwd(v.w, a.w)));
 }

@@ -271,7 +271,7 @@ pub(crate) struct ElementwiseParams {
 }
 
 /// Workgroup size of the elementwise kernels.
-const WORKGROUP_SIZE: u32 = 256;
+const WORKGROUP_SIZE: u32 = crate::kernel::GRID_STRIDE_WG;
 
 /// The op of an [`Elementwise`] without its parameters: what selects the WGSL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -548,12 +548,13 @@ impl ElementwiseKernel {
             entry,
             arrays: self.arrays(),
             body: format!(
-                "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{}\n{}\n{apply}\n{template}",
+                "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}\n{}\n{}\n{apply}\n{template}\n{}",
                 crate::COMMON_WGSL,
                 crate::round_wgsl(self.store.is_f16()),
                 ACTIVATION_WGSL,
                 include_str!("../shaders/elementwise_params.wgsl"),
                 self.kind.snippet(),
+                crate::kernel::grid_stride(entry),
             ),
         }
     }
@@ -877,7 +878,6 @@ impl Elementwise {
             };
             gpu.kernel(spec, || spec.source())
         };
-        let max_groups = gpu.grid_stride_workgroups();
         let mut dispatch = |unit: Unit, start: usize, count: usize| -> Result<()> {
             let units = match unit {
                 Unit::Vec4 => count.div_ceil(4),
@@ -900,7 +900,7 @@ impl Elementwise {
                     )
                 })
                 .collect();
-            let groups = (units as u32).div_ceil(WORKGROUP_SIZE).min(max_groups);
+            let groups = gpu.grid_stride_groups(units);
             batch.push(
                 &compiled,
                 bytemuck::bytes_of(&params),

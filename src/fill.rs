@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::{chunks, Tensor};
 
-const WORKGROUP_SIZE: u32 = 256;
+const WORKGROUP_SIZE: u32 = crate::kernel::GRID_STRIDE_WG;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -28,9 +28,10 @@ pub(crate) fn source(store: Store) -> KernelSource {
         entry: "fill",
         arrays: Arrays::new(vec![Array::write("out", "f32").stored(store)]),
         body: format!(
-            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}",
+            "const WG: u32 = {WORKGROUP_SIZE}u;\n{}\n{}\n{}",
             crate::COMMON_WGSL,
-            include_str!("../shaders/fill.wgsl")
+            include_str!("../shaders/fill.wgsl"),
+            crate::kernel::grid_stride("fill")
         ),
     }
 }
@@ -49,9 +50,7 @@ pub(crate) fn record_zeros(batch: &mut Batch<'_>, out: &Tensor) -> Result<()> {
             value: 0.0,
             _pad: [0; 2],
         };
-        let groups = (count as u32)
-            .div_ceil(WORKGROUP_SIZE)
-            .min(gpu.grid_stride_workgroups());
+        let groups = gpu.grid_stride_groups(count);
         batch.push(
             &kernel,
             bytemuck::bytes_of(&params),

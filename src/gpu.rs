@@ -401,6 +401,16 @@ impl Gpu {
     }
 
     /// How many workgroups a grid-stride loop should run on for this adapter.
+    /// Workgroups of a grid-stride dispatch (`shaders/grid_stride.wgsl`) over `units` units,
+    /// one unit per invocation: capped at the grid-stride size and the workgroups per
+    /// dimension (the loop covers the rest).
+    pub(crate) fn grid_stride_groups(&self, units: usize) -> u32 {
+        let max = self.grid_stride_workgroups().min(self.max_groups_per_dim());
+        units
+            .div_ceil(crate::kernel::GRID_STRIDE_WG as usize)
+            .min(max as usize) as u32
+    }
+
     pub(crate) fn grid_stride_workgroups(&self) -> u32 {
         self.grid_stride_workgroups
     }

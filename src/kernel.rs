@@ -345,6 +345,16 @@ macro_rules! uniform_layout {
 #[cfg(test)]
 pub(crate) use uniform_layout;
 
+/// The grid-stride loop (`shaders/grid_stride.wgsl`) with its entry point named `entry`: the
+/// kernel body before it defines `grid_units()` and `grid_step(i)`.
+pub(crate) fn grid_stride(entry: &str) -> String {
+    include_str!("../shaders/grid_stride.wgsl")
+        .replace("fn grid_stride_entry(", &format!("fn {entry}("))
+}
+
+/// Workgroup size of the grid-stride kernels.
+pub(crate) const GRID_STRIDE_WG: u32 = 256;
+
 /// A 2-D grid of at least `total` workgroups, at most `per_dim` along each dimension: the
 /// kernels number workgroups `x + y * groups_x` and skip those past their work.
 ///

@@ -959,3 +959,54 @@ fn the_vec4_and_scalar_paths_agree_on_every_half() {
         }
     }
 }
+
+#[test]
+fn prelu_float16_cut_inside_slices_past_a_binding_matches_the_cpu_reference() {
+    // A 1024-byte binding: slices (and for the first two shapes alpha) past one binding, so
+    // x, alpha and the partial sums are cut and bound per chunk, through both storages (the
+    // packed one writes dalpha's halves at odd chunk starts through its atomics).
+    for gpu in gpus() {
+        let gpu = &gpu.with_limits_override(wgpu_activations::LimitsOverride {
+            max_binding_bytes: Some(1024),
+            ..Default::default()
+        });
+        for (shape, shared) in [
+            (vec![2, 701], None),
+            (vec![3, 2, 130, 4], None),
+            (vec![2, 3, 301], Some(vec![2])),
+        ] {
+            let n: usize = shape.iter().product();
+            let mut layer =
+                PReLU::new(wgpu_activations::Initializer::Zeros, None, None, shared).unwrap();
+            layer.build(gpu, &shape).unwrap();
+            let alpha_shape = layer.alpha_shape().unwrap().to_vec();
+            let count_a: usize = alpha_shape.iter().product();
+            let alpha: Vec<f32> = (0..count_a).map(|c| (c % 9) as f32 * 0.125 - 0.5).collect();
+            layer.set_alpha(gpu, &alpha).unwrap();
+            let x: Vec<f32> = (0..n)
+                .map(|i| ((i * 7 % 23) as f32 - 11.0) * 0.25)
+                .collect();
+            let dy: Vec<f32> = (0..n)
+                .map(|i| ((i * 5 % 17) as f32 - 8.0) * 0.125)
+                .collect();
+            let xt = upload(gpu, &x, &shape);
+            let dyt = upload(gpu, &dy, &shape);
+            let y = layer.forward(gpu, &xt).unwrap().to_vec(gpu).unwrap();
+            let (dx, dalpha) = layer.backward(gpu, &xt, &dyt).unwrap();
+            let (dx, dalpha) = (dx.to_vec(gpu).unwrap(), dalpha.to_vec(gpu).unwrap());
+            let what = format!("{shape:?} shader_f16 {}", gpu.info().shader_f16);
+            let y_ref = cpu::prelu_forward_f16(&x, &shape, &alpha, &alpha_shape).unwrap();
+            assert_eq!(y, y_ref, "{what} y");
+            let g = cpu::prelu_backward_f16(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
+            assert_eq!(dx, g.dx, "{what} dx");
+            let depth = layer.dalpha_tree_depth(gpu, &shape).unwrap() as f64;
+            for (k, (&got, &want)) in dalpha.iter().zip(&g.dalpha).enumerate() {
+                let bound = depth * 2f64.powi(-24) * g.dalpha_abs_sum[k] + ulp16(want) as f64;
+                assert!(
+                    (got as f64 - want as f64).abs() <= bound,
+                    "{what} dalpha[{k}] = {got}, reference {want} (bound {bound})"
+                );
+            }
+        }
+    }
+}

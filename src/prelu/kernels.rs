@@ -7,7 +7,7 @@ use super::plan::{
 };
 use super::PReLU;
 use crate::batch::Batch;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernel::{grid, Array, Arrays, KernelSource, SharedKernel, Store};
 use crate::tensor::{chunks, Tensor};
@@ -26,10 +26,8 @@ struct PreluParams {
     p_offset: u32,
     group_a: u32,
     blocks: u32,
-    rank: u32,
-    n_kept: u32,
-    n_red: u32,
-    _pad: [u32; 2],
+    a_first: u32,
+    _pad: [u32; 4],
     sizes: [u32; 8],
     astrides: [u32; 8],
     kept_sizes: [u32; 4],
@@ -55,17 +53,69 @@ impl Lanes {
     }
 }
 
-/// The pipeline key of a PReLU kernel: the kernel and whether it runs in place (y over x,
-/// or dx over dy).
+/// The pipeline key of a PReLU kernel: the kernel, the alpha layout its index decodes walk,
+/// and whether it runs in place (y over x, or dx over dy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PreluKernelKey {
     kernel: PreluEntry,
+    layout: AlphaLayout,
     in_place: bool,
     /// Storage of x, dy, y and dx (and the rounding flavour); alpha is always f32, used
     /// rounded to half in the f16 flavour (TensorFlow's half variable).
     store: Store,
     /// Storage of the reductions' output array (dalpha may be f32 or f16; partials are f32).
     out_store: Store,
+}
+
+/// What the host knows of how x's canonical axes map to alpha, as constants of the pipeline
+/// (`RANK`, `N_KEPT`, `N_RED` in the WGSL) instead of uniforms: the mixed-radix decodes then
+/// run loops of a constant trip count, unrolled, with no run-time bound. The strides and
+/// sizes stay uniforms (they change with the batch size; these do not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct AlphaLayout {
+    /// Canonical axes of x, 1 to 8 (the forward kernels' `alpha_index`).
+    rank: u8,
+    /// Kept and reduced axes of a reduction chunk, 1 to 4 each (`kept_offset`, `red_offset`).
+    kept: u8,
+    red: u8,
+}
+
+impl AlphaLayout {
+    /// For the forward kernels over `rank` canonical axes.
+    fn forward(rank: usize) -> Self {
+        AlphaLayout {
+            rank: rank as u8,
+            kept: 1,
+            red: 1,
+        }
+    }
+
+    /// For a reduction over `kept` kept and `red` reduced axes.
+    fn reduction(kept: usize, red: usize) -> Self {
+        AlphaLayout {
+            rank: 1,
+            kept: kept as u8,
+            red: red as u8,
+        }
+    }
+
+    /// Every layout a kernel of `entry` may be compiled for.
+    fn all(entry: PreluEntry) -> Vec<AlphaLayout> {
+        match entry {
+            PreluEntry::Forward(_) => (1..=8).map(Self::forward).collect(),
+            PreluEntry::Backward(_) => (1..=4)
+                .flat_map(|k| (1..=4).map(move |r| Self::reduction(k, r)))
+                .collect(),
+            PreluEntry::DalphaPartials => vec![Self::reduction(1, 1)],
+        }
+    }
+
+    fn wgsl(self) -> String {
+        format!(
+            "const RANK: u32 = {}u;\nconst N_KEPT: u32 = {}u;\nconst N_RED: u32 = {}u;\n",
+            self.rank, self.kept, self.red
+        )
+    }
 }
 
 /// The kernels of this family.
@@ -157,9 +207,13 @@ impl PreluEntry {
 
     fn wgsl(self, f16: bool) -> String {
         let body = match self {
-            PreluEntry::Forward(lanes) => lanes.wgsl(
-                include_str!("../../shaders/prelu_forward.wgsl"),
-                include_str!("../../shaders/prelu_forward4.wgsl"),
+            PreluEntry::Forward(lanes) => format!(
+                "{}\n{}",
+                lanes.wgsl(
+                    include_str!("../../shaders/prelu_forward.wgsl"),
+                    include_str!("../../shaders/prelu_forward4.wgsl"),
+                ),
+                crate::kernel::grid_stride("forward")
             ),
             PreluEntry::Backward(TermsTree::Shared) => format!(
                 "{}\n{}\n{}",
@@ -193,14 +247,21 @@ impl PreluEntry {
         )
     }
 
-    fn source(self, in_place: bool, store: Store, out_store: Store) -> KernelSource {
+    fn source(
+        self,
+        layout: AlphaLayout,
+        in_place: bool,
+        store: Store,
+        out_store: Store,
+    ) -> KernelSource {
         let suffix = |s: Store| match s {
             Store::F32 => String::new(),
             s => format!("/{}", s.name()),
         };
+        let AlphaLayout { rank, kept, red } = layout;
         KernelSource {
             label: format!(
-                "{}{}{}{}",
+                "{}/rank{rank}_kept{kept}_red{red}{}{}{}",
                 self.name(),
                 if in_place { "/in_place" } else { "" },
                 suffix(store),
@@ -211,24 +272,26 @@ impl PreluEntry {
             ),
             entry: self.entry(),
             arrays: self.arrays(in_place, store, out_store),
-            body: self.wgsl(store.is_f16()),
+            body: format!("{}{}", layout.wgsl(), self.wgsl(store.is_f16())),
         }
     }
 
     fn load(
         self,
         gpu: &Gpu,
+        layout: AlphaLayout,
         in_place: bool,
         store: Store,
         out_store: Store,
     ) -> Result<SharedKernel> {
         let key = PreluKernelKey {
             kernel: self,
+            layout,
             in_place,
             store,
             out_store,
         };
-        gpu.kernel(key, || self.source(in_place, store, out_store))
+        gpu.kernel(key, || self.source(layout, in_place, store, out_store))
     }
 }
 
@@ -236,24 +299,26 @@ impl PreluEntry {
 pub(crate) fn shader_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for k in PreluEntry::ALL {
-        for in_place in [false, true] {
-            if in_place && matches!(k, PreluEntry::DalphaPartials) {
-                continue;
-            }
-            for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                // dalpha in the inputs' dtype or in f32; the partials passes read f32.
-                let outs: Vec<Store> = match k {
-                    PreluEntry::Forward(_) => vec![store],
-                    PreluEntry::Backward(_) if store == Store::F32 => vec![store],
-                    PreluEntry::Backward(_) => vec![store, Store::F32],
-                    PreluEntry::DalphaPartials if store == Store::F32 => {
-                        vec![Store::F32, Store::F16Native, Store::F16Packed]
+        for layout in AlphaLayout::all(k) {
+            for in_place in [false, true] {
+                if in_place && matches!(k, PreluEntry::DalphaPartials) {
+                    continue;
+                }
+                for store in [Store::F32, Store::F16Native, Store::F16Packed] {
+                    // dalpha in the inputs' dtype or in f32; the partials passes read f32.
+                    let outs: Vec<Store> = match k {
+                        PreluEntry::Forward(_) => vec![store],
+                        PreluEntry::Backward(_) if store == Store::F32 => vec![store],
+                        PreluEntry::Backward(_) => vec![store, Store::F32],
+                        PreluEntry::DalphaPartials if store == Store::F32 => {
+                            vec![Store::F32, Store::F16Native, Store::F16Packed]
+                        }
+                        PreluEntry::DalphaPartials => continue,
+                    };
+                    for out_store in outs {
+                        let source = k.source(layout, in_place, store, out_store);
+                        out.push((source.label.clone(), source.wgsl()));
                     }
-                    PreluEntry::DalphaPartials => continue,
-                };
-                for out_store in outs {
-                    let source = k.source(in_place, store, out_store);
-                    out.push((source.label.clone(), source.wgsl()));
                 }
             }
         }
@@ -264,12 +329,11 @@ pub(crate) fn shader_sources() -> Vec<(String, String)> {
 impl PReLU {
     /// Uniforms describing the canonical shape for the elementwise kernels, and how those
     /// kernels walk it.
-    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes)> {
+    fn elementwise_params(&self, x_shape: &[usize]) -> Result<(PreluParams, Lanes, AlphaLayout)> {
         let built = self.built()?;
         let axes = canonical(x_shape, &built.alpha_shape);
         let mut p = PreluParams {
             count_a: built.alpha.len() as u32,
-            rank: axes.len() as u32,
             ..Default::default()
         };
         let mut astride = 1usize;
@@ -280,7 +344,7 @@ impl PReLU {
                 astride *= axis.size;
             }
         }
-        Ok((p, Lanes::for_shape(&axes)))
+        Ok((p, Lanes::for_shape(&axes), AlphaLayout::forward(axes.len())))
     }
 
     /// Records `y = prelu(x)` (x chunked by the binding limit); in place when `y` is `x`.
@@ -312,41 +376,58 @@ impl PReLU {
         }
         Self::check_u32("x", n)?;
         let built = self.built()?;
-        let (mut params, lanes) = self.elementwise_params(out.shape())?;
-        // The vec4 kernels need every array on a 16-byte boundary (views may not be).
-        let lanes = match reads.iter().chain([&out]).all(|t| t.vec4_aligned(0)) {
-            true => lanes,
-            false => Lanes::Scalar,
-        };
+        let (mut params, lanes, layout) = self.elementwise_params(out.shape())?;
         let mut tensors: Vec<&Tensor> = reads.to_vec();
         tensors.push(out);
         let store = gpu.store(crate::tensor::common_dtype(
             &tensors,
             &["x", "dy", "output"],
         )?);
-        let compiled = kernel(lanes).load(gpu, in_place, store, store)?;
+        let alpha_len = built.alpha.len().max(1);
+        let limit = binding_elems(gpu);
+        if alpha_len > limit {
+            // alpha past one binding: boxes of x whose alpha elements are one range each,
+            // bound from that range's start (`params.a_first`), one element per step.
+            let compiled = kernel(Lanes::Scalar).load(gpu, layout, in_place, store, store)?;
+            for c in self.forward_chunks(gpu, out.shape())? {
+                let count = c.bind_len - c.skew;
+                params.n = count as u32;
+                params.first = c.elem_start as u32;
+                params.a_first = c.a_first as u32;
+                let mut slots: Vec<_> = reads
+                    .iter()
+                    .map(|t| t.slot(gpu, c.elem_start, count, 4))
+                    .collect();
+                slots.push(built.alpha_tensor.slot(gpu, c.a_first, c.count_a, 4));
+                slots.push(out.slot(gpu, c.elem_start, count, 4));
+                let groups = gpu.grid_stride_groups(count);
+                batch.push(
+                    &compiled,
+                    bytemuck::bytes_of(&params),
+                    slots,
+                    [groups, 1, 1],
+                );
+            }
+            return Ok(());
+        }
+        // The vec4 kernels need every array on a 16-byte boundary (views may not be).
+        let lanes = match reads.iter().chain([&out]).all(|t| t.vec4_aligned(0)) {
+            true => lanes,
+            false => Lanes::Scalar,
+        };
+        let compiled = kernel(lanes).load(gpu, layout, in_place, store, store)?;
         // Elements per invocation and step of the grid-stride loop.
         let (per_step, alpha_elem) = match lanes {
             Lanes::Scalar => (1, 4),
             Lanes::KeptVec4 => (4, 16),
             Lanes::ReducedVec4 => (4, 4),
         };
-        let chunk = binding_elems(gpu) / ALIGN_ELEMS * ALIGN_ELEMS;
-        let max_groups = gpu.grid_stride_workgroups().min(gpu.max_groups_per_dim());
-        let alpha_len = built.alpha.len().max(1);
-        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
-            return Err(Error::TooLarge {
-                what: "alpha (must fit one storage binding)",
-                bytes: alpha_len as u64 * 4,
-                max: gpu.max_binding_bytes(),
-            });
-        }
+        let chunk = limit / ALIGN_ELEMS * ALIGN_ELEMS;
         let elem = if per_step == 4 { 16 } else { 4 };
         for (start, count) in chunks(n, chunk) {
             params.n = count as u32;
             params.first = start as u32;
-            let groups =
-                (count.div_ceil(per_step * WORKGROUP_SIZE as usize) as u32).min(max_groups);
+            let groups = gpu.grid_stride_groups(count.div_ceil(per_step));
             let mut slots: Vec<_> = reads
                 .iter()
                 .map(|t| t.slot(gpu, start, count, elem))
@@ -386,7 +467,6 @@ impl PReLU {
             return Ok(());
         }
         let per_dim = gpu.max_groups_per_dim();
-        let max_binding = (gpu.max_binding_bytes() / 4) as usize;
         // Where pass i writes: the next pass's input, or dalpha after the last pass.
         let target = |i: usize| scratch.get(i).unwrap_or(dalpha);
         if x.is_empty() {
@@ -406,61 +486,53 @@ impl PReLU {
         )?);
         // Partials are f32 scratch; dalpha (its own dtype) only as the last pass's output.
         let out_store = |t: &Tensor| gpu.store(t.dtype());
-        let terms = PreluEntry::Backward(tree).load(gpu, in_place, store, out_store(target(0)))?;
+        // Every chunk of a plan is cut at one level: the same counts of axes.
+        let layout = AlphaLayout::reduction(plan.chunks[0].kept.len(), plan.chunks[0].red.len());
+        let terms =
+            PreluEntry::Backward(tree).load(gpu, layout, in_place, store, out_store(target(0)))?;
         let (unit, alpha_unit) = match tree {
             TermsTree::RegistersVec4(_) => (16, 16),
             _ => (4, 4),
         };
         let built = self.built()?;
-        let alpha_len = built.alpha.len();
-        if alpha_len * 4 > gpu.max_binding_bytes() as usize {
-            return Err(Error::TooLarge {
-                what: "alpha (must fit one storage binding)",
-                bytes: alpha_len as u64 * 4,
-                max: gpu.max_binding_bytes(),
-            });
-        }
-        let mut base = PreluParams {
-            count_a: count_a as u32,
-            p_total: plan.p_total as u32,
-            group_a: plan.group_a as u32,
-            n_kept: plan.kept.len() as u32,
-            n_red: plan.red.len() as u32,
-            ..Default::default()
-        };
-        for (k, &(size, stride)) in plan.kept.iter().enumerate() {
-            base.kept_sizes[k] = size as u32;
-            base.kept_xstrides[k] = stride as u32;
-        }
-        for (k, &(size, stride)) in plan.red.iter().enumerate() {
-            base.red_sizes[k] = size as u32;
-            base.red_xstrides[k] = stride as u32;
-        }
-        let inner_red: usize = plan.red[1..].iter().map(|r| r.0).product();
-        let a_groups = count_a.div_ceil(plan.group_a);
+        // Each chunk binds its own range of alpha and its own rows of the first pass's
+        // output (`[count_a][p_total]`), so neither need fit one binding whole; the kernel
+        // indexes both from the chunk's first alpha element.
         let out = target(0);
-        if out.len() > max_binding {
-            return Err(Error::TooLarge {
-                what: "dalpha partials",
-                bytes: out.len() as u64 * 4,
-                max: max_binding as u64 * 4,
-            });
-        }
+        let p_total = plan.p_total;
         for chunk in &plan.chunks {
-            let mut params = base;
-            params.n = (chunk.outer_len * inner_red) as u32;
-            params.first = chunk.skew as u32;
-            params.p_offset = chunk.p_offset as u32;
-            params.blocks = chunk.blocks as u32;
-            params.red_sizes[0] = chunk.outer_len as u32;
+            let mut params = PreluParams {
+                n: chunk.n as u32,
+                first: chunk.skew as u32,
+                count_a: chunk.count_a as u32,
+                p_total: p_total as u32,
+                p_offset: chunk.p_offset as u32,
+                group_a: plan.group_a as u32,
+                blocks: chunk.blocks as u32,
+                ..Default::default()
+            };
+            for (k, &(size, stride)) in chunk.kept.iter().enumerate() {
+                params.kept_sizes[k] = size as u32;
+                params.kept_xstrides[k] = stride as u32;
+            }
+            for (k, &(size, stride)) in chunk.red.iter().enumerate() {
+                params.red_sizes[k] = size as u32;
+                params.red_xstrides[k] = stride as u32;
+            }
+            let a_groups = chunk.count_a.div_ceil(plan.group_a);
+            let rows = (chunk.a_first * p_total, chunk.count_a * p_total);
             batch.push(
                 &terms,
                 bytemuck::bytes_of(&params),
                 [
                     Some(x.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                     (!in_place).then(|| dy.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
-                    Some(built.alpha_tensor.slot(gpu, 0, alpha_len, alpha_unit)),
-                    Some(out.slot(gpu, 0, out.len(), 4)),
+                    Some(
+                        built
+                            .alpha_tensor
+                            .slot(gpu, chunk.a_first, chunk.count_a, alpha_unit),
+                    ),
+                    Some(out.slot(gpu, rows.0, rows.1, 4)),
                     Some(dx.slot(gpu, chunk.bind_start, chunk.bind_len, unit)),
                 ]
                 .into_iter()
@@ -476,37 +548,43 @@ impl PReLU {
         if plan.passes.is_empty() {
             return Ok(());
         }
-
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
-        for (i, &p) in plan.passes.iter().enumerate() {
+        for (i, pass) in plan.passes.iter().enumerate() {
+            let p = pass.p;
             let src = &scratch[i];
             let dst = target(i + 1);
-            let partials =
-                PreluEntry::DalphaPartials.load(gpu, false, Store::F32, out_store(dst))?;
+            let partials = PreluEntry::DalphaPartials.load(
+                gpu,
+                AlphaLayout::reduction(1, 1),
+                false,
+                Store::F32,
+                out_store(dst),
+            )?;
             let p_next = p.div_ceil(full_block);
-            let mut params = PreluParams {
-                n: p as u32,
-                count_a: count_a as u32,
-                p_total: p_next as u32,
-                group_a: 1,
-                blocks: p_next as u32,
-                n_kept: 1,
-                n_red: 1,
-                ..Default::default()
-            };
-            params.kept_sizes[0] = count_a as u32;
-            params.kept_xstrides[0] = p as u32;
-            params.red_sizes[0] = p as u32;
-            params.red_xstrides[0] = 1;
-            batch.push(
-                &partials,
-                bytemuck::bytes_of(&params),
-                vec![
-                    src.slot(gpu, 0, src.len(), 4),
-                    dst.slot(gpu, 0, dst.len(), 4),
-                ],
-                grid((count_a * p_next) as u64, per_dim, GRID_WHAT)?,
-            );
+            // `pass.rows` rows of partials per dispatch, so that they fit a binding.
+            for (a0, rows) in chunks(count_a, pass.rows) {
+                let mut params = PreluParams {
+                    n: p as u32,
+                    count_a: rows as u32,
+                    p_total: p_next as u32,
+                    group_a: 1,
+                    blocks: p_next as u32,
+                    ..Default::default()
+                };
+                params.kept_sizes[0] = rows as u32;
+                params.kept_xstrides[0] = p as u32;
+                params.red_sizes[0] = p as u32;
+                params.red_xstrides[0] = 1;
+                batch.push(
+                    &partials,
+                    bytemuck::bytes_of(&params),
+                    vec![
+                        src.slot(gpu, a0 * p, rows * p, 4),
+                        dst.slot(gpu, a0 * p_next, rows * p_next, 4),
+                    ],
+                    grid((rows * p_next) as u64, per_dim, GRID_WHAT)?,
+                );
+            }
         }
         Ok(())
     }
@@ -524,9 +602,7 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             p_offset,
             group_a,
             blocks,
-            rank,
-            n_kept,
-            n_red,
+            a_first,
             sizes,
             astrides,
             kept_sizes,

@@ -134,32 +134,203 @@ fn pass_depth(m: usize, lanes: usize) -> u32 {
     ceil_log2(m.min(TERMS_PER_INVOCATION)) + ceil_log2(lanes.min(m.div_ceil(TERMS_PER_INVOCATION)))
 }
 
-/// One chunk of x for the first reduction pass: a range of the outermost canonical axis.
+/// One chunk of x: a contiguous range that is a box of the canonical shape (the indices of
+/// the axes before some level `k` fixed, a range along axis `k`, every axis after it whole),
+/// so the alpha elements it touches are one contiguous range too.
 #[derive(Clone, Debug)]
 pub(super) struct ReduceChunk {
-    pub(super) outer_len: usize,
+    /// Element offset of the chunk's first element in x, and the aligned binding around it.
+    pub(super) elem_start: usize,
     pub(super) bind_start: usize,
     pub(super) bind_len: usize,
     pub(super) skew: usize,
+    /// The alpha elements the chunk touches: `[a_first, a_first + count_a)`.
+    pub(super) a_first: usize,
+    pub(super) count_a: usize,
+    /// (size, x stride) of the chunk's kept and reduced axes, outermost first (a size-1
+    /// axis of stride 0 when there are none).
+    pub(super) kept: Vec<(usize, usize)>,
+    pub(super) red: Vec<(usize, usize)>,
+    /// Reduced terms per alpha element in the chunk.
+    pub(super) n: usize,
     pub(super) blocks: usize,
     pub(super) p_offset: usize,
+}
+
+/// A later dalpha pass: rows of `p` partial sums reduced by 1024 into rows of `p.div_ceil(1024)`,
+/// `rows` rows per dispatch (so that one dispatch's rows fit a binding).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PartialsPass {
+    pub(super) p: usize,
+    pub(super) rows: usize,
 }
 
 /// Everything the dalpha reduction of one input shape needs, computed before recording.
 #[derive(Clone, Debug)]
 pub(super) struct ReducePlan {
     pub(super) count_a: usize,
-    pub(super) kept: Vec<(usize, usize)>,
-    pub(super) red: Vec<(usize, usize)>,
     pub(super) group_a: usize,
     pub(super) chunks: Vec<ReduceChunk>,
     pub(super) p_total: usize,
-    /// Row lengths of the later passes' inputs.
-    pub(super) passes: Vec<usize>,
+    /// The later passes, in order.
+    pub(super) passes: Vec<PartialsPass>,
     pub(super) depth: u32,
-    /// The innermost canonical axis is kept and a multiple of 4 long: 4 consecutive alpha
-    /// elements are 4 consecutive elements of x (for `TermsTree::RegistersVec4`).
+    /// The innermost canonical axis is kept and a multiple of 4 long and every chunk starts
+    /// on a multiple of 4 elements and 4 alpha elements: 4 consecutive alpha elements are 4
+    /// consecutive elements of x (for `TermsTree::RegistersVec4`).
     pub(super) inner_kept4: bool,
+}
+
+/// The chunks of x at level `k` (see [`ReduceChunk`]), each at most `limit` elements from its
+/// aligned start, with the partial sums' slots they write (blocks of `block` terms). `None`
+/// when a unit of axis `k` does not fit, or when a chunk's rows of partial sums
+/// (`count_a * p_total`) would not fit `limit`.
+///
+/// At level 0 (whole slices of the outermost axis, as many as fit) a chunk's length follows
+/// its own start's skew; below it every range along axis `k` has the same length, so every
+/// alpha element meets the same sequence of chunk shapes and so has the same partial slots.
+/// `block: None` (the forward kernel) writes no partial sums, so nothing bounds them.
+fn chunks_at(
+    axes: &[Axis],
+    k: usize,
+    limit: usize,
+    block: Option<usize>,
+) -> Option<(Vec<ReduceChunk>, usize)> {
+    let partials = block.is_some();
+    let block = block.unwrap_or(usize::MAX);
+    let rank = axes.len();
+    let mut xstrides = vec![0; rank];
+    let mut astrides = vec![0; rank];
+    let (mut s, mut a) = (1, 1);
+    for j in (0..rank).rev() {
+        xstrides[j] = s;
+        s *= axes[j].size;
+        if axes[j].kept {
+            astrides[j] = a;
+            a *= axes[j].size;
+        }
+    }
+    let sub: usize = axes[k + 1..].iter().map(|a| a.size).product();
+    if sub + ALIGN_ELEMS > limit {
+        return None;
+    }
+    let inner = |len: usize, kept: bool| -> Vec<(usize, usize)> {
+        let mut v: Vec<(usize, usize)> = std::iter::once((len, k))
+            .chain((k + 1..rank).map(|j| (axes[j].size, j)))
+            .filter(|&(_, j)| axes[j].kept == kept)
+            .map(|(size, j)| (size, xstrides[j]))
+            .collect();
+        if v.is_empty() {
+            v.push((1, 0));
+        }
+        v
+    };
+    let inner_kept: usize = inner(1, true).iter().map(|a| a.0).product();
+    let inner_red: usize = axes[k + 1..]
+        .iter()
+        .filter(|a| !a.kept)
+        .map(|a| a.size)
+        .product();
+    let prefix: usize = axes[..k].iter().map(|a| a.size).product();
+    let size_k = axes[k].size;
+    // Ranges along axis k below level 0: one length for all, leaving room for any skew.
+    let uniform = (limit - (ALIGN_ELEMS - 1)) / sub;
+    let (uniform, p_per_prefix) = if axes[k].kept {
+        // Every range of a kept axis k shares the partial slots of its reduced prefix.
+        let p = inner_red.div_ceil(block).max(1);
+        let red_prefix: usize = axes[..k]
+            .iter()
+            .filter(|a| !a.kept)
+            .map(|a| a.size)
+            .product();
+        match partials {
+            true => (uniform.min(limit / (inner_kept * p * red_prefix).max(1)), p),
+            false => (uniform, p),
+        }
+    } else {
+        let mut p = 0;
+        let mut start = 0;
+        while start < size_k {
+            let len = uniform.min(size_k - start);
+            p += (len * inner_red).div_ceil(block).max(1);
+            start += len;
+        }
+        (uniform, p)
+    };
+    if uniform == 0 {
+        return None;
+    }
+    let mut chunks = Vec::new();
+    let mut p_total = 0;
+    for t in 0..prefix {
+        // The prefix tuple's digits, innermost last.
+        let (mut rest, mut x_off, mut a_off, mut red_index, mut red_scale) = (t, 0, 0, 0, 1);
+        for j in (0..k).rev() {
+            let d = rest % axes[j].size;
+            rest /= axes[j].size;
+            x_off += d * xstrides[j];
+            if axes[j].kept {
+                a_off += d * astrides[j];
+            } else {
+                red_index += d * red_scale;
+                red_scale *= axes[j].size;
+            }
+        }
+        let mut start = 0;
+        let mut p_cum = 0;
+        while start < size_k {
+            let elem_start = x_off + start * xstrides[k];
+            let bind_start = elem_start / ALIGN_ELEMS * ALIGN_ELEMS;
+            let skew = elem_start - bind_start;
+            let len = match k {
+                0 => ((limit - skew) / sub).max(1),
+                _ => uniform,
+            }
+            .min(size_k - start);
+            let kept = inner(len, true);
+            let red = inner(len, false);
+            let n: usize = red.iter().map(|r| r.0).product();
+            let blocks = n.div_ceil(block).max(1);
+            let p_offset = red_index * p_per_prefix + if axes[k].kept { 0 } else { p_cum };
+            let count_a = kept.iter().map(|a| a.0).product::<usize>();
+            chunks.push(ReduceChunk {
+                elem_start,
+                bind_start,
+                bind_len: skew + len * sub,
+                skew,
+                a_first: a_off + if axes[k].kept { start * astrides[k] } else { 0 },
+                count_a,
+                kept,
+                red,
+                n,
+                blocks,
+                p_offset,
+            });
+            if !axes[k].kept {
+                p_cum += blocks;
+            }
+            start += len;
+        }
+        if k == 0 {
+            p_total = p_cum;
+        }
+    }
+    if k > 0 {
+        p_total = red_scale_total(axes, k) * p_per_prefix;
+    }
+    if partials && chunks.iter().any(|c| c.count_a * p_total > limit) {
+        return None;
+    }
+    Some((chunks, p_total))
+}
+
+/// Index tuples of the reduced axes before level `k`.
+fn red_scale_total(axes: &[Axis], k: usize) -> usize {
+    axes[..k]
+        .iter()
+        .filter(|a| !a.kept)
+        .map(|a| a.size)
+        .product()
 }
 
 /// What one dalpha reduction needs besides its inputs: the plan and the partial-sum
@@ -189,28 +360,17 @@ impl PReLU {
     }
 
     /// The reduction plan for `x_shape`: canonical axes, chunks, passes and depth.
+    ///
+    /// x is cut at the outermost level whose chunks fit a binding (whole slices of the
+    /// outermost axis while one fits, else ranges inside a slice, see [`chunks_at`]); the
+    /// first pass writes `[count_a][p_total]` partial sums, each chunk its own slots, and the
+    /// later passes reduce rows of them by 1024, as many rows per dispatch as fit a binding.
     pub(super) fn reduce_plan(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<ReducePlan> {
         let built = self.built()?;
         let n: usize = x_shape.iter().product();
         Self::check_u32("x", n)?;
         let axes = canonical(x_shape, &built.alpha_shape);
         let count_a = built.alpha.len();
-        // x strides of the canonical axes.
-        let mut strides = vec![0; axes.len()];
-        let mut s = 1;
-        for k in (0..axes.len()).rev() {
-            strides[k] = s;
-            s *= axes[k].size;
-        }
-        let kept: Vec<(usize, usize)> = (0..axes.len())
-            .filter(|&k| axes[k].kept)
-            .map(|k| (axes[k].size, strides[k]))
-            .collect();
-        let red: Vec<(usize, usize)> = (0..axes.len())
-            .filter(|&k| !axes[k].kept)
-            .map(|k| (axes[k].size, strides[k]))
-            .collect();
-        debug_assert!(kept.len() <= 4 && red.len() <= 4);
         let group_a = match axes.last() {
             Some(a) if a.kept => {
                 let g = a.size.min(MAX_GROUP_A);
@@ -220,61 +380,62 @@ impl PReLU {
         };
         let lanes = WORKGROUP_SIZE as usize / group_a;
         let block = lanes * TERMS_PER_INVOCATION;
-        let outer = axes[0].size;
-        let slice = n.checked_div(outer).unwrap_or(0);
-        let inner_red: usize = red[1..].iter().map(|r| r.0).product();
         let limit = binding_elems(gpu);
-        if slice + ALIGN_ELEMS > limit {
-            return Err(Error::TooLarge {
-                what: "x (one slice of the outermost reduced axes must fit a storage binding)",
-                bytes: slice as u64 * 4,
+        let (chunks, p_total) = (0..axes.len())
+            .find_map(|k| chunks_at(&axes, k, limit, Some(block)))
+            .ok_or(Error::TooLarge {
+                what: "dalpha partial sums (one chunk's rows must fit a storage binding)",
+                bytes: n as u64 * 4,
                 max: limit as u64 * 4,
-            });
-        }
-        let mut chunks = Vec::new();
-        let mut p_total = 0;
-        let mut start = 0;
-        let mut depth1 = 0;
-        while start < outer {
-            let elem_start = start * slice;
-            let bind_start = elem_start / ALIGN_ELEMS * ALIGN_ELEMS;
-            let skew = elem_start - bind_start;
-            let outer_len = ((limit - skew) / slice.max(1)).min(outer - start).max(1);
-            let r_chunk = outer_len * inner_red;
-            let blocks = r_chunk.div_ceil(block).max(1);
-            depth1 = depth1.max(pass_depth(r_chunk.min(block), lanes));
-            chunks.push(ReduceChunk {
-                outer_len,
-                bind_start,
-                bind_len: skew + outer_len * slice,
-                skew,
-                blocks,
-                p_offset: p_total,
-            });
-            p_total += blocks;
-            start += outer_len;
-        }
+            })?;
+        let depth1 = chunks
+            .iter()
+            .map(|c| pass_depth(c.n.min(block), lanes))
+            .max()
+            .unwrap_or(0);
         let mut passes = Vec::new();
         let mut depth = depth1;
         let mut p = p_total;
         let full_block = WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION;
         while p > 1 {
-            passes.push(p);
+            // p <= limit: one chunk's rows of the first pass's output fit.
+            passes.push(PartialsPass {
+                p,
+                rows: (limit / p).clamp(1, count_a.max(1)),
+            });
             depth += pass_depth(p.min(full_block), WORKGROUP_SIZE as usize);
             p = p.div_ceil(full_block);
         }
         Self::check_u32("dalpha partials", count_a * p_total)?;
+        let inner_kept4 = Lanes::for_shape(&axes) == Lanes::KeptVec4
+            && chunks
+                .iter()
+                .all(|c| c.skew % 4 == 0 && c.a_first % 4 == 0 && c.count_a % 4 == 0);
         Ok(ReducePlan {
             count_a,
-            kept,
-            red,
             group_a,
             chunks,
             p_total,
             passes,
             depth,
-            inner_kept4: Lanes::for_shape(&axes) == Lanes::KeptVec4,
+            inner_kept4,
         })
+    }
+
+    /// Chunks of x for the forward kernel when alpha does not fit one binding: the first
+    /// level of [`chunks_at`] that fits (each chunk's alpha range is at most its length).
+    pub(super) fn forward_chunks(&self, gpu: &Gpu, x_shape: &[usize]) -> Result<Vec<ReduceChunk>> {
+        let built = self.built()?;
+        let axes = canonical(x_shape, &built.alpha_shape);
+        let limit = binding_elems(gpu);
+        (0..axes.len())
+            .find_map(|k| chunks_at(&axes, k, limit, None))
+            .map(|(chunks, _)| chunks)
+            .ok_or(Error::TooLarge {
+                what: "x (one element's chunk must fit a storage binding)",
+                bytes: x_shape.iter().product::<usize>() as u64 * 4,
+                max: limit as u64 * 4,
+            })
     }
 
     /// The plan and partial-sum buffers of the dalpha reduction for inputs of `x_shape`.
@@ -283,7 +444,8 @@ impl PReLU {
         let plan = self.reduce_plan(gpu, x_shape)?;
         // Pass i reads slot i - 1 and writes slot i: distinct buffers, shared with other ops.
         let mut partials = Vec::new();
-        for (slot, &p) in plan.passes.iter().enumerate() {
+        for (slot, pass) in plan.passes.iter().enumerate() {
+            let p = pass.p;
             let shape = [plan.count_a, p];
             let buffer = gpu.scratch(slot, (plan.count_a * p) as u64 * 4)?;
             partials.push(Tensor::scratch(gpu, buffer, &shape));
@@ -328,7 +490,7 @@ impl PReLU {
                 let later: u64 = plan
                     .passes
                     .iter()
-                    .map(|&p| p as u64 + (p as u64).div_ceil(full_block))
+                    .map(|pass| pass.p as u64 + (pass.p as u64).div_ceil(full_block))
                     .sum();
                 let reductions = count_a * (plan.p_total as u64 + later - 1) * F32 + count_a * e;
                 crate::Traffic {
@@ -347,6 +509,60 @@ mod tests {
 
     fn lanes(x_shape: &[usize], alpha_shape: &[usize]) -> Lanes {
         Lanes::for_shape(&canonical(x_shape, alpha_shape))
+    }
+
+    /// Canonical axes of `x_shape` with alpha kept where `kept` says (the batch axis never).
+    fn axes_of(x_shape: &[usize], kept: &[bool]) -> Vec<Axis> {
+        let alpha: Vec<usize> = x_shape[1..]
+            .iter()
+            .zip(kept)
+            .map(|(&s, &k)| if k { s } else { 1 })
+            .collect();
+        canonical(x_shape, &alpha)
+    }
+
+    #[test]
+    fn chunks_inside_slices_cover_x_once_and_give_every_alpha_element_every_slot_once() {
+        let limit = 192;
+        let block = 16;
+        for (shape, kept) in [
+            (vec![2, 700], vec![true]),
+            (vec![2, 3, 500], vec![true, false]),
+            (vec![3, 2, 130, 4], vec![true, true, true]),
+            (vec![2, 2, 3, 97], vec![false, true, true]),
+            (vec![3, 50, 13], vec![true, false]),
+            (vec![40, 7, 13], vec![true, true]),
+        ] {
+            let axes = axes_of(&shape, &kept);
+            let k = (0..axes.len())
+                .find(|&k| chunks_at(&axes, k, limit, Some(block)).is_some())
+                .unwrap();
+            let (chunks, p_total) = chunks_at(&axes, k, limit, Some(block)).unwrap();
+            let n: usize = shape.iter().product();
+            let count_a: usize = axes.iter().filter(|a| a.kept).map(|a| a.size).product();
+            let mut seen_x = vec![0u8; n];
+            let mut slots = vec![0u32; count_a * p_total];
+            for c in &chunks {
+                assert!(c.bind_len <= limit && c.bind_start + c.skew == c.elem_start);
+                for x in &mut seen_x[c.elem_start..c.elem_start + c.bind_len - c.skew] {
+                    *x += 1;
+                }
+                assert_eq!(c.n * c.count_a, c.bind_len - c.skew, "{shape:?}");
+                assert!(c.count_a * p_total <= limit);
+                for a in c.a_first..c.a_first + c.count_a {
+                    for b in 0..c.blocks {
+                        slots[a * p_total + c.p_offset + b] += 1;
+                    }
+                }
+            }
+            assert!(seen_x.iter().all(|&v| v == 1), "{shape:?}: x covered once");
+            // Every slot of every alpha element's row written exactly once (the later passes
+            // read them all).
+            assert!(slots.iter().all(|&v| v == 1), "{shape:?}: slots {slots:?}");
+            if shape != [40, 7, 13] {
+                assert!(k > 0, "{shape:?} needs a chunk inside a slice");
+            }
+        }
     }
 
     #[test]

@@ -295,6 +295,71 @@ fn prelu_matches_the_reference_on_views_into_and_in_place() {
 }
 
 #[test]
+fn prelu_chunked_inside_slices_matches_the_reference_on_views_and_in_place() {
+    let gpu = require_gpu!();
+    // A 1024-byte binding: every slice below (and alpha, for [2, 300] and [2, 130, 4]) is
+    // cut into several chunks, each bound from its own aligned start around a view's offset.
+    let gpu = &gpu.with_limits_override(wgpu_activations::LimitsOverride {
+        max_binding_bytes: Some(1024),
+        ..Default::default()
+    });
+    for (shape, shared) in [
+        (vec![2, 300], None),
+        (vec![2, 130, 4], None),
+        (vec![2, 3, 301], Some(vec![2])),
+        (vec![2, 5, 7, 12], Some(vec![1, 2])),
+    ] {
+        let n: usize = shape.iter().product();
+        let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, shared).unwrap();
+        layer.build(gpu, &shape).unwrap();
+        let alpha_shape = layer.alpha_shape().unwrap().to_vec();
+        let count_a: usize = alpha_shape.iter().product();
+        let alpha: Vec<f32> = (0..count_a).map(|c| 0.01 * (c % 50) as f32 - 0.2).collect();
+        layer.set_alpha(gpu, &alpha).unwrap();
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) / 4.0).collect();
+        let dy: Vec<f32> = (0..n).map(|i| ((i * 5 % 17) as f32 - 8.0) / 3.0).collect();
+        let y_ref = prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
+        let g = prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
+        for offset in OFFSETS {
+            let what = format!("{shape:?} offset {offset}");
+            let mut batch = Batch::new(gpu);
+            let xv = view(gpu, offset, &x, &shape);
+            let yv = view(gpu, offset + 1, &vec![0.0; n], &shape);
+            let in_place = view(gpu, offset, &x, &shape);
+            let dyv = view(gpu, offset, &dy, &shape);
+            let dxv = view(gpu, offset + 2, &vec![0.0; n], &shape);
+            let dalpha = view(gpu, offset + 3, &vec![SENTINEL; count_a], &alpha_shape);
+            let dy_in_place = view(gpu, offset, &dy, &shape);
+            let dalpha2 = view(gpu, offset, &vec![SENTINEL; count_a], &alpha_shape);
+            layer.record_forward(&mut batch, &xv, &yv).unwrap();
+            layer
+                .record_forward_in_place(&mut batch, &in_place)
+                .unwrap();
+            layer
+                .record_backward(&mut batch, &xv, &dyv, &dxv, &dalpha)
+                .unwrap();
+            layer
+                .record_backward_in_place(&mut batch, &xv, &dy_in_place, &dalpha2)
+                .unwrap();
+            gpu.wait(batch.submit().unwrap()).unwrap();
+            assert_eq!(yv.to_vec(gpu).unwrap(), y_ref, "{what} y");
+            assert_eq!(in_place.to_vec(gpu).unwrap(), y_ref, "{what} y in place");
+            assert_eq!(dxv.to_vec(gpu).unwrap(), g.dx, "{what} dx");
+            assert_eq!(dy_in_place.to_vec(gpu).unwrap(), g.dx, "{what} dx in place");
+            let depth = layer.dalpha_tree_depth(gpu, &shape).unwrap();
+            let bounds = wgact::check::prelu::dalpha_bounds(depth, &g.dalpha_abs_sum, n);
+            for d in [&dalpha, &dalpha2] {
+                wgact::check::prelu::check_dalpha(&d.to_vec(gpu).unwrap(), &g.dalpha, &bounds)
+                    .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+            }
+            for t in [&yv, &in_place, &dxv, &dy_in_place, &dalpha, &dalpha2] {
+                assert_untouched_around(gpu, t, &what);
+            }
+        }
+    }
+}
+
+#[test]
 fn a_batch_encoded_twice_runs_its_ops_twice() {
     let gpu = require_gpu!();
     let layer = LeakyReLU::new(0.5).unwrap();

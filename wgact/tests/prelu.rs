@@ -217,6 +217,102 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
 }
 
 #[test]
+fn slices_and_alphas_past_one_binding_are_chunked_inside_the_slice() {
+    let gpu = require_gpu!();
+    // A binding of 1024 bytes holds fewer elements than one slice of the outermost axis
+    // (and, for most shapes, than alpha): x is cut inside slices, at the first canonical
+    // level that fits, along a kept axis ([N, C] and NHWC with C past a binding), a reduced
+    // one (NCHW with H * W past a binding) or with a further prefix fixed; alpha and the
+    // partial sums' rows are bound per chunk. Odd sizes, vec4-friendly ones, 2-D grids.
+    for (shape, axes) in [
+        (vec![2, 700], None),
+        (vec![3, 301], None),
+        (vec![2, 5, 300], Some(vec![1])),
+        (vec![3, 2, 6, 44], Some(vec![1, 2])),
+        (vec![3, 50, 13], Some(vec![2])),
+        (vec![2, 3, 500], Some(vec![2])),
+        (vec![2, 3, 257, 3], Some(vec![2])),
+        (vec![3, 2, 130, 4], None),
+        (vec![1, 1000], Some(vec![1])),
+        (vec![2, 2, 3, 97], Some(vec![1])),
+    ] {
+        for (binding, groups) in [(1024, None), (1024, Some(12)), (2048, None)] {
+            let gpu = &gpu.with_limits_override(LimitsOverride {
+                max_binding_bytes: Some(binding),
+                max_groups_per_dim: groups,
+                ..LimitsOverride::default()
+            });
+            let mut l = layer(axes.clone());
+            l.build(gpu, &shape).unwrap();
+            let alpha_shape = l.alpha_shape().unwrap().to_vec();
+            let n: usize = shape.iter().product();
+            let (x, dy, alpha) = check_inputs(n, alpha_shape.iter().product(), 13);
+            let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
+            let what = format!("{shape:?} {axes:?} binding {binding} groups {groups:?}");
+            let xf: Vec<f32> = x
+                .iter()
+                .map(|&v| wgact::compare::flush_denormal(v))
+                .collect();
+            let y_ref = reference::prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
+            let y_alt = reference::prelu_forward(&xf, &shape, &alpha, &alpha_shape).unwrap();
+            exact_or_flushed(&y, &y_ref, &y_alt).unwrap_or_else(|m| panic!("{what} y: {m}"));
+            let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
+            let g_alt = reference::prelu_backward(&xf, &dy, &shape, &alpha, &alpha_shape).unwrap();
+            exact_or_flushed(&dx, &g.dx, &g_alt.dx).unwrap_or_else(|m| panic!("{what} dx: {m}"));
+            let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
+            check_dalpha(
+                &dalpha,
+                &g.dalpha,
+                &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
+            )
+            .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+            let again = run(gpu, &mut l, &shape, &x, &dy, &alpha).2;
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&dalpha),
+                bits(&again),
+                "{what}: dalpha bits across runs"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tensor_past_128_mib_with_one_slice_past_a_binding_runs_for_real() {
+    let gpu = require_gpu!();
+    // NCHW-like [1, 3, 11 Mi], one alpha per channel: 132 MiB, one slice of the batch axis
+    // past a 128 MiB binding, so x is cut between channels (2 + 1), on the device's own
+    // buffers when its limits allow them.
+    let shape = [1, 3, 11 << 20];
+    let n: usize = shape.iter().product();
+    if gpu.device().limits().max_buffer_size < (n as u64) * 4 {
+        eprintln!("skipped: max_buffer_size below 132 MiB");
+        return;
+    }
+    let gpu = &gpu.with_limits_override(LimitsOverride {
+        max_binding_bytes: Some(128 << 20),
+        ..LimitsOverride::default()
+    });
+    let mut l = layer(Some(vec![2]));
+    l.build(gpu, &shape).unwrap();
+    let x: Vec<f32> = (0..n).map(|i| (i % 17) as f32 - 8.0).collect();
+    let dy: Vec<f32> = (0..n).map(|i| ((i % 5) as f32 - 2.0) * 0.125).collect();
+    let alpha = [0.25, -0.5, 2.0];
+    let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
+    let y_ref = reference::prelu_forward(&x, &shape, &alpha, &[3, 1]).unwrap();
+    assert!(y == y_ref, "y");
+    let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &[3, 1]).unwrap();
+    assert!(dx == g.dx, "dx");
+    let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
+    check_dalpha(
+        &dalpha,
+        &g.dalpha,
+        &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
+    )
+    .unwrap();
+}
+
+#[test]
 fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
     let gpu = require_gpu!();
     // Innermost kept axes of 64 or more, 32 to 63 and 16 to 31 alpha elements give 4, 8 and
