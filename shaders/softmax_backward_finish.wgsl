@@ -1,4 +1,4 @@
-// Softmax backward, long rows, pass 2 of 2: each workgroup adds up the `chunks` partial sums
+// Softmax backward, long rows, pass 2 of 2: each workgroup adds up the `row_chunks` partial sums
 // of its rows, then writes dx = (dy - sum) * y for its own chunk (0 at masked positions).
 //
 // Binding contract (declared by src/softmax/kernels.rs):
@@ -12,8 +12,8 @@ fn backward_finish(ids: Ids) {
     let ln = lane_of(ids);
     var sum = 0.0;
     if (ln.valid) {
-        for (var c = ln.j; c < params.chunks; c += params.lanes) {
-            sum += ld_partials(ln.row * params.chunks + c).x;
+        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+            sum += ld_partials(ln.row * params.row_chunks + c).x;
         }
     }
     let total = reduce_sum(ln, sum);

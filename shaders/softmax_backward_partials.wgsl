@@ -1,5 +1,5 @@
 // Softmax backward, long rows, pass 1 of 2: each workgroup sums dy * y over one chunk of
-// `slots` rows (kept positions only) into partials[row * chunks + chunk].x.
+// `slots` rows (kept positions only) into partials[partial_index].x.
 //
 // Binding contract (declared by src/softmax/kernels.rs):
 //   @binding(0) params  uniform SoftmaxParams
@@ -22,6 +22,6 @@ fn backward_partials(ids: Ids) {
     }
     let total = reduce_sum(ln, sum);
     if (ln.valid && ln.j == 0u) {
-        st_partials(ln.row * params.chunks + ln.chunk, vec4<f32>(total, 0.0, 0.0, 0.0));
+        st_partials(partial_index(ln), vec4<f32>(total, 0.0, 0.0, 0.0));
     }
 }

@@ -19,16 +19,20 @@
 // neighbouring invocations read neighbouring inner indices: coalesced without a transpose.
 
 struct SoftmaxParams {
-    rows: u32,       // rows in this slice (outer_in_slice * inner)
-    len: u32,        // length of the softmax axis
-    inner: u32,      // product of the dimensions after the axis
-    base: u32,       // element offset of the slice inside the bindings
+    rows: u32,       // rows in this group (outers * inner_count)
+    len: u32,        // axis positions in this piece (the whole axis unless a row spans bindings)
+    inner: u32,      // product of the dimensions after the axis: the stride along the axis
+    base: u32,       // element of (first row, first position of the piece) inside the bindings
     lanes: u32,      // invocations per row (power of two)
     slots: u32,      // rows per workgroup (WG / lanes)
     strided: u32,    // 1 when inner > 1 (rows interleaved), else 0
     chunk_len: u32,  // long rows: elements of one chunk (a multiple of lanes)
-    chunks: u32,     // long rows: chunks per row; 1 for the register kernels
+    chunks: u32,     // long rows: chunks of this piece (the grid); 1 for the register kernels
     groups_x: u32,   // workgroups along x of the (possibly 2-D) grid
+    outer_stride: u32, // len * inner of the whole tensor: distance between outer indices
+    inner_count: u32,  // inner indices per outer index in this group (rows = outers * this)
+    chunk_base: u32,   // long rows: the row's chunk number of this piece's first chunk
+    row_chunks: u32,   // long rows: chunks of a whole row (all pieces); partials per row
     _pad0: u32,
     _pad1: u32,
     off: array<vec4<u32>, 2>, // element offsets of the bound arrays (see src/kernel.rs)
@@ -99,7 +103,7 @@ struct Lane {
     head: u32,   // local index of lane 0 of this row
     step: u32,   // local-index distance between neighbouring lanes of a row
     row: u32,    // row within the slice (may be >= params.rows: padding)
-    chunk: u32,  // chunk of the row (long rows), else 0
+    chunk: u32,  // chunk of this piece (long rows), else 0
     valid: bool, // row < params.rows
     first: u32,  // element index of the row's first element
     sg_lane: u32, // subgroup_invocation_id (subgroup reductions; 0 in the tree variant)
@@ -127,17 +131,22 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
     }
     ln.chunk = chunk;
     ln.valid = ln.row < params.rows;
-    let outer = ln.row / params.inner;
-    let inner = ln.row % params.inner;
-    ln.first = params.base + outer * params.len * params.inner + inner;
+    let outer = ln.row / params.inner_count;
+    let inner = ln.row % params.inner_count;
+    ln.first = params.base + outer * params.outer_stride + inner;
     ln.sg_lane = sg_lane;
     ln.sg_size = sg_size;
     return ln;
 }
 
-// Element index of position k along the axis.
+// Element index of position k (counted from the piece's first) along the axis.
 fn elem(ln: Lane, k: u32) -> u32 {
     return ln.first + k * params.inner;
+}
+
+// Index of this lane's chunk among the partials: rows after rows, a row's chunks in order.
+fn partial_index(ln: Lane) -> u32 {
+    return ln.row * params.row_chunks + params.chunk_base + ln.chunk;
 }
 
 // Results of the reductions.

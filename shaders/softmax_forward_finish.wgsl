@@ -1,4 +1,4 @@
-// Softmax forward, long rows, pass 2 of 2: each workgroup combines all `chunks` partial pairs
+// Softmax forward, long rows, pass 2 of 2: each workgroup combines all `row_chunks` partial pairs
 // of its rows (lanes loop over them, then a tree), then writes y for its own chunk:
 // y = exp(x - max) * (1 / sum), or the special-row values.
 //
@@ -14,8 +14,8 @@ fn forward_finish(ids: Ids) {
     var pair = vec2<f32>(neg_inf(), 0.0);
     var flags = 0u;
     if (ln.valid) {
-        for (var c = ln.j; c < params.chunks; c += params.lanes) {
-            let p = ld_partials(ln.row * params.chunks + c);
+        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+            let p = ld_partials(ln.row * params.row_chunks + c);
             pair = combine_pairs(pair, p.xy);
             flags |= bitcast<u32>(p.z);
         }

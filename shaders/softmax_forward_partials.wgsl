@@ -1,6 +1,6 @@
 // Softmax forward, long rows, pass 1 of 2: each workgroup reduces one chunk of
 // `chunk_len` elements of `slots` rows to an online-softmax pair (max, sum of exp(x - max))
-// plus the row flags, written to partials[row * chunks + chunk] = (max, sum, flags bits, 0).
+// plus the row flags, written to partials[partial_index] = (max, sum, flags bits, 0).
 // Every element is read once; lanes loop over the chunk with stride `lanes`.
 //
 // Binding contract (declared by src/softmax/kernels.rs):
@@ -31,7 +31,7 @@ fn forward_partials(ids: Ids) {
     }
     let r = reduce_pairs(ln, pair, flags);
     if (ln.valid && ln.j == 0u) {
-        st_partials(ln.row * params.chunks + ln.chunk,
+        st_partials(partial_index(ln),
             vec4<f32>(r.pair.x, r.pair.y, bitcast<f32>(r.flags), 0.0));
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::elementwise::Elementwise;
 use crate::error::Result;
-use crate::softmax::plan::{axis_view, strategy, Strategy};
+use crate::softmax::plan::{axis_view, plan, resident_tail, Strategy};
 use crate::softmax::Softmax;
 use crate::{DType, Direction};
 
@@ -57,12 +57,16 @@ impl Elementwise {
 
 impl Softmax {
     /// The traffic of one direction on a tensor of `shape` and `dtype` (plus a mask of the
-    /// same dtype read when `masked`). Rows up to 4096: one pass, x (y and dy) read once. Longer rows: a partials
-    /// pass reads the row, the finishing pass reads it again with every partial of its row
-    /// (one 16-byte f32 partial per chunk of the row), then writes.
+    /// same dtype read when `masked`; partial sums are f32 whatever the dtype), from the plan a call makes with WebGPU's default 128 MiB bindings (256-byte aligned).
+    /// Rows up to 4096: one pass, x (y and dy) read once. Longer rows, and rows spanning
+    /// bindings: a partials pass reads the row (one 16-byte partial written per chunk), the
+    /// finishing pass reads it again, each of its workgroups reading all partials of its row,
+    /// and writes; where the finish is resident (many rows: see `plan::resident_tail`) the
+    /// row's tail is read only by the finish, once, and each row's partials once.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidRank`], [`crate::Error::AxisOutOfRange`].
+    /// [`crate::Error::InvalidRank`], [`crate::Error::AxisOutOfRange`],
+    /// [`crate::Error::TooLarge`] as a call would.
     pub fn traffic(
         &self,
         shape: &[usize],
@@ -70,6 +74,8 @@ impl Softmax {
         masked: bool,
         dtype: DType,
     ) -> Result<Traffic> {
+        const BINDING: usize = 128 << 20;
+        const ALIGN: usize = 256 / F32 as usize;
         let view = axis_view(shape, self.axis())?;
         let n = shape.iter().product::<usize>() as u64;
         let reads = match direction {
@@ -78,20 +84,60 @@ impl Softmax {
         } + masked as u64;
         let e = elem(dtype);
         let ideal_bytes = (reads + 1) * n * e;
-        let design_bytes = match strategy(view.len, view.inner) {
-            Strategy::Registers { .. } => ideal_bytes,
-            Strategy::Long { chunks, .. } => {
-                let rows = (view.outer * view.inner) as u64;
-                let chunks = chunks as u64;
+        let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
+        let chunk_len = plan.strategy.chunk_len() as u64;
+        let mut design_bytes = 0;
+        for group in &plan.groups {
+            let rows = group.rows() as u64;
+            let elems = rows * view.len as u64;
+            let Strategy::Long { .. } = plan.strategy else {
+                design_bytes += (reads + 1) * elems * e;
+                continue;
+            };
+            let tail = resident_tail(plan.strategy, group, direction) as u64;
+            let chunks = group.row_chunks as u64;
+            if tail == 0 {
                 // Each chunk's workgroup of the finishing pass reads all partials of its row.
                 let partials = rows * chunks * 16 * (1 + chunks);
-                (2 * reads + 1) * n * e + partials
+                design_bytes += (2 * reads + 1) * elems * e + partials;
+            } else {
+                let reduced = (chunks - tail) * chunk_len;
+                let twice = rows * reduced;
+                design_bytes += (reads * (elems + twice) + elems) * e + rows * (chunks - tail) * 32;
             }
-        };
+        }
         Ok(Traffic {
             dtype,
             ideal_bytes,
             design_bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_long_rows_move_at_most_one_and_a_half_times_the_ideal_bytes() {
+        let layer = Softmax::default();
+        for dir in [Direction::Forward, Direction::Backward] {
+            let t = layer
+                .traffic(&[128, 32768], dir, false, DType::F32)
+                .unwrap();
+            assert!(t.ratio() <= 1.5, "{dir:?} {}", t.ratio());
+            // A few rows finish per chunk: every chunk read twice.
+            let few = layer.traffic(&[2, 32768], dir, false, DType::F32).unwrap();
+            let reads = if dir == Direction::Forward { 1 } else { 2 };
+            assert!(few.ratio() > (2.0 * reads as f64 + 1.0) / (reads as f64 + 1.0));
+            // Rows up to 4096: one pass.
+            assert_eq!(
+                layer
+                    .traffic(&[128, 4096], dir, true, DType::F32)
+                    .unwrap()
+                    .ratio(),
+                1.0
+            );
+        }
     }
 }

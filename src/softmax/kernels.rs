@@ -10,7 +10,7 @@
 
 use crate::batch::Batch;
 use crate::direction::Direction;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
@@ -136,9 +136,9 @@ impl SoftmaxKernelKey {
         let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store));
         if self.in_place {
             arrays = match self.kernel {
-                SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => {
-                    arrays.in_place("x", "y")
-                }
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
             };
         }
@@ -165,19 +165,23 @@ pub(crate) enum SoftmaxEntry {
     ForwardRows,
     ForwardPartials,
     ForwardFinish,
+    ForwardFinishResident,
     BackwardRows,
     BackwardPartials,
     BackwardFinish,
+    BackwardFinishResident,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 6] = [
+    pub(crate) const ALL: [SoftmaxEntry; 8] = [
         SoftmaxEntry::ForwardRows,
         SoftmaxEntry::ForwardPartials,
         SoftmaxEntry::ForwardFinish,
+        SoftmaxEntry::ForwardFinishResident,
         SoftmaxEntry::BackwardRows,
         SoftmaxEntry::BackwardPartials,
         SoftmaxEntry::BackwardFinish,
+        SoftmaxEntry::BackwardFinishResident,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
@@ -185,9 +189,11 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardRows => "forward_rows",
             SoftmaxEntry::ForwardPartials => "forward_partials",
             SoftmaxEntry::ForwardFinish => "forward_finish",
+            SoftmaxEntry::ForwardFinishResident => "forward_finish_resident",
             SoftmaxEntry::BackwardRows => "backward_rows",
             SoftmaxEntry::BackwardPartials => "backward_partials",
             SoftmaxEntry::BackwardFinish => "backward_finish",
+            SoftmaxEntry::BackwardFinishResident => "backward_finish_resident",
         }
     }
 
@@ -200,12 +206,18 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardFinish => {
                 include_str!("../../shaders/softmax_forward_finish.wgsl")
             }
+            SoftmaxEntry::ForwardFinishResident => {
+                include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
+            }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
             SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
             SoftmaxEntry::BackwardFinish => {
                 include_str!("../../shaders/softmax_backward_finish.wgsl")
+            }
+            SoftmaxEntry::BackwardFinishResident => {
+                include_str!("../../shaders/softmax_backward_finish_resident.wgsl")
             }
         }
     }
@@ -227,7 +239,8 @@ impl SoftmaxEntry {
         let mut arrays = match self {
             SoftmaxEntry::ForwardRows
             | SoftmaxEntry::ForwardPartials
-            | SoftmaxEntry::ForwardFinish => {
+            | SoftmaxEntry::ForwardFinish
+            | SoftmaxEntry::ForwardFinishResident => {
                 vec![read("x")]
             }
             _ => vec![read("y"), read("dy")],
@@ -237,13 +250,20 @@ impl SoftmaxEntry {
         }
         if matches!(
             self,
-            SoftmaxEntry::ForwardFinish | SoftmaxEntry::BackwardFinish
+            SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::BackwardFinish
+                | SoftmaxEntry::ForwardFinishResident
+                | SoftmaxEntry::BackwardFinishResident
         ) {
             arrays.push(Array::read("partials", V));
         }
         arrays.push(match self {
-            SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardFinish => write("y"),
-            SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardFinish => write("dx"),
+            SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardFinish
+            | SoftmaxEntry::ForwardFinishResident => write("y"),
+            SoftmaxEntry::BackwardRows
+            | SoftmaxEntry::BackwardFinish
+            | SoftmaxEntry::BackwardFinishResident => write("dx"),
             SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
                 Array::write("partials", V)
             }
@@ -301,6 +321,10 @@ struct SoftmaxParams {
     chunk_len: u32,
     chunks: u32,
     groups_x: u32,
+    outer_stride: u32,
+    inner_count: u32,
+    chunk_base: u32,
+    row_chunks: u32,
     _pad: [u32; 2],
 }
 
@@ -323,12 +347,13 @@ pub(crate) fn record(
         return Ok(());
     }
     let masked = mask.is_some();
-    let strategy = plan::strategy(view.len, view.inner);
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
     // Room below each binding for a view's offset remainder.
     let max_elems = gpu.chunk_elems();
     let max_groups = gpu.max_groups_per_dim();
-    let slices = plan::slices(view, max_elems, align_elems)?;
+    let max_partials = (gpu.max_binding_bytes() / 16) as usize;
+    let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
+    let strategy = plan.strategy;
 
     let (first, second) = match (pass, strategy) {
         (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
@@ -366,74 +391,107 @@ pub(crate) fn record(
     };
     let first_kernel = load(first)?;
     let second_kernel = second.map(load).transpose()?;
-
-    let max_rows = slices
+    let resident_kernel = match pass {
+        Direction::Forward => SoftmaxEntry::ForwardFinishResident,
+        Direction::Backward => SoftmaxEntry::BackwardFinishResident,
+    };
+    let resident_kernel = if plan
+        .groups
         .iter()
-        .map(|s| (s.outer_end - s.outer_start) * view.inner)
-        .max()
-        .unwrap_or(0);
+        .any(|g| plan::resident_tail(strategy, g, pass) > 0)
+    {
+        Some(load(resident_kernel)?)
+    } else {
+        None
+    };
+
+    // One scratch binding of partials, reused group after group (the plan keeps each group's
+    // within one binding).
     let partials = match strategy {
-        Strategy::Long { chunks, .. } => {
-            let bytes = max_rows as u64 * chunks as u64 * 16;
-            if bytes > gpu.max_binding_bytes() {
-                return Err(Error::TooLarge {
-                    what: "softmax partials",
-                    bytes,
-                    max: gpu.max_binding_bytes(),
-                });
-            }
-            let buffer = gpu.scratch(0, bytes)?;
-            Some(Tensor::scratch(
-                gpu,
-                buffer,
-                &[max_rows * chunks as usize * 4],
-            ))
+        Strategy::Long { .. } => {
+            let count = plan
+                .groups
+                .iter()
+                .map(|g| g.rows() * g.row_chunks as usize)
+                .max()
+                .unwrap_or(0);
+            let buffer = gpu.scratch(0, count as u64 * 16)?;
+            Some(Tensor::scratch(gpu, buffer, &[count * 4]))
         }
         Strategy::Registers { .. } => None,
     };
 
-    for slice in &slices {
-        let rows = (slice.outer_end - slice.outer_start) * view.inner;
+    for group in &plan.groups {
+        let rows = group.rows();
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
-        let total = row_groups * strategy.chunks() as u64;
-        let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
-        let params = SoftmaxParams {
-            rows: rows as u32,
-            len: view.len as u32,
-            inner: view.inner as u32,
-            base: slice.base as u32,
-            lanes: strategy.lanes(),
-            slots: strategy.slots(),
-            strided: (view.inner > 1) as u32,
-            chunk_len: strategy.chunk_len(),
-            chunks: strategy.chunks(),
-            groups_x: groups[0],
-            _pad: [0; 2],
-        };
-        let slot = |t: &Tensor| t.slot(gpu, slice.bind_start, slice.bind_len, 4);
-        // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
-        // overwritten input (the last of `inputs`: x forward, dy backward) is bound only as
-        // the output, except by the partials pass, which only reads.
-        let reads: Vec<_> = inputs.iter().copied().chain(mask).map(slot).collect();
-        let mut reads_in_place = reads.clone();
-        if in_place {
-            reads_in_place.remove(inputs.len() - 1);
+        // Resident: pass 1 reduces all but the tail's chunks; the finish is one dispatch of one
+        // workgroup per row group (its params differ only in `chunks`).
+        let tail = plan::resident_tail(strategy, group, pass);
+        let mut dispatches = Vec::with_capacity(group.pieces.len());
+        for piece in &group.pieces {
+            let piece_chunks = piece.chunks - tail;
+            let total = row_groups * piece_chunks as u64;
+            let groups = crate::kernel::grid(total, max_groups, "softmax grid (workgroups)")?;
+            let params = SoftmaxParams {
+                rows: rows as u32,
+                len: piece.k_len as u32,
+                inner: view.inner as u32,
+                base: piece.base as u32,
+                lanes: strategy.lanes(),
+                slots: strategy.slots(),
+                strided: (view.inner > 1) as u32,
+                chunk_len: strategy.chunk_len(),
+                chunks: piece_chunks,
+                groups_x: groups[0],
+                outer_stride: (view.len * view.inner) as u32,
+                inner_count: group.inner_count as u32,
+                chunk_base: piece.chunk_base,
+                row_chunks: group.row_chunks - tail,
+                _pad: [0; 2],
+            };
+            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
+            // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
+            // overwritten input (the last of `inputs`: x forward, dy backward) is bound only
+            // as the output, except by the partials pass, which only reads.
+            let reads: Vec<_> = inputs.iter().copied().chain(mask).map(slot).collect();
+            let mut reads_in_place = reads.clone();
+            if in_place {
+                reads_in_place.remove(inputs.len() - 1);
+            }
+            dispatches.push((params, groups, reads, reads_in_place, slot(out)));
         }
         match (&partials, &second_kernel) {
+            // Long rows: every piece's partials, then every piece's finish (which reads the
+            // partials of the whole row).
             (Some(partials), Some(second_kernel)) => {
                 let p = partials.slot(gpu, 0, partials.len(), 16);
-                let mut a = reads;
-                a.push(p.clone());
-                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
-                let mut b = reads_in_place;
-                b.push(p);
-                b.push(slot(out));
-                batch.push(second_kernel, bytemuck::bytes_of(&params), b, groups);
+                for (params, groups, reads, _, _) in &dispatches {
+                    let mut a = reads.clone();
+                    a.push(p.clone());
+                    batch.push(&first_kernel, bytemuck::bytes_of(params), a, *groups);
+                }
+                for (mut params, mut groups, _, reads_in_place, out) in dispatches {
+                    let mut b = reads_in_place;
+                    b.push(p.clone());
+                    b.push(out);
+                    let kernel = match &resident_kernel {
+                        Some(resident) if tail > 0 => {
+                            groups = crate::kernel::grid(row_groups, max_groups, "softmax grid")?;
+                            params.chunks = 1;
+                            params.groups_x = groups[0];
+                            resident
+                        }
+                        _ => second_kernel,
+                    };
+                    batch.push(kernel, bytemuck::bytes_of(&params), b, groups);
+                }
             }
             _ => {
-                let mut a = reads_in_place;
-                a.push(slot(out));
-                batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
+                for (params, groups, _, reads_in_place, out) in dispatches {
+                    let mut a = reads_in_place;
+                    a.push(out);
+                    batch.push(&first_kernel, bytemuck::bytes_of(&params), a, groups);
+                }
             }
         }
     }
@@ -455,6 +513,10 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             chunk_len,
             chunks,
             groups_x,
+            outer_stride,
+            inner_count,
+            chunk_base,
+            row_chunks,
         },
         true
     )]

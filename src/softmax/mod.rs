@@ -3,7 +3,9 @@
 //! The tensor is viewed as `(outer, len, inner)` around the axis; each of the `outer * inner`
 //! rows is reduced inside a workgroup, with a strategy picked by row
 //! length (see [`plan::strategy`]): short rows share a workgroup, rows up to 4096 elements are
-//! read once into registers, longer rows go through a two-pass chunked scheme. Non-last axes
+//! read once into registers, longer rows go through a two-pass chunked scheme. Tensors past one
+//! storage binding are cut by [`plan::plan`]: whole outer indices, else inner ranges, else
+//! (a row longer than a binding) pieces of the row through the chunked scheme. Non-last axes
 //! are reduced in place by a strided layout in which neighbouring invocations handle
 //! neighbouring inner indices, so no transpose is ever made.
 //!
@@ -76,8 +78,8 @@ impl Softmax {
     /// [`Error::InvalidRank`](crate::Error::InvalidRank) below rank 2,
     /// [`Error::AxisOutOfRange`](crate::Error::AxisOutOfRange) for an axis outside
     /// `[-rank, rank)`, [`Error::ForeignTensor`](crate::Error::ForeignTensor),
-    /// [`Error::TooLarge`](crate::Error::TooLarge) when one index of the dimensions before the
-    /// axis spans more than one storage binding; GPU errors.
+    /// [`Error::TooLarge`](crate::Error::TooLarge) past the adapter's `max_buffer_size` (rows
+    /// longer than one storage binding are cut into pieces); GPU errors.
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         self.forward_impl(gpu, x, None)
     }
@@ -221,8 +223,9 @@ impl Softmax {
     /// [`Error::ForeignTensor`](crate::Error::ForeignTensor),
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) for a `y` or `mask` of another
     /// shape, [`Error::Aliasing`](crate::Error::Aliasing) when `y` shares a buffer with `x`
-    /// or `mask` (use the in-place call), [`Error::TooLarge`](crate::Error::TooLarge) when one
-    /// index of the dimensions before the axis spans more than one storage binding.
+    /// or `mask` (use the in-place call), [`Error::TooLarge`](crate::Error::TooLarge) only when
+    /// one row's partial sums (16 bytes per chunk of 256 to 4096 elements) exceed one storage
+    /// binding, which no tensor within `max_buffer_size` reaches with WebGPU's default limits.
     pub fn record_forward(
         &self,
         batch: &mut Batch<'_>,
