@@ -183,8 +183,8 @@ fn dtypes_stored(gpu: &Gpu, dtypes: &[DType]) -> String {
     dtypes
         .iter()
         .map(|&d| match bench::storage(gpu, d) {
-            "f16 native" => "f16 (stored as native array<f16>)".to_string(),
-            "f16 packed" => "f16 (stored packed, two halves per u32)".to_string(),
+            "f16 native" => "f16 (native storage: shader-f16)".to_string(),
+            "f16 packed" => "f16 (packed storage: two halves per u32)".to_string(),
             other => other.to_string(),
         })
         .collect::<Vec<_>>()
