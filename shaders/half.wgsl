@@ -64,12 +64,42 @@ fn wgact_f32_to_half(v: f32) -> u32 {
     return s | u32(bitcast<f32>(a) * 16777216.0);
 }
 
+// The f32 values of four halves (low 16 bits of each lane), exactly, as `wgact_half_to_f32`
+// lane by lane, but without branches: a CPU adapter such as lavapipe runs the lanes of a
+// workgroup as SIMD and pays for every side of a divergent branch.
+fn wgact_halves_to_f32x4(h: vec4<u32>) -> vec4<f32> {
+    let s = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
+    let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
+    let m = h & vec4<u32>(0x3ffu);
+    let denormal = bitcast<vec4<u32>>(vec4<f32>(m) * 5.9604644775390625e-8);
+    let normal = ((e + vec4<u32>(112u)) << vec4<u32>(23u)) | (m << vec4<u32>(13u));
+    let special = vec4<u32>(0x7f800000u) | (m << vec4<u32>(13u));
+    var r = select(normal, denormal, e == vec4<u32>(0u));
+    r = select(r, special, e == vec4<u32>(31u));
+    return bitcast<vec4<f32>>(s | r);
+}
+
+// The bits of four values rounded to the nearest halves (low 16 bits of each lane), as
+// `wgact_f32_to_half` lane by lane, without branches.
+fn wgact_f32x4_to_halves(v: vec4<f32>) -> vec4<u32> {
+    let u = bitcast<vec4<u32>>(wgact_round_half4(v));
+    let s = (u >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
+    let a = u & vec4<u32>(0x7fffffffu);
+    let normal = (((a >> vec4<u32>(23u)) - vec4<u32>(112u)) << vec4<u32>(10u)) | ((a >> vec4<u32>(13u)) & vec4<u32>(0x3ffu));
+    // A denormal half or zero: an exact multiple of 2^-24 (clamped so that the lanes this
+    // select discards convert in range too).
+    let denormal = vec4<u32>(bitcast<vec4<f32>>(min(a, vec4<u32>(0x38800000u))) * 16777216.0);
+    var r = select(denormal, normal, a >= vec4<u32>(0x38800000u));
+    r = select(r, vec4<u32>(0x7c00u), a == vec4<u32>(0x7f800000u));
+    r = select(r, vec4<u32>(0x7e00u), a > vec4<u32>(0x7f800000u));
+    return s | r;
+}
+
 fn wgact_unpack_halves4(w: vec2<u32>) -> vec4<f32> {
-    return vec4<f32>(wgact_half_to_f32(w.x & 0xffffu), wgact_half_to_f32(w.x >> 16u),
-                     wgact_half_to_f32(w.y & 0xffffu), wgact_half_to_f32(w.y >> 16u));
+    return wgact_halves_to_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu));
 }
 
 fn wgact_pack_halves4(v: vec4<f32>) -> vec2<u32> {
-    return vec2<u32>(wgact_f32_to_half(v.x) | (wgact_f32_to_half(v.y) << 16u),
-                     wgact_f32_to_half(v.z) | (wgact_f32_to_half(v.w) << 16u));
+    let h = wgact_f32x4_to_halves(v);
+    return vec2<u32>(h.x | (h.y << 16u), h.z | (h.w << 16u));
 }

@@ -35,7 +35,10 @@ pub(crate) enum Access {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Store {
     F32,
-    /// `array<f16>` / `array<vec4<f16>>` (`enable f16;`, the device has `SHADER_F16`).
+    /// `array<f16>` for scalar units (`enable f16;`, the device has `SHADER_F16`): plain
+    /// scalar stores, no atomics. vec4 units read and write word pairs (`array<vec2<u32>>`)
+    /// converted exactly in software as [`Store::F16Packed`] does: the same bytes and bits,
+    /// and half the loads of a `vec4<f16>` on lavapipe.
     F16Native,
     /// Halves packed two to a `u32`, converted in software (`shaders/half.wgsl`). Written
     /// scalar arrays are `atomic<u32>`: each store clears and sets only its own half, so two
@@ -109,7 +112,8 @@ impl Array {
         match (self.store, self.vec4(), self.access) {
             (Store::F32, _, _) => self.elem,
             (Store::F16Native, false, _) => "f16",
-            (Store::F16Native, true, _) => "vec4<f16>",
+            // Word pairs, as packed: see `load`.
+            (Store::F16Native, true, _) => "vec2<u32>",
             (Store::F16Packed, false, Access::Read) => "u32",
             (Store::F16Packed, false, Access::ReadWrite) => "atomic<u32>",
             (Store::F16Packed, true, _) => "vec2<u32>",
@@ -123,7 +127,11 @@ impl Array {
         match (from.store, self.vec4(), from.access) {
             (Store::F32, _, _) => format!("return {arr}[{at}];"),
             (Store::F16Native, false, _) => format!("return f32({arr}[{at}]);"),
-            (Store::F16Native, true, _) => format!("return vec4<f32>({arr}[{at}]);"),
+            // vec4 units read and write their four halves as two words, converted in
+            // software exactly as the packed storage does: the same bytes, and on lavapipe
+            // (which loads every component of a vector separately) half the loads of a
+            // `vec4<f16>`.
+            (Store::F16Native, true, _) => format!("return wgact_unpack_halves4({arr}[{at}]);"),
             (Store::F16Packed, false, access) => {
                 let word = match access {
                     Access::Read => format!("{arr}[e >> 1u]"),
@@ -145,9 +153,7 @@ impl Array {
         match (to.store, self.vec4()) {
             (Store::F32, _) => format!("{arr}[{at}] = v;"),
             (Store::F16Native, false) => format!("{arr}[{at}] = f16(wgact_round_half(v));"),
-            (Store::F16Native, true) => {
-                format!("{arr}[{at}] = vec4<f16>(wgact_round_half4(v));")
-            }
+            (Store::F16Native, true) => format!("{arr}[{at}] = wgact_pack_halves4(v);"),
             (Store::F16Packed, false) => format!(
                 "let e = {at}; let shift = (e & 1u) * 16u; \
                  atomicAnd(&{arr}[e >> 1u], ~(0xffffu << shift)); \
@@ -425,13 +431,20 @@ mod tests {
         let source = KernelSource {
             label: "t".into(),
             entry: "main",
-            arrays: Arrays::new(vec![Array::write("y", "vec4<f32>").stored(Store::F16Native)]),
+            arrays: Arrays::new(vec![
+                Array::write("y", "vec4<f32>").stored(Store::F16Native),
+                Array::write("z", "f32").stored(Store::F16Native),
+            ]),
             body: String::new(),
         };
         let src = source.wgsl();
         assert!(src.starts_with("enable f16;"));
-        assert!(src.contains("array<vec4<f16>>"));
-        assert!(src.contains("vec4<f16>(wgact_round_half4(v))"));
+        assert!(src.contains("z: array<f16>"));
+        assert!(src.contains("= f16(wgact_round_half(v))"));
+        // vec4 units: word pairs, rounded and packed exactly in software.
+        assert!(src.contains("y: array<vec2<u32>>"));
+        assert!(src.contains("= wgact_pack_halves4(v);"));
+        assert!(src.contains("return wgact_unpack_halves4(y["));
         let f32_only = KernelSource {
             arrays: Arrays::new(vec![Array::write("y", "f32")]),
             ..source

@@ -6,11 +6,15 @@ use crate::elementwise::Elementwise;
 use crate::error::Result;
 use crate::softmax::plan::{axis_view, plan, resident_tail, Strategy};
 use crate::softmax::Softmax;
-use crate::Direction;
+use crate::{DType, Direction};
 
-/// Bytes of f32 traffic of one call.
+/// Bytes of one call on tensors of one dtype: `dtype.size_bytes()` per tensor element (4 for
+/// f32, 2 for f16 whether stored natively or packed two to a word); parameters and partial
+/// sums are f32 whatever the dtype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Traffic {
+    /// The dtype of the call's tensors.
+    pub dtype: DType,
     /// What a perfect kernel moves: every input read once, every output written once
     /// (parameters such as PReLU's alpha not counted; dalpha's write counted).
     pub ideal_bytes: u64,
@@ -26,17 +30,25 @@ impl Traffic {
     }
 }
 
+/// Bytes of an f32 parameter or partial sum.
 pub(crate) const F32: u64 = 4;
 
+/// Bytes of one tensor element of `dtype`.
+pub(crate) fn elem(dtype: DType) -> u64 {
+    dtype.size_bytes() as u64
+}
+
 impl Elementwise {
-    /// The traffic of one direction over `n` elements: one pass, 8n forward, 12n backward.
-    pub fn traffic(&self, n: usize, direction: Direction) -> Traffic {
+    /// The traffic of one direction over `n` elements of `dtype`: one pass, forward 2n
+    /// elements (8n bytes in f32, 4n in f16), backward 3n.
+    pub fn traffic(&self, n: usize, direction: Direction, dtype: DType) -> Traffic {
         let tensors = match direction {
             Direction::Forward => 2,
             Direction::Backward => 3,
         };
-        let bytes = n as u64 * F32 * tensors;
+        let bytes = n as u64 * elem(dtype) * tensors;
         Traffic {
+            dtype,
             ideal_bytes: bytes,
             design_bytes: bytes,
         }
@@ -44,8 +56,8 @@ impl Elementwise {
 }
 
 impl Softmax {
-    /// The traffic of one direction on a tensor of `shape` (plus a mask read when `masked`),
-    /// from the plan a call makes with WebGPU's default 128 MiB bindings (256-byte aligned).
+    /// The traffic of one direction on a tensor of `shape` and `dtype` (plus a mask of the
+    /// same dtype read when `masked`; partial sums are f32 whatever the dtype), from the plan a call makes with WebGPU's default 128 MiB bindings (256-byte aligned).
     /// Rows up to 4096: one pass, x (y and dy) read once. Longer rows, and rows spanning
     /// bindings: a partials pass reads the row (one 16-byte partial written per chunk), the
     /// finishing pass reads it again, each of its workgroups reading all partials of its row,
@@ -55,7 +67,13 @@ impl Softmax {
     /// # Errors
     /// [`crate::Error::InvalidRank`], [`crate::Error::AxisOutOfRange`],
     /// [`crate::Error::TooLarge`] as a call would.
-    pub fn traffic(&self, shape: &[usize], direction: Direction, masked: bool) -> Result<Traffic> {
+    pub fn traffic(
+        &self,
+        shape: &[usize],
+        direction: Direction,
+        masked: bool,
+        dtype: DType,
+    ) -> Result<Traffic> {
         const BINDING: usize = 128 << 20;
         const ALIGN: usize = 256 / F32 as usize;
         let view = axis_view(shape, self.axis())?;
@@ -64,7 +82,8 @@ impl Softmax {
             Direction::Forward => 1,
             Direction::Backward => 2,
         } + masked as u64;
-        let ideal_bytes = (reads + 1) * n * F32;
+        let e = elem(dtype);
+        let ideal_bytes = (reads + 1) * n * e;
         let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
         let chunk_len = plan.strategy.chunk_len() as u64;
         let mut design_bytes = 0;
@@ -72,7 +91,7 @@ impl Softmax {
             let rows = group.rows() as u64;
             let elems = rows * view.len as u64;
             let Strategy::Long { .. } = plan.strategy else {
-                design_bytes += (reads + 1) * elems * F32;
+                design_bytes += (reads + 1) * elems * e;
                 continue;
             };
             let tail = resident_tail(plan.strategy, group, direction) as u64;
@@ -80,15 +99,15 @@ impl Softmax {
             if tail == 0 {
                 // Each chunk's workgroup of the finishing pass reads all partials of its row.
                 let partials = rows * chunks * 16 * (1 + chunks);
-                design_bytes += (2 * reads + 1) * elems * F32 + partials;
+                design_bytes += (2 * reads + 1) * elems * e + partials;
             } else {
                 let reduced = (chunks - tail) * chunk_len;
                 let twice = rows * reduced;
-                design_bytes +=
-                    (reads * (elems + twice) + elems) * F32 + rows * (chunks - tail) * 32;
+                design_bytes += (reads * (elems + twice) + elems) * e + rows * (chunks - tail) * 32;
             }
         }
         Ok(Traffic {
+            dtype,
             ideal_bytes,
             design_bytes,
         })
@@ -103,14 +122,22 @@ mod tests {
     fn many_long_rows_move_at_most_one_and_a_half_times_the_ideal_bytes() {
         let layer = Softmax::default();
         for dir in [Direction::Forward, Direction::Backward] {
-            let t = layer.traffic(&[128, 32768], dir, false).unwrap();
+            let t = layer
+                .traffic(&[128, 32768], dir, false, DType::F32)
+                .unwrap();
             assert!(t.ratio() <= 1.5, "{dir:?} {}", t.ratio());
             // A few rows finish per chunk: every chunk read twice.
-            let few = layer.traffic(&[2, 32768], dir, false).unwrap();
+            let few = layer.traffic(&[2, 32768], dir, false, DType::F32).unwrap();
             let reads = if dir == Direction::Forward { 1 } else { 2 };
             assert!(few.ratio() > (2.0 * reads as f64 + 1.0) / (reads as f64 + 1.0));
             // Rows up to 4096: one pass.
-            assert_eq!(layer.traffic(&[128, 4096], dir, true).unwrap().ratio(), 1.0);
+            assert_eq!(
+                layer
+                    .traffic(&[128, 4096], dir, true, DType::F32)
+                    .unwrap()
+                    .ratio(),
+                1.0
+            );
         }
     }
 }

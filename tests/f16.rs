@@ -907,6 +907,59 @@ fn masked_f16_softmax_matches_the_f16_reference_through_both_storages() {
     }
 }
 
+/// Every one of the 65,536 halves through ELU forward and backward on both storages: the vec4
+/// path (an aligned tensor: word pairs, the branch-free `wgact_halves_to_f32x4` /
+/// `wgact_f32x4_to_halves`) must give the bits of the scalar path (a view at an odd offset:
+/// one half per invocation, the scalar `wgact_half_to_f32` / `wgact_f32_to_half`). NaN equals
+/// NaN.
+#[test]
+fn the_vec4_and_scalar_paths_agree_on_every_half() {
+    for gpu in gpus() {
+        let all: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let dys: Vec<f16> = all.iter().rev().copied().collect();
+        let n = all.len();
+        let op = ELU::new(0.7).unwrap();
+        // Aligned: vec4 units.
+        let x = Tensor::from_f16(gpu, &all, &[n]).unwrap();
+        let dy = Tensor::from_f16(gpu, &dys, &[n]).unwrap();
+        let y4 = op.forward(gpu, &x).unwrap().to_vec_f16(gpu).unwrap();
+        let dx4 = op.backward(gpu, &x, &dy).unwrap().to_vec_f16(gpu).unwrap();
+        // At half offset 1: scalar units.
+        let shifted = |v: &[f16]| {
+            let mut data = vec![f16::ZERO];
+            data.extend_from_slice(v);
+            let owner = Tensor::from_f16(gpu, &data, &[n + 1]).unwrap();
+            let view = Tensor::view_of(gpu, owner.buffer(), 1, &[n], DType::F16).unwrap();
+            (owner, view)
+        };
+        let ((_xo, x1), (_dyo, dy1)) = (shifted(&all), shifted(&dys));
+        let (_yo, y1) = shifted(&vec![f16::ZERO; n]);
+        let (_dxo, dx1) = shifted(&vec![f16::ZERO; n]);
+        op.forward_into(gpu, &x1, &y1).unwrap();
+        op.backward_into(gpu, &x1, &dy1, &dx1).unwrap();
+        let same = |a: f16, b: f16| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let storage = if gpu.info().shader_f16 {
+            "native"
+        } else {
+            "packed"
+        };
+        for (what, vec4, scalar) in [
+            ("y", y4, y1.to_vec_f16(gpu).unwrap()),
+            ("dx", dx4, dx1.to_vec_f16(gpu).unwrap()),
+        ] {
+            let differ: Vec<usize> = (0..n).filter(|&i| !same(vec4[i], scalar[i])).collect();
+            assert!(
+                differ.is_empty(),
+                "{storage} {what}: {} halves differ, first x = {:#06x}: vec4 {:#06x}, scalar {:#06x}",
+                differ.len(),
+                all[differ[0]].to_bits(),
+                vec4[differ[0]].to_bits(),
+                scalar[differ[0]].to_bits()
+            );
+        }
+    }
+}
+
 #[test]
 fn prelu_float16_cut_inside_slices_past_a_binding_matches_the_cpu_reference() {
     // A 1024-byte binding: slices (and for the first two shapes alpha) past one binding, so

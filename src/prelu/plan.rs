@@ -455,10 +455,11 @@ impl PReLU {
 }
 
 impl PReLU {
-    /// The traffic of one direction on input of `x_shape` with this built layer and
-    /// `gpu`'s limits. Forward: one pass, x read, y written, alpha read once. Backward: one
-    /// pass reading x and dy and writing dx and the first dalpha partials (alpha read
-    /// once), then the passes reducing the partials by 1024 to dalpha.
+    /// The traffic of one direction on input of `x_shape` and `dtype` with this built layer
+    /// and `gpu`'s limits. Forward: one pass, x read, y written, alpha (f32) read once.
+    /// Backward: one pass reading x and dy and writing dx and the first dalpha partials
+    /// (f32; alpha read once), then the passes reducing the partials by 1024 to dalpha
+    /// (written in `dtype`).
     ///
     /// # Errors
     /// [`crate::Error::NotBuilt`], shape errors, and the limits [`Self::backward`] has.
@@ -467,29 +468,35 @@ impl PReLU {
         gpu: &Gpu,
         x_shape: &[usize],
         direction: crate::Direction,
+        dtype: crate::DType,
     ) -> Result<crate::Traffic> {
+        use crate::traffic::{elem, F32};
         self.check_input(x_shape)?;
         let plan = self.reduce_plan(gpu, x_shape)?;
         let n = x_shape.iter().product::<usize>() as u64;
         let count_a = plan.count_a as u64;
+        let e = elem(dtype);
         Ok(match direction {
             crate::Direction::Forward => crate::Traffic {
-                ideal_bytes: 2 * n * crate::traffic::F32,
-                design_bytes: (2 * n + count_a) * crate::traffic::F32,
+                dtype,
+                ideal_bytes: 2 * n * e,
+                design_bytes: 2 * n * e + count_a * F32,
             },
             crate::Direction::Backward => {
                 // Pass 1 writes [count_a][p_total]; each later pass reads its rows of p and
-                // writes rows of ceil(p / 1024); the last write is dalpha.
+                // writes rows of ceil(p / 1024); the last write is dalpha (count_a elements
+                // of `dtype`), every other one f32 partials.
                 let full_block = (WORKGROUP_SIZE as usize * TERMS_PER_INVOCATION) as u64;
                 let later: u64 = plan
                     .passes
                     .iter()
                     .map(|pass| pass.p as u64 + (pass.p as u64).div_ceil(full_block))
                     .sum();
+                let reductions = count_a * (plan.p_total as u64 + later - 1) * F32 + count_a * e;
                 crate::Traffic {
-                    ideal_bytes: (3 * n + count_a) * crate::traffic::F32,
-                    design_bytes: (3 * n + count_a + count_a * (plan.p_total as u64 + later))
-                        * crate::traffic::F32,
+                    dtype,
+                    ideal_bytes: (3 * n + count_a) * e,
+                    design_bytes: 3 * n * e + count_a * F32 + reductions,
                 }
             }
         })

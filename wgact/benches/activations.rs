@@ -96,7 +96,10 @@ fn activations(c: &mut Criterion) {
                 direction.name()
             ));
             for n in SIZES {
-                let Some(case) = op.case(&gpu, direction, n, SEED).expect("bench inputs") else {
+                let Some(case) = op
+                    .case(&gpu, direction, n, wgpu_activations::DType::F32, SEED)
+                    .expect("bench inputs")
+                else {
                     continue;
                 };
                 // Software adapters take tens of milliseconds at 2^24: keep runs short.

@@ -1,5 +1,9 @@
 //! Timing of the crate's kernels, shared by `wgact bench` and the criterion benches.
 //!
+//! Every op runs in each dtype of [`Options::dtypes`] (f32 and f16 by default), against the
+//! copy roof of that dtype: the same copy kernel over the same bytes (an f16 tensor of n
+//! elements is 2n bytes, copied as vec4 words whatever its storage).
+//!
 //! The figure of merit is the bandwidth a kernel reaches counting only the bytes a perfect
 //! kernel must move (forward: read `x`, write `y`; backward: read `x` and `dy`, write `dx`),
 //! divided by its GPU time, and the ratio of that to a vectorised copy kernel measured on the
@@ -72,6 +76,8 @@ pub struct Options {
     /// Sizes (in ascending order) stop where the copy kernel's time, extrapolated linearly
     /// from the previous size, would exceed this: how a default run fits the adapter.
     pub max_copy_time: Option<Duration>,
+    /// The dtypes every op runs in, each against its own copy roof.
+    pub dtypes: Vec<DType>,
 }
 
 impl Default for Options {
@@ -84,6 +90,7 @@ impl Default for Options {
             timestamps: true,
             seed: 1,
             max_copy_time: None,
+            dtypes: DType::ALL.to_vec(),
         }
     }
 }
@@ -118,6 +125,8 @@ pub enum OpKind {
 /// A prepared measurement: inputs allocated, ready to record or call.
 pub struct Workload {
     pub shape: Vec<usize>,
+    /// The dtype of its tensors.
+    pub dtype: DType,
     /// What else identifies the kernel run, e.g. the copy's grid; empty for most ops.
     pub detail: String,
     /// Bytes a perfect kernel moves.
@@ -193,8 +202,8 @@ impl BenchOp {
         }
     }
 
-    /// The inputs for `direction` at about `n` elements, or `None` when the op has no such
-    /// direction or `n` does not suit it.
+    /// The inputs for `direction` at about `n` elements of `dtype`, or `None` when the op
+    /// has no such direction or `n` does not suit it.
     ///
     /// # Errors
     /// Allocation and upload errors.
@@ -203,9 +212,10 @@ impl BenchOp {
         gpu: &Gpu,
         direction: Direction,
         n: usize,
+        dtype: DType,
         seed: u64,
     ) -> Result<Option<Workload>> {
-        self.kind.case(gpu, direction, n, seed)
+        self.kind.case(gpu, direction, n, dtype, seed)
     }
 }
 
@@ -217,15 +227,22 @@ fn softmax_last(variant: &'static str, cols: usize) -> BenchOp {
     }
 }
 
-/// `n` values uniform in [-3, 3): both sides of every default kink, ELU's exp included.
-fn random_tensor(gpu: &Gpu, n: usize, seed: u64) -> Result<Tensor> {
+/// `n` values uniform in [-3, 3) (rounded to `dtype`): both sides of every default kink,
+/// ELU's exp included.
+fn random_tensor(gpu: &Gpu, n: usize, dtype: DType, seed: u64) -> Result<Tensor> {
     let mut rng = Rng::new(seed);
     let data: Vec<f32> = (0..n).map(|_| rng.uniform(-3.0, 3.0)).collect();
-    Tensor::from_slice(gpu, &data, &[n])
+    Tensor::from_slice_as(gpu, &data, &[n], dtype)
 }
 
-fn f32_bytes(n: usize, tensors: u64) -> u64 {
-    n as u64 * DType::F32.size_bytes() as u64 * tensors
+/// How `gpu` stores `dtype`: `f32`, `f16 native` (`array<f16>`, the device has
+/// `SHADER_F16`) or `f16 packed` (two halves per `u32`).
+pub fn storage(gpu: &Gpu, dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "f32",
+        DType::F16 if gpu.info().shader_f16 => "f16 native",
+        DType::F16 => "f16 packed",
+    }
 }
 
 impl OpKind {
@@ -234,24 +251,26 @@ impl OpKind {
         gpu: &Gpu,
         direction: Direction,
         n: usize,
+        dtype: DType,
         seed: u64,
     ) -> Result<Option<Workload>> {
         match *self {
             OpKind::Copy => match direction {
-                Direction::Forward => tuned_copy_case(gpu, n, seed).map(Some),
+                Direction::Forward => tuned_copy_case(gpu, n, dtype, seed).map(Some),
                 Direction::Backward => Ok(None),
             },
             OpKind::Elementwise(op) => {
-                let x = random_tensor(gpu, n, seed)?;
-                let out = Tensor::zeros(gpu, &[n])?;
+                let x = random_tensor(gpu, n, dtype, seed)?;
+                let out = Tensor::zeros_of(gpu, &[n], dtype)?;
                 let inputs = match direction {
                     Direction::Forward => vec![x],
-                    Direction::Backward => vec![x, random_tensor(gpu, n, seed ^ 0xd1)?],
+                    Direction::Backward => vec![x, random_tensor(gpu, n, dtype, seed ^ 0xd1)?],
                 };
-                let traffic = op.traffic(n, direction);
+                let traffic = op.traffic(n, direction, dtype);
                 let recorded = inputs.clone();
                 Ok(Some(Workload {
                     shape: vec![n],
+                    dtype,
                     detail: String::new(),
                     bytes: traffic.ideal_bytes,
                     design_bytes: traffic.design_bytes,
@@ -273,19 +292,20 @@ impl OpKind {
                     }),
                 }))
             }
-            OpKind::PReLU => prelu_case(gpu, direction, n, seed),
+            OpKind::PReLU => prelu_case(gpu, direction, n, dtype, seed),
             OpKind::SoftmaxLast { cols } => {
                 if !n.is_multiple_of(cols) {
                     return Ok(None);
                 }
-                softmax_case(gpu, direction, &[n / cols, cols], -1, seed).map(Some)
+                softmax_case(gpu, direction, &[n / cols, cols], -1, dtype, seed).map(Some)
             }
             OpKind::SoftmaxAxis1 => {
                 const PLANE: usize = 64 * 128 * 128;
                 if !n.is_multiple_of(PLANE) {
                     return Ok(None);
                 }
-                softmax_case(gpu, direction, &[n / PLANE, 64, 128, 128], 1, seed).map(Some)
+                let shape = [n / PLANE, 64, 128, 128];
+                softmax_case(gpu, direction, &shape, 1, dtype, seed).map(Some)
             }
         }
     }
@@ -293,16 +313,22 @@ impl OpKind {
 
 /// PReLU on `(n / 4096, 8, 8, 64)` with `shared_axes=[1, 2]`; `None` when 4096 does not
 /// divide `n`. Backward is dx and dalpha (bytes: x, dy and dx, plus dalpha).
-fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Option<Workload>> {
+fn prelu_case(
+    gpu: &Gpu,
+    direction: Direction,
+    n: usize,
+    dtype: DType,
+    seed: u64,
+) -> Result<Option<Workload>> {
     if !n.is_multiple_of(4096) {
         return Ok(None);
     }
     let shape = [n / 4096, 8, 8, 64];
     let mut layer = PReLU::new(Initializer::Constant(0.25), None, None, Some(vec![1, 2]))?;
     layer.build(gpu, &shape)?;
-    let traffic = layer.traffic(gpu, &shape, direction)?;
-    let x = random_tensor(gpu, n, seed)?.reshape(&shape)?;
-    let out = Tensor::zeros(gpu, &shape)?;
+    let traffic = layer.traffic(gpu, &shape, direction, dtype)?;
+    let x = random_tensor(gpu, n, dtype, seed)?.reshape(&shape)?;
+    let out = Tensor::zeros_of(gpu, &shape, dtype)?;
     let layer = std::rc::Rc::new(std::cell::RefCell::new(layer));
     let recorded = std::rc::Rc::clone(&layer);
     Ok(Some(match direction {
@@ -310,6 +336,7 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
             let xr = x.clone();
             Workload {
                 shape: shape.to_vec(),
+                dtype,
                 detail: String::new(),
                 bytes: traffic.ideal_bytes,
                 design_bytes: traffic.design_bytes,
@@ -324,12 +351,13 @@ fn prelu_case(gpu: &Gpu, direction: Direction, n: usize, seed: u64) -> Result<Op
             }
         }
         Direction::Backward => {
-            let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(&shape)?;
+            let dy = random_tensor(gpu, n, dtype, seed ^ 0xd1)?.reshape(&shape)?;
             let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
-            let dalpha = Tensor::zeros(gpu, &alpha_shape)?;
+            let dalpha = Tensor::zeros_of(gpu, &alpha_shape, dtype)?;
             let (xr, dyr) = (x.clone(), dy.clone());
             Workload {
                 shape: shape.to_vec(),
+                dtype,
                 detail: String::new(),
                 bytes: traffic.ideal_bytes,
                 design_bytes: traffic.design_bytes,
@@ -352,18 +380,20 @@ fn softmax_case(
     direction: Direction,
     shape: &[usize],
     axis: i64,
+    dtype: DType,
     seed: u64,
 ) -> Result<Workload> {
     let n = wgpu_activations::element_count(shape).unwrap_or(0);
     let layer = Softmax::new(axis)?;
-    let traffic = layer.traffic(shape, direction, false)?;
-    let x = random_tensor(gpu, n, seed)?.reshape(shape)?;
-    let out = Tensor::zeros(gpu, shape)?;
+    let traffic = layer.traffic(shape, direction, false, dtype)?;
+    let x = random_tensor(gpu, n, dtype, seed)?.reshape(shape)?;
+    let out = Tensor::zeros_of(gpu, shape, dtype)?;
     Ok(match direction {
         Direction::Forward => {
             let xr = x.clone();
             Workload {
                 shape: shape.to_vec(),
+                dtype,
                 detail: String::new(),
                 bytes: traffic.ideal_bytes,
                 design_bytes: traffic.design_bytes,
@@ -377,10 +407,11 @@ fn softmax_case(
         }
         Direction::Backward => {
             let y = layer.forward(gpu, &x)?;
-            let dy = random_tensor(gpu, n, seed ^ 0xd1)?.reshape(shape)?;
+            let dy = random_tensor(gpu, n, dtype, seed ^ 0xd1)?.reshape(shape)?;
             let (yr, dyr) = (y.clone(), dy.clone());
             Workload {
                 shape: shape.to_vec(),
+                dtype,
                 detail: String::new(),
                 bytes: traffic.ideal_bytes,
                 design_bytes: traffic.design_bytes,
@@ -414,12 +445,13 @@ fn submit(gpu: &Gpu, record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()
     })?
 }
 
-/// `src` copied by the bench's copy kernel on at most `max_workgroups` workgroups.
+/// `src` copied by the bench's copy kernel on at most `max_workgroups` workgroups (its
+/// bytes, whatever its dtype).
 ///
 /// # Errors
 /// Allocation and GPU errors.
 pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
-    let dst = Tensor::zeros(gpu, src.shape())?;
+    let dst = Tensor::zeros_of(gpu, src.shape(), src.dtype())?;
     let plan = CopyPlan::new(gpu, src, &dst, max_workgroups)?;
     submit(gpu, |encoder| {
         plan.record(encoder);
@@ -429,16 +461,18 @@ pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
 }
 
 fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Workload> {
-    let n = src.len();
-    let dst = Tensor::zeros(gpu, &[n])?;
+    let (n, dtype) = (src.len(), src.dtype());
+    let bytes = 2 * n as u64 * dtype.size_bytes() as u64;
+    let dst = Tensor::zeros_of(gpu, &[n], dtype)?;
     let plan = std::sync::Arc::new(CopyPlan::new(gpu, &src, &dst, max_groups)?);
     let for_call = std::sync::Arc::clone(&plan);
     let groups = plan.groups;
     Ok(Workload {
         shape: vec![n],
+        dtype,
         detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
-        bytes: f32_bytes(n, 2),
-        design_bytes: f32_bytes(n, 2),
+        bytes,
+        design_bytes: bytes,
         record: Box::new(move |_gpu, encoder| {
             plan.record(encoder);
             Ok(())
@@ -648,20 +682,21 @@ pub fn measure(gpu: &Gpu, case: &Workload, opts: &Options) -> Result<Measurement
     })
 }
 
-/// The copy kernel at `n` elements on the fastest grid of [`COPY_GRIDS`] (a few quick timed
-/// runs each), so that the roof is the best copy this adapter does.
+/// The copy kernel at `n` elements of `dtype` on the fastest grid of [`COPY_GRIDS`] (a few
+/// quick timed runs each), so that the roof is the best copy this adapter does.
 ///
 /// # Errors
 /// As [`gpu_times`].
-pub fn tuned_copy_case(gpu: &Gpu, n: usize, seed: u64) -> Result<Workload> {
+pub fn tuned_copy_case(gpu: &Gpu, n: usize, dtype: DType, seed: u64) -> Result<Workload> {
     let quick = Options {
         warmup: 1,
         min_reps: 5,
         max_reps: 5,
         ..Options::default()
     };
-    let src = random_tensor(gpu, n, seed)?;
-    let needed = (n.div_ceil(4) as u32).div_ceil(COPY_WORKGROUP_SIZE);
+    let src = random_tensor(gpu, n, dtype, seed)?;
+    let vec4s = (n * dtype.size_bytes()).div_ceil(16);
+    let needed = (vec4s as u32).div_ceil(COPY_WORKGROUP_SIZE);
     let mut best: Option<(Workload, Duration)> = None;
     let mut tried = Vec::new();
     for grid in COPY_GRIDS {
@@ -692,6 +727,8 @@ pub struct Row {
     pub variant: String,
     pub dir: &'static str,
     pub dtype: &'static str,
+    /// How the adapter stores the dtype ([`storage`]): `f32`, `f16 native`, `f16 packed`.
+    pub storage: &'static str,
     pub shape: Vec<usize>,
     pub kernel_us: f64,
     /// Bytes a perfect kernel moves (what `gbps` counts).
@@ -710,13 +747,16 @@ pub struct Row {
 }
 
 impl Row {
-    /// The op and its variant, as the chart labels its line.
+    /// The op and its variant (and ` f16` for f16 rows), as the chart labels its line.
     pub fn series(&self) -> String {
-        if self.variant.is_empty() {
-            self.op.clone()
-        } else {
-            format!("{} {}", self.op, self.variant)
+        let mut series = self.op.clone();
+        if !self.variant.is_empty() {
+            series = format!("{series} {}", self.variant);
         }
+        if self.dtype != DType::F32.name() {
+            series = format!("{series} {}", self.dtype);
+        }
+        series
     }
     pub fn elements(&self) -> usize {
         wgpu_activations::element_count(&self.shape).unwrap_or(0)
@@ -742,7 +782,8 @@ fn row(
         op: op.name.to_string(),
         variant: op.variant.to_string(),
         dir: dir.name(),
-        dtype: DType::F32.name(),
+        dtype: case.dtype.name(),
+        storage: storage(gpu, case.dtype),
         shape: case.shape.clone(),
         kernel_us: m.kernel.as_secs_f64() * 1e6,
         ideal_bytes: case.bytes,
@@ -760,10 +801,11 @@ fn row(
     }
 }
 
-/// Measures `ops` (copy always) forward and backward at every size of `sizes` (elements),
-/// calling `progress` with each row as it is done. Copy is measured first at each size, and
-/// every other row's `ratio_to_copy` is against it. With [`Options::max_copy_time`], the
-/// sizes past that budget are left out.
+/// Measures `ops` (copy always) forward and backward at every size of `sizes` (elements)
+/// in every dtype of [`Options::dtypes`], calling `progress` with each row as it is done.
+/// Copy is measured first at each size and dtype, and every other row's `ratio_to_copy` is
+/// against the copy of its size and dtype. With [`Options::max_copy_time`], the sizes past
+/// that budget (judged on the f32 copy, the larger) are left out.
 ///
 /// # Errors
 /// The first allocation, GPU or readback error.
@@ -775,8 +817,14 @@ pub fn run(
     progress: &mut dyn FnMut(&Row),
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let mut roof = Vec::new();
+    // (dtype, n, copy GB/s) of every roof measured.
+    let mut roof: Vec<(DType, usize, f64)> = Vec::new();
     let mut measured: Vec<(usize, Duration)> = Vec::new();
+    let copy_op = BenchOp {
+        name: "copy",
+        variant: "",
+        kind: OpKind::Copy,
+    };
     for &n in sizes {
         if let (Some(limit), Some(&(prev_n, prev_t))) = (opts.max_copy_time, measured.last()) {
             let predicted = prev_t.mul_f64(n as f64 / prev_n as f64);
@@ -784,34 +832,34 @@ pub fn run(
                 break;
             }
         }
-        let case = tuned_copy_case(gpu, n, opts.seed)?;
-        let m = measure(gpu, &case, opts)?;
-        let copy_op = BenchOp {
-            name: "copy",
-            variant: "",
-            kind: OpKind::Copy,
-        };
-        let copy = row(gpu, &copy_op, Direction::Forward, &case, &m, 1.0);
-        let copy_gbps = copy.gbps;
-        let copy = Row {
-            ratio_to_copy: 1.0,
-            ..copy
-        };
-        progress(&copy);
-        rows.push(copy);
-        roof.push(copy_gbps);
-        measured.push((n, m.kernel));
+        let mut largest = Duration::ZERO;
+        for &dtype in &opts.dtypes {
+            let case = tuned_copy_case(gpu, n, dtype, opts.seed)?;
+            let m = measure(gpu, &case, opts)?;
+            let copy = row(gpu, &copy_op, Direction::Forward, &case, &m, 1.0);
+            roof.push((dtype, n, copy.gbps));
+            let copy = Row {
+                ratio_to_copy: 1.0,
+                ..copy
+            };
+            progress(&copy);
+            rows.push(copy);
+            largest = largest.max(m.kernel);
+        }
+        measured.push((n, largest));
     }
-    for op in ops.iter().filter(|op| !matches!(op.kind, OpKind::Copy)) {
-        for direction in Direction::ALL {
-            for (&(n, _), &copy_gbps) in measured.iter().zip(&roof) {
-                let Some(case) = op.case(gpu, direction, n, opts.seed)? else {
-                    continue;
-                };
-                let m = measure(gpu, &case, opts)?;
-                let r = row(gpu, op, direction, &case, &m, copy_gbps);
-                progress(&r);
-                rows.push(r);
+    for &dtype in &opts.dtypes {
+        for op in ops.iter().filter(|op| !matches!(op.kind, OpKind::Copy)) {
+            for direction in Direction::ALL {
+                for &(_, n, copy_gbps) in roof.iter().filter(|r| r.0 == dtype) {
+                    let Some(case) = op.case(gpu, direction, n, dtype, opts.seed)? else {
+                        continue;
+                    };
+                    let m = measure(gpu, &case, opts)?;
+                    let r = row(gpu, op, direction, &case, &m, copy_gbps);
+                    progress(&r);
+                    rows.push(r);
+                }
             }
         }
     }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use wgact::bench::{self, BenchOp, Options};
-use wgpu_activations::{Direction, Tensor};
+use wgpu_activations::{DType, Direction, Tensor};
 
 /// A run short enough for a test: a couple of timed runs per row.
 fn tiny_options() -> Options {
@@ -20,17 +20,23 @@ fn tiny_options() -> Options {
 
 /// `(series, dir, elements)` of every row a run over `sizes` must give: each op and
 /// direction at each size its shapes fit (PReLU needs multiples of 8x8x64, softmax of its
-/// row length).
+/// row length), in f32 and in f16 (series ending in ` f16`).
 fn expected_rows(
     gpu: &wgpu_activations::Gpu,
     sizes: &[usize],
 ) -> Vec<(String, &'static str, usize)> {
     let mut expected = Vec::new();
-    for &n in sizes {
-        for op in BenchOp::defaults() {
-            for dir in Direction::ALL {
-                if op.case(gpu, dir, n, 1).unwrap().is_some() {
-                    expected.push((op.label(), dir.name(), n));
+    for dtype in DType::ALL {
+        for &n in sizes {
+            for op in BenchOp::defaults() {
+                for dir in Direction::ALL {
+                    if op.case(gpu, dir, n, dtype, 1).unwrap().is_some() {
+                        let series = match dtype {
+                            DType::F32 => op.label(),
+                            DType::F16 => format!("{} f16", op.label()),
+                        };
+                        expected.push((series, dir.name(), n));
+                    }
                 }
             }
         }
@@ -87,12 +93,75 @@ fn every_op_and_direction_gives_a_row_with_positive_times_and_bandwidth() {
             r.ratio_to_copy > 0.0 && r.ratio_to_copy.is_finite(),
             "{what}"
         );
-        assert_eq!(r.dtype, "f32");
         assert!(!r.adapter.is_empty() && !r.backend.is_empty(), "{what}");
+        // Bytes per element of the row's dtype: the ideal is a whole number of tensors of
+        // n elements (plus dalpha's 64 for PReLU backward).
+        let elem = match r.dtype {
+            "f32" => 4,
+            "f16" => 2,
+            other => panic!("{what}: dtype {other}"),
+        };
+        let n = r.elements() as u64;
+        let extra = if r.op == "prelu" && r.dir == "bwd" {
+            64
+        } else {
+            0
+        };
+        let tensors = (r.ideal_bytes - extra * elem) / (n * elem);
+        assert_eq!(
+            r.ideal_bytes,
+            (tensors * n + extra) * elem,
+            "{what} {}",
+            r.dtype
+        );
+        assert!(
+            (2..=3).contains(&tensors),
+            "{what} {}: {tensors} tensors",
+            r.dtype
+        );
+        let storage = if r.dtype == "f32" {
+            "f32"
+        } else if gpu.info().shader_f16 {
+            "f16 native"
+        } else {
+            "f16 packed"
+        };
+        assert_eq!(r.storage, storage, "{what}");
         // Design bytes never undercount the ideal; one pass ops move exactly the ideal.
         assert!(r.design_bytes >= r.ideal_bytes, "{what}: {r:?}");
         if r.op != "prelu" && r.op != "softmax_last" {
             assert_eq!(r.design_bytes, r.ideal_bytes, "{what}");
+        }
+    }
+    // Every f16 row moves exactly half the ideal bytes of its f32 twin: 2 bytes per element
+    // (f32 parameters and partial sums, counted in PReLU's and long softmax rows' design
+    // bytes only, do not halve).
+    let f16_rows: Vec<_> = rows.iter().filter(|r| r.dtype == "f16").collect();
+    assert!(f16_rows.iter().any(|r| r.op == "copy"), "no f16 copy roof");
+    assert_eq!(f16_rows.len() * 2, rows.len(), "one f16 row per f32 row");
+    for h in f16_rows {
+        let twin = rows
+            .iter()
+            .find(|r| {
+                r.dtype == "f32"
+                    && (&r.op, &r.variant, r.dir, &r.shape) == (&h.op, &h.variant, h.dir, &h.shape)
+            })
+            .unwrap_or_else(|| panic!("no f32 row for {} {}", h.series(), h.dir));
+        assert_eq!(
+            2 * h.ideal_bytes,
+            twin.ideal_bytes,
+            "{} {}",
+            h.series(),
+            h.dir
+        );
+        if twin.design_bytes == twin.ideal_bytes {
+            assert_eq!(
+                2 * h.design_bytes,
+                twin.design_bytes,
+                "{} {}",
+                h.series(),
+                h.dir
+            );
         }
     }
 }
@@ -102,16 +171,28 @@ fn gbps_counts_the_bytes_a_perfect_kernel_moves() {
     let gpu = require_gpu!();
     let n = 4096;
     let leaky = &BenchOp::defaults()[1];
-    let fwd = leaky.case(gpu, Direction::Forward, n, 1).unwrap().unwrap();
-    let bwd = leaky.case(gpu, Direction::Backward, n, 1).unwrap().unwrap();
-    assert_eq!(fwd.bytes, 4 * 2 * n as u64, "read x, write y");
-    assert_eq!(bwd.bytes, 4 * 3 * n as u64, "read x and dy, write dx");
-    assert_eq!((fwd.design_bytes, bwd.design_bytes), (fwd.bytes, bwd.bytes));
+    for (dtype, elem) in [(DType::F32, 4), (DType::F16, 2)] {
+        let fwd = leaky.case(gpu, Direction::Forward, n, dtype, 1);
+        let fwd = fwd.unwrap().unwrap();
+        let bwd = leaky.case(gpu, Direction::Backward, n, dtype, 1);
+        let bwd = bwd.unwrap().unwrap();
+        assert_eq!(fwd.bytes, elem * 2 * n as u64, "read x, write y");
+        assert_eq!(bwd.bytes, elem * 3 * n as u64, "read x and dy, write dx");
+        assert_eq!((fwd.design_bytes, bwd.design_bytes), (fwd.bytes, bwd.bytes));
+        assert_eq!((fwd.dtype, bwd.dtype), (dtype, dtype));
+    }
     let copy = BenchOp::defaults()
         .into_iter()
         .find(|o| o.name == "copy")
         .unwrap();
-    assert!(copy.case(gpu, Direction::Backward, n, 1).unwrap().is_none());
+    // The f16 roof copies the same 2n bytes an f16 op reads or writes per tensor.
+    let copy16 = copy.case(gpu, Direction::Forward, n, DType::F16, 1);
+    let copy16 = copy16.unwrap().unwrap();
+    assert_eq!((copy16.bytes, copy16.dtype), (2 * 2 * n as u64, DType::F16));
+    assert!(copy
+        .case(gpu, Direction::Backward, n, DType::F32, 1)
+        .unwrap()
+        .is_none());
     assert_eq!(bench::gbps(8_000, Duration::from_micros(1)), 8.0);
 }
 
@@ -123,10 +204,22 @@ fn the_copy_kernel_copies_every_element_whatever_the_grid() {
     for n in [1, 5, 1023, 70_001] {
         let data: Vec<f32> = (0..n).map(|_| rng.uniform(-1e3, 1e3)).collect();
         let src = Tensor::from_slice(gpu, &data, &[n]).unwrap();
+        let src16 = Tensor::from_slice_as(gpu, &data, &[n], DType::F16).unwrap();
+        let halves = src16.to_vec_f16(gpu).unwrap();
         for grid in [1, 64, u32::MAX] {
             let dst = bench::copy(gpu, &src, grid).unwrap();
             assert_eq!(dst.shape(), &[n]);
             assert_eq!(dst.to_vec(gpu).unwrap(), data, "n = {n}, grid = {grid}");
+            // f16: the same kernel over the tensor's 2n bytes (odd n: a half word).
+            let dst16 = bench::copy(gpu, &src16, grid).unwrap();
+            assert_eq!(dst16.dtype(), DType::F16);
+            let got = dst16.to_vec_f16(gpu).unwrap();
+            assert!(
+                got.iter()
+                    .zip(&halves)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "f16 n = {n}, grid = {grid}"
+            );
         }
     }
 }
@@ -164,6 +257,7 @@ fn wgact_bench_writes_json_rows_with_every_field_and_an_svg_naming_every_op() {
         "op",
         "dir",
         "dtype",
+        "storage",
         "shape",
         "kernel_us",
         "gbps",
@@ -183,6 +277,18 @@ fn wgact_bench_writes_json_rows_with_every_field_and_an_svg_naming_every_op() {
             assert!(row[field].as_f64().unwrap() > 0.0, "{field} of {row}");
         }
     }
+    for dtype in ["f32", "f16"] {
+        assert_eq!(
+            rows.iter().filter(|r| r["dtype"] == dtype).count() * 2,
+            rows.len(),
+            "half the rows are {dtype}"
+        );
+    }
+    assert!(
+        rows.iter()
+            .all(|r| r["dtype"] != "f16" || r["storage"].as_str().unwrap().starts_with("f16 ")),
+        "f16 rows say how f16 is stored"
+    );
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(
         chart.starts_with("<svg") || chart.contains("<svg"),

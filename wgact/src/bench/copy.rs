@@ -59,8 +59,9 @@ pub(crate) fn scoped<T>(gpu: &Gpu, during: &str, f: impl FnOnce() -> T) -> Resul
 }
 
 impl CopyPlan {
-    /// Plans `dst = src` on at most `max_groups` workgroups per dispatch. Both tensors must be
-    /// the library's own (offset 0, padded to whole vec4s) and of equal length.
+    /// Plans `dst = src` (their bytes, whatever the dtype) on at most `max_groups`
+    /// workgroups per dispatch. Both tensors must be the library's own (offset 0, padded to
+    /// whole vec4s) and of equal length and dtype.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for unequal lengths, GPU errors while building.
@@ -70,6 +71,13 @@ impl CopyPlan {
         dst: &'a Tensor,
         max_groups: u32,
     ) -> Result<CopyPlan> {
+        if src.dtype() != dst.dtype() {
+            return Err(Error::DTypeMismatch {
+                what: "dst",
+                actual: dst.dtype().name(),
+                expected: src.dtype().name(),
+            });
+        }
         if src.len() != dst.len() {
             return Err(Error::ShapeMismatch {
                 what: "dst",
@@ -97,7 +105,7 @@ impl CopyPlan {
             let binding = limits.max_storage_buffer_binding_size.min(1 << 32);
             let chunk_vec4s = ((binding / align * align) / 16).max(1) as usize;
             let max_groups = max_groups.min(limits.max_compute_workgroups_per_dimension);
-            let total_vec4s = src.len().div_ceil(4).max(1);
+            let total_vec4s = (src.len() * src.dtype().size_bytes()).div_ceil(16).max(1);
             let mut dispatches = Vec::new();
             let mut start = 0;
             while start < total_vec4s {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use wgact::bench::{self, BenchOp, Options, Row};
-use wgpu_activations::Gpu;
+use wgpu_activations::{DType, Gpu};
 
 /// Sizes (elements) a default run tries, in order, while the copy kernel's time extrapolated
 /// to the next size stays within [`DEFAULT_MAX_COPY`]: on lavapipe (software Vulkan) that
@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// Seed of the generated inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Comma-separated dtypes every op runs in, each against its own copy roof: f32, f16.
+    #[arg(long, value_delimiter = ',', value_parser = parse_dtype, default_value = "f32,f16")]
+    dtypes: Vec<DType>,
     /// Instead of the kernel table: the cost per op of each API level (call, recorded
     /// batch) against a minimal hand-written wgpu program, on chained LeakyReLU ops at
     /// n = 1024, 4096, 16384 (or --sizes). Rows have `"op": "overhead"`.
@@ -54,6 +57,14 @@ pub struct BenchArgs {
     /// With --overhead: timed runs per variant and size (the median is reported).
     #[arg(long, default_value_t = 7, requires = "overhead")]
     overhead_reps: usize,
+}
+
+/// `f32` or `f16`.
+fn parse_dtype(s: &str) -> Result<DType, String> {
+    DType::ALL
+        .into_iter()
+        .find(|d| d.name() == s.trim())
+        .ok_or_else(|| format!("{s:?} is not a dtype: write f32 or f16"))
 }
 
 /// `65536`, `2^16`, `64k` (x1024) or `16M` (x2^20).
@@ -110,6 +121,7 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
         timestamps: !args.no_timestamps,
         seed: args.seed,
         max_copy_time: args.sizes.is_empty().then_some(DEFAULT_MAX_COPY),
+        dtypes: args.dtypes.clone(),
         ..Options::default()
     };
     let sizes = if args.sizes.is_empty() {
@@ -142,7 +154,7 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
             r.detail
         );
     })?;
-    print_table(gpu, &rows, timer.name());
+    print_table(gpu, &rows, timer.name(), &args.dtypes);
     if let Some(path) = &args.json {
         if let Err(e) = write_json(path, &rows) {
             eprintln!("error: writing {}: {e}", path.display());
@@ -151,9 +163,10 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
     }
     if let Some(path) = &args.svg {
         let title = format!(
-            "{} ({}), f32, kernel time by {}",
+            "{} ({}), {}, kernel time by {}",
             info.name,
             info.backend,
+            dtypes_stored(gpu, &args.dtypes),
             timer.name()
         );
         if let Err(e) = chart::draw(path, &title, &rows) {
@@ -165,19 +178,38 @@ pub fn run(gpu: &Gpu, args: &BenchArgs) -> Result<ExitCode, wgpu_activations::Er
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(gpu: &Gpu, rows: &[Row], timer: &str) {
+/// `f32, f16 (native f16)`: the dtypes run and how this adapter stores f16.
+fn dtypes_stored(gpu: &Gpu, dtypes: &[DType]) -> String {
+    dtypes
+        .iter()
+        .map(|&d| match bench::storage(gpu, d) {
+            "f16 native" => "f16 (native storage: shader-f16)".to_string(),
+            "f16 packed" => "f16 (packed storage: two halves per u32)".to_string(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_table(gpu: &Gpu, rows: &[Row], timer: &str, dtypes: &[DType]) {
     let info = gpu.info();
     println!(
-        "{} ({}, {} {}), f32, kernel time by {timer}, GB/s = bytes a perfect kernel moves / kernel time",
-        info.name, info.backend, info.driver, info.driver_info
+        "{} ({}, {} {}), {}, kernel time by {timer}, GB/s = bytes a perfect kernel moves / kernel time, ratio against the copy of the same dtype and size",
+        info.name, info.backend, info.driver, info.driver_info, dtypes_stored(gpu, dtypes)
     );
     println!();
-    println!("| op | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs | ideal bytes | design bytes | design / ideal |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| op | dtype | dir | shape | kernel µs | GB/s | ratio to copy | end-to-end µs | ideal bytes | design bytes | design / ideal |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
+        let op = if r.variant.is_empty() {
+            r.op.clone()
+        } else {
+            format!("{} {}", r.op, r.variant)
+        };
         println!(
-            "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {} | {:.3} |",
-            r.series(),
+            "| {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {} | {:.3} |",
+            op,
+            r.storage,
             r.dir,
             r.shape
                 .iter()
@@ -204,6 +236,7 @@ fn write_json(path: &PathBuf, rows: &[Row]) -> std::io::Result<()> {
                 "variant": r.variant,
                 "dir": r.dir,
                 "dtype": r.dtype,
+                "storage": r.storage,
                 "shape": r.shape,
                 "kernel_us": r.kernel_us,
                 "gbps": r.gbps,

@@ -27,10 +27,11 @@ pub fn draw(path: &Path, title: &str, rows: &[Row]) -> Result<(), String> {
         .ceil()
         .max(lo + 1.0);
     let top = rows.iter().map(|r| r.gbps).fold(0.0, f64::max).max(1e-3) * 1.15;
-    // Series (op and variant) in order of first appearance; copy is the roof.
+    // Series (op, variant, dtype) in order of first appearance; the f32 copy is the roof,
+    // the f16 copy one of the lines.
     let mut ops: Vec<String> = Vec::new();
     for r in rows {
-        if r.op != "copy" && !ops.contains(&r.series()) {
+        if r.series() != "copy" && !ops.contains(&r.series()) {
             ops.push(r.series());
         }
     }
