@@ -35,7 +35,7 @@ use wgpu_activations::{Initializer, PReLU};
 
 mod copy;
 
-pub use copy::{copy_wgsl, CopyPlan, COPY_WORKGROUP_SIZE};
+pub use copy::{copy_wgsl, uniform_bind_group, CopyPlan, COPY_WORKGROUP_SIZE};
 /// Grid sizes (workgroups) the copy kernel tries at each tensor size; the fastest is the roof.
 /// 16,896 is about 128 workgroups per SM on an H100, where such a grid reached the copy roof.
 const COPY_GRIDS: [u32; 6] = [64, 256, 1024, 4096, 16_896, u32::MAX];
