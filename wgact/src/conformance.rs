@@ -120,6 +120,39 @@ fn prelu_of(case: &Case) -> Result<PReLU> {
 }
 
 /// The alpha a PReLU case runs with, and its shape: the case's own, or the initializer's.
+/// `values` (the case's `x` or `dy`) on the GPU as a tensor of the case's shape and dtype.
+fn upload(gpu: &Gpu, case: &Case, values: &[f32]) -> Result<Tensor> {
+    Tensor::from_slice_as(gpu, values, &case.shape, case.dtype)
+}
+
+/// `op` forward on the case's `x` and backward with its `dy` on the GPU, in the case's
+/// dtype, read back.
+async fn elementwise_gpu(op: &Elementwise, case: &Case, gpu: &Gpu) -> Result<Outputs> {
+    let (x, dy) = (upload(gpu, case, &case.x)?, upload(gpu, case, &case.dy)?);
+    let y = op.forward(gpu, &x)?;
+    let dx = op.backward(gpu, &x, &dy)?;
+    Ok(Outputs {
+        y: y.read(gpu).await?,
+        dx: dx.read(gpu).await?,
+        dalpha: None,
+    })
+}
+
+/// PReLU with `alpha` forward on the case's `x` and backward with its `dy` on the GPU, in
+/// the case's dtype, read back.
+async fn prelu_gpu(layer: &mut PReLU, alpha: &[f32], case: &Case, gpu: &Gpu) -> Result<Outputs> {
+    layer.build(gpu, &case.shape)?;
+    layer.set_alpha(gpu, alpha)?;
+    let (x, dy) = (upload(gpu, case, &case.x)?, upload(gpu, case, &case.dy)?);
+    let y = layer.forward(gpu, &x)?;
+    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
+    Ok(Outputs {
+        y: y.read(gpu).await?,
+        dx: dx.read(gpu).await?,
+        dalpha: Some(dalpha.read(gpu).await?),
+    })
+}
+
 fn prelu_alpha(case: &Case, layer: &PReLU) -> Result<(Vec<f32>, Vec<usize>)> {
     let alpha_shape = layer.alpha_shape_for(&case.shape)?;
     if let Some(given) = &case.alpha_shape {
@@ -164,17 +197,7 @@ pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs
                 dx: reference::elementwise_backward(&op, &case.x, &case.dy)?,
                 dalpha: None,
             }),
-            Backend::Gpu(gpu) => {
-                let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
-                let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
-                let y = op.forward(gpu, &x)?;
-                let dx = op.backward(gpu, &x, &dy)?;
-                Ok(Outputs {
-                    y: y.read(gpu).await?,
-                    dx: dx.read(gpu).await?,
-                    dalpha: None,
-                })
-            }
+            Backend::Gpu(gpu) => elementwise_gpu(&op, case, gpu).await,
         },
         // TensorFlow's SoftmaxGrad works from its own forward output: so do both paths.
         Layer::Softmax(layer) => match backend {
@@ -223,19 +246,7 @@ pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs
                         dalpha: Some(g.dalpha),
                     })
                 }
-                Backend::Gpu(gpu) => {
-                    layer.build(gpu, &case.shape)?;
-                    layer.set_alpha(gpu, &alpha)?;
-                    let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
-                    let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
-                    let y = layer.forward(gpu, &x)?;
-                    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
-                    Ok(Outputs {
-                        y: y.read(gpu).await?,
-                        dx: dx.read(gpu).await?,
-                        dalpha: Some(dalpha.read(gpu).await?),
-                    })
-                }
+                Backend::Gpu(gpu) => prelu_gpu(&mut layer, &alpha, case, gpu).await,
             }
         }
     }
