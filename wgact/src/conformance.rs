@@ -138,11 +138,32 @@ async fn elementwise_gpu(op: &Elementwise, case: &Case, gpu: &Gpu) -> Result<Out
     })
 }
 
-/// PReLU with `alpha` forward on the case's `x` and backward with its `dy` on the GPU, in
-/// the case's dtype, read back.
-async fn prelu_gpu(layer: &mut PReLU, alpha: &[f32], case: &Case, gpu: &Gpu) -> Result<Outputs> {
+/// A CPU reference PReLU forward (`x, x_shape, alpha, alpha_shape`) of one dtype.
+type PreluForward = fn(&[f32], &[usize], &[f32], &[usize]) -> Result<Vec<f32>>;
+/// A CPU reference PReLU backward (`x, dy, x_shape, alpha, alpha_shape`) of one dtype.
+type PreluBackward =
+    fn(&[f32], &[f32], &[usize], &[f32], &[usize]) -> Result<reference::prelu::PreluGradients>;
+
+/// PReLU with the case's alpha forward on its `x` and backward with its `dy`: on the GPU in
+/// the case's dtype (read back), or on the CPU through `cpu`, the reference of that dtype.
+async fn prelu_run(
+    mut layer: PReLU,
+    case: &Case,
+    backend: Backend<'_>,
+    (forward, backward): (PreluForward, PreluBackward),
+) -> Result<Outputs> {
+    let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
+    let Backend::Gpu(gpu) = backend else {
+        let y = forward(&case.x, &case.shape, &alpha, &alpha_shape)?;
+        let g = backward(&case.x, &case.dy, &case.shape, &alpha, &alpha_shape)?;
+        return Ok(Outputs {
+            y,
+            dx: g.dx,
+            dalpha: Some(g.dalpha),
+        });
+    };
     layer.build(gpu, &case.shape)?;
-    layer.set_alpha(gpu, alpha)?;
+    layer.set_alpha(gpu, &alpha)?;
     let (x, dy) = (upload(gpu, case, &case.x)?, upload(gpu, case, &case.dy)?);
     let y = layer.forward(gpu, &x)?;
     let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
@@ -223,31 +244,12 @@ pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs
                 })
             }
         },
-        Layer::PReLU(mut layer) => {
-            let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
-            match backend {
-                Backend::Cpu => {
-                    let y = reference::prelu::prelu_forward(
-                        &case.x,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    let g = reference::prelu::prelu_backward(
-                        &case.x,
-                        &case.dy,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    Ok(Outputs {
-                        y,
-                        dx: g.dx,
-                        dalpha: Some(g.dalpha),
-                    })
-                }
-                Backend::Gpu(gpu) => prelu_gpu(&mut layer, &alpha, case, gpu).await,
-            }
+        Layer::PReLU(layer) => {
+            let cpu = (
+                reference::prelu::prelu_forward as PreluForward,
+                reference::prelu::prelu_backward as PreluBackward,
+            );
+            prelu_run(layer, case, backend, cpu).await
         }
     }
 }

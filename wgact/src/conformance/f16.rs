@@ -14,7 +14,8 @@
 //!   is judged against the exact value only;
 //! - `params_f16` must equal the library's rounding of the parameters.
 
-use super::{elementwise_gpu, prelu_alpha, prelu_gpu, upload, Backend, Layer, Outputs};
+use super::{elementwise_gpu, prelu_alpha, prelu_run, upload, Backend, Layer, Outputs};
+use super::{PreluBackward, PreluForward};
 use crate::cases::Case;
 use crate::compare::f16::ulp16;
 pub use crate::compare::f16::{exp_near_half_midpoint, half_ulps};
@@ -69,26 +70,12 @@ pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Resu
                 })
             }
         },
-        Layer::PReLU(mut layer) => {
-            let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
-            match backend {
-                Backend::Cpu => {
-                    let y = cpu::prelu_forward_f16(&case.x, &case.shape, &alpha, &alpha_shape)?;
-                    let g = cpu::prelu_backward_f16(
-                        &case.x,
-                        &case.dy,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    Ok(Outputs {
-                        y,
-                        dx: g.dx,
-                        dalpha: Some(g.dalpha),
-                    })
-                }
-                Backend::Gpu(gpu) => prelu_gpu(&mut layer, &alpha, case, gpu).await,
-            }
+        Layer::PReLU(layer) => {
+            let reference = (
+                cpu::prelu_forward_f16 as PreluForward,
+                cpu::prelu_backward_f16 as PreluBackward,
+            );
+            prelu_run(layer, case, backend, reference).await
         }
     }
 }
