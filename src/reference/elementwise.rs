@@ -40,14 +40,14 @@ pub(super) fn has_negative_part(r: &ReLU) -> bool {
 }
 
 /// `minimum` / `maximum` with NaN propagated.
-fn min_nan(a: f32, b: f32) -> f32 {
+pub(super) fn min_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {
         f32::NAN
     } else {
         a.min(b)
     }
 }
-fn max_nan(a: f32, b: f32) -> f32 {
+pub(super) fn max_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {
         f32::NAN
     } else {

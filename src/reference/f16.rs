@@ -11,7 +11,7 @@
 //!   accumulation: like the GPU kernels they sum accurately (here in f64) and round the
 //!   result once.
 
-use super::elementwise::{branch, clips, has_negative_part, map_with_dy, Branch};
+use super::elementwise::{branch, clips, has_negative_part, map_with_dy, max_nan, min_nan, Branch};
 use super::prelu::{prelu_alpha_indices, PreluGradients};
 use super::{mul_mask, relu};
 use crate::elementwise::{Elementwise, ReLU};
@@ -20,22 +20,6 @@ use crate::error::Result;
 /// `v` rounded to the nearest half (ties to even, overflow to ±inf, denormals kept), as f32.
 pub fn h(v: f32) -> f32 {
     half::f16::from_f32(v).to_f32()
-}
-
-fn min_nan(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else {
-        a.min(b)
-    }
-}
-
-fn max_nan(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else {
-        a.max(b)
-    }
 }
 
 /// `h(h(exp(x)) - 1)` for x < 0 (x otherwise): `exp` rounded to half from f64, so the half
