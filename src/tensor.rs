@@ -345,9 +345,20 @@ impl Tensor {
             return self.write_f16(gpu, &halves);
         }
         self.check_gpu(gpu, "tensor")?;
-        if data.len() != self.len() {
+        self.check_writable(data.len())?;
+        gpu.write_bytes(
+            &self.storage.buffer,
+            self.byte_offset(),
+            bytemuck::cast_slice(data),
+        )
+    }
+
+    /// What [`Tensor::write`] and [`Tensor::write_f16`] need of `len` values and the buffer:
+    /// one value per element and an uploadable buffer.
+    fn check_writable(&self, len: usize) -> Result<()> {
+        if len != self.len() {
             return Err(Error::LengthMismatch {
-                len: data.len(),
+                len,
                 shape: self.shape.clone(),
                 expected: self.len(),
             });
@@ -358,11 +369,7 @@ impl Tensor {
                 missing: "COPY_DST",
             });
         }
-        gpu.write_bytes(
-            &self.storage.buffer,
-            self.byte_offset(),
-            bytemuck::cast_slice(data),
-        )
+        Ok(())
     }
 
     /// Uploads halves into this f16 tensor, as [`Tensor::write`]. An f16 view whose first or
@@ -381,19 +388,7 @@ impl Tensor {
                 expected: DType::F16.name(),
             });
         }
-        if data.len() != self.len() {
-            return Err(Error::LengthMismatch {
-                len: data.len(),
-                shape: self.shape.clone(),
-                expected: self.len(),
-            });
-        }
-        if !self.storage.buffer.usage().contains(VIEW_UPLOAD_USAGE) {
-            return Err(Error::BufferUsage {
-                what: "tensor",
-                missing: "COPY_DST",
-            });
-        }
+        self.check_writable(data.len())?;
         if data.is_empty() {
             return Ok(());
         }

@@ -227,6 +227,15 @@ fn gpus() -> Vec<&'static Gpu> {
     vec![gpu, masked]
 }
 
+/// How `gpu` stores halves: `native` (shader-f16) or `packed` (two per u32).
+fn storage(gpu: &Gpu) -> &'static str {
+    if gpu.info().shader_f16 {
+        "native"
+    } else {
+        "packed"
+    }
+}
+
 fn upload(gpu: &Gpu, v: &[f32], shape: &[usize]) -> Tensor {
     let t = Tensor::from_slice_as(gpu, v, shape, DType::F16).unwrap();
     assert_eq!(t.dtype(), DType::F16);
@@ -272,11 +281,7 @@ fn every_elementwise_float16_case_matches_tensorflow_on_the_gpu_through_both_sto
     assert_eq!(cases.len(), 14 + 12 + 10 + 21);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 {
-            "native"
-        } else {
-            "packed"
-        };
+        let path = storage(gpu);
         for c in &cases {
             let op = layer(c);
             let x = upload(gpu, &c.x, &c.shape);
@@ -357,11 +362,7 @@ fn every_prelu_float16_case_matches_tensorflow_on_the_gpu_through_both_storages(
     assert_eq!(cases.len(), 16);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 {
-            "native"
-        } else {
-            "packed"
-        };
+        let path = storage(gpu);
         for c in &cases {
             let (mut layer, alpha, alpha_shape) = prelu_layer(Some(gpu), c);
             let x = upload(gpu, &c.x, &c.shape);
@@ -488,11 +489,7 @@ fn every_softmax_float16_case_is_within_its_bounds_on_the_gpu_through_both_stora
     assert_eq!(cases.len(), 16);
     let mut failures = Vec::new();
     for gpu in gpus() {
-        let path = if gpu.info().shader_f16 {
-            "native"
-        } else {
-            "packed"
-        };
+        let path = storage(gpu);
         for c in &cases {
             let layer = Softmax::new(softmax_axis(c)).unwrap();
             let x = upload(gpu, &c.x, &c.shape);

@@ -40,14 +40,14 @@ pub(super) fn has_negative_part(r: &ReLU) -> bool {
 }
 
 /// `minimum` / `maximum` with NaN propagated.
-fn min_nan(a: f32, b: f32) -> f32 {
+pub(super) fn min_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {
         f32::NAN
     } else {
         a.min(b)
     }
 }
-fn max_nan(a: f32, b: f32) -> f32 {
+pub(super) fn max_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {
         f32::NAN
     } else {
@@ -176,6 +176,19 @@ pub fn elementwise_forward(op: &Elementwise, x: &[f32]) -> Vec<f32> {
 /// # Errors
 /// [`Error::ShapeMismatch`] when `x` and `dy` differ in length.
 pub fn elementwise_backward(op: &Elementwise, x: &[f32], dy: &[f32]) -> Result<Vec<f32>> {
+    map_with_dy(x, dy, |v, g| elementwise_backward_scalar(op, v, g))
+}
+
+/// `grad(x[i], dy[i])` for every element (the float32 and float16 backward passes, each
+/// with its own rounding in `grad`).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `x` and `dy` differ in length.
+pub(super) fn map_with_dy(
+    x: &[f32],
+    dy: &[f32],
+    grad: impl Fn(f32, f32) -> f32,
+) -> Result<Vec<f32>> {
     if x.len() != dy.len() {
         return Err(Error::ShapeMismatch {
             what: "dy",
@@ -183,8 +196,5 @@ pub fn elementwise_backward(op: &Elementwise, x: &[f32], dy: &[f32]) -> Result<V
             expected: vec![x.len()],
         });
     }
-    Ok(x.iter()
-        .zip(dy)
-        .map(|(&v, &g)| elementwise_backward_scalar(op, v, g))
-        .collect())
+    Ok(x.iter().zip(dy).map(|(&v, &g)| grad(v, g)).collect())
 }

@@ -11,31 +11,15 @@
 //!   accumulation: like the GPU kernels they sum accurately (here in f64) and round the
 //!   result once.
 
-use super::elementwise::{branch, clips, has_negative_part, Branch};
+use super::elementwise::{branch, clips, has_negative_part, map_with_dy, max_nan, min_nan, Branch};
 use super::prelu::{prelu_alpha_indices, PreluGradients};
 use super::{mul_mask, relu};
 use crate::elementwise::{Elementwise, ReLU};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `v` rounded to the nearest half (ties to even, overflow to ±inf, denormals kept), as f32.
 pub fn h(v: f32) -> f32 {
     half::f16::from_f32(v).to_f32()
-}
-
-fn min_nan(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else {
-        a.min(b)
-    }
-}
-
-fn max_nan(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        f32::NAN
-    } else {
-        a.max(b)
-    }
 }
 
 /// `h(h(exp(x)) - 1)` for x < 0 (x otherwise): `exp` rounded to half from f64, so the half
@@ -163,19 +147,9 @@ pub fn elementwise_forward_f16(op: &Elementwise, x: &[f32]) -> Vec<f32> {
 /// `dx` in float16, elementwise.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when `x` and `dy` differ in length.
+/// [`crate::Error::ShapeMismatch`] when `x` and `dy` differ in length.
 pub fn elementwise_backward_f16(op: &Elementwise, x: &[f32], dy: &[f32]) -> Result<Vec<f32>> {
-    if x.len() != dy.len() {
-        return Err(Error::ShapeMismatch {
-            what: "dy",
-            actual: vec![dy.len()],
-            expected: vec![x.len()],
-        });
-    }
-    Ok(x.iter()
-        .zip(dy)
-        .map(|(&v, &g)| elementwise_backward_f16_scalar(op, v, g))
-        .collect())
+    map_with_dy(x, dy, |v, g| elementwise_backward_f16_scalar(op, v, g))
 }
 
 /// PReLU `y` in float16: `h(relu(x) + h(-alpha * relu(-x)))` (alpha a half variable).

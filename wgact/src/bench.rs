@@ -27,6 +27,7 @@ use crate::ops::ElementwiseOps;
 use wgpu_activations::Batch;
 use wgpu_activations::Softmax;
 use wgpu_activations::Tensor;
+use wgpu_activations::Traffic;
 use wgpu_activations::{DType, Gpu};
 use wgpu_activations::{Direction, Elementwise};
 use wgpu_activations::{Error, Result};
@@ -34,7 +35,7 @@ use wgpu_activations::{Initializer, PReLU};
 
 mod copy;
 
-pub use copy::{copy_wgsl, CopyPlan, COPY_WORKGROUP_SIZE};
+pub use copy::{copy_wgsl, uniform_bind_group, CopyPlan, COPY_WORKGROUP_SIZE};
 /// Grid sizes (workgroups) the copy kernel tries at each tensor size; the fastest is the roof.
 /// 16,896 is about 128 workgroups per SM on an H100, where such a grid reached the copy roof.
 const COPY_GRIDS: [u32; 6] = [64, 256, 1024, 4096, 16_896, u32::MAX];
@@ -268,29 +269,21 @@ impl OpKind {
                 };
                 let traffic = op.traffic(n, direction, dtype);
                 let recorded = inputs.clone();
-                Ok(Some(Workload {
-                    shape: vec![n],
+                Ok(Some(layer_workload(
+                    &[n],
                     dtype,
-                    detail: String::new(),
-                    bytes: traffic.ideal_bytes,
-                    design_bytes: traffic.design_bytes,
-                    record: Box::new(move |gpu, encoder| {
-                        let mut batch = Batch::new(gpu);
-                        match direction {
-                            Direction::Forward => {
-                                op.record_forward(&mut batch, &recorded[0], &out)?
-                            }
-                            Direction::Backward => {
-                                op.record_backward(&mut batch, &recorded[0], &recorded[1], &out)?
-                            }
+                    &traffic,
+                    move |batch| match direction {
+                        Direction::Forward => op.record_forward(batch, &recorded[0], &out),
+                        Direction::Backward => {
+                            op.record_backward(batch, &recorded[0], &recorded[1], &out)
                         }
-                        batch.encode(encoder)
-                    }),
-                    call: Box::new(move |gpu| match direction {
+                    },
+                    move |gpu| match direction {
                         Direction::Forward => op.forward(gpu, &inputs[0]).map(drop),
                         Direction::Backward => op.backward(gpu, &inputs[0], &inputs[1]).map(drop),
-                    }),
-                }))
+                    },
+                )))
             }
             OpKind::PReLU => prelu_case(gpu, direction, n, dtype, seed),
             OpKind::SoftmaxLast { cols } => {
@@ -308,6 +301,30 @@ impl OpKind {
                 softmax_case(gpu, direction, &shape, 1, dtype, seed).map(Some)
             }
         }
+    }
+}
+
+/// A layer's workload over `shape`: `record` adds its dispatches to a fresh [`Batch`], which
+/// is encoded into the timed encoder; `call` is the public call a user makes.
+fn layer_workload(
+    shape: &[usize],
+    dtype: DType,
+    traffic: &Traffic,
+    record: impl Fn(&mut Batch<'_>) -> Result<()> + 'static,
+    call: impl Fn(&Gpu) -> Result<()> + 'static,
+) -> Workload {
+    Workload {
+        shape: shape.to_vec(),
+        dtype,
+        detail: String::new(),
+        bytes: traffic.ideal_bytes,
+        design_bytes: traffic.design_bytes,
+        record: Box::new(move |gpu, encoder| {
+            let mut batch = Batch::new(gpu);
+            record(&mut batch)?;
+            batch.encode(encoder)
+        }),
+        call: Box::new(call),
     }
 }
 
@@ -334,42 +351,30 @@ fn prelu_case(
     Ok(Some(match direction {
         Direction::Forward => {
             let xr = x.clone();
-            Workload {
-                shape: shape.to_vec(),
+            layer_workload(
+                &shape,
                 dtype,
-                detail: String::new(),
-                bytes: traffic.ideal_bytes,
-                design_bytes: traffic.design_bytes,
-                record: Box::new(move |gpu, encoder| {
-                    let mut batch = Batch::new(gpu);
-                    recorded
-                        .borrow_mut()
-                        .record_forward(&mut batch, &xr, &out)?;
-                    batch.encode(encoder)
-                }),
-                call: Box::new(move |gpu| layer.borrow_mut().forward(gpu, &x).map(drop)),
-            }
+                &traffic,
+                move |batch| recorded.borrow_mut().record_forward(batch, &xr, &out),
+                move |gpu| layer.borrow_mut().forward(gpu, &x).map(drop),
+            )
         }
         Direction::Backward => {
             let dy = random_tensor(gpu, n, dtype, seed ^ 0xd1)?.reshape(&shape)?;
             let alpha_shape = layer.borrow().alpha_shape()?.to_vec();
             let dalpha = Tensor::zeros_of(gpu, &alpha_shape, dtype)?;
             let (xr, dyr) = (x.clone(), dy.clone());
-            Workload {
-                shape: shape.to_vec(),
+            layer_workload(
+                &shape,
                 dtype,
-                detail: String::new(),
-                bytes: traffic.ideal_bytes,
-                design_bytes: traffic.design_bytes,
-                record: Box::new(move |gpu, encoder| {
-                    let mut batch = Batch::new(gpu);
+                &traffic,
+                move |batch| {
                     recorded
                         .borrow_mut()
-                        .record_backward(&mut batch, &xr, &dyr, &out, &dalpha)?;
-                    batch.encode(encoder)
-                }),
-                call: Box::new(move |gpu| layer.borrow_mut().backward(gpu, &x, &dy).map(drop)),
-            }
+                        .record_backward(batch, &xr, &dyr, &out, &dalpha)
+                },
+                move |gpu| layer.borrow_mut().backward(gpu, &x, &dy).map(drop),
+            )
         }
     }))
 }
@@ -391,37 +396,25 @@ fn softmax_case(
     Ok(match direction {
         Direction::Forward => {
             let xr = x.clone();
-            Workload {
-                shape: shape.to_vec(),
+            layer_workload(
+                shape,
                 dtype,
-                detail: String::new(),
-                bytes: traffic.ideal_bytes,
-                design_bytes: traffic.design_bytes,
-                record: Box::new(move |gpu, encoder| {
-                    let mut batch = Batch::new(gpu);
-                    layer.record_forward(&mut batch, &xr, None, &out)?;
-                    batch.encode(encoder)
-                }),
-                call: Box::new(move |gpu| layer.forward(gpu, &x).map(drop)),
-            }
+                &traffic,
+                move |batch| layer.record_forward(batch, &xr, None, &out),
+                move |gpu| layer.forward(gpu, &x).map(drop),
+            )
         }
         Direction::Backward => {
             let y = layer.forward(gpu, &x)?;
             let dy = random_tensor(gpu, n, dtype, seed ^ 0xd1)?.reshape(shape)?;
             let (yr, dyr) = (y.clone(), dy.clone());
-            Workload {
-                shape: shape.to_vec(),
+            layer_workload(
+                shape,
                 dtype,
-                detail: String::new(),
-                bytes: traffic.ideal_bytes,
-                design_bytes: traffic.design_bytes,
-                record: Box::new(move |gpu, encoder| {
-                    let mut batch = Batch::new(gpu);
-                    layer.record_backward(&mut batch, &yr, &dyr, None, &out)?;
-                    batch.encode(encoder)
-                }),
-                call: Box::new(move |gpu| layer.backward(gpu, &y, &dy).map(drop)),
-            }
+                &traffic,
+                move |batch| layer.record_backward(batch, &yr, &dyr, None, &out),
+                move |gpu| layer.backward(gpu, &y, &dy).map(drop),
+            )
         }
     })
 }

@@ -120,6 +120,60 @@ fn prelu_of(case: &Case) -> Result<PReLU> {
 }
 
 /// The alpha a PReLU case runs with, and its shape: the case's own, or the initializer's.
+/// `values` (the case's `x` or `dy`) on the GPU as a tensor of the case's shape and dtype.
+fn upload(gpu: &Gpu, case: &Case, values: &[f32]) -> Result<Tensor> {
+    Tensor::from_slice_as(gpu, values, &case.shape, case.dtype)
+}
+
+/// `op` forward on the case's `x` and backward with its `dy` on the GPU, in the case's
+/// dtype, read back.
+async fn elementwise_gpu(op: &Elementwise, case: &Case, gpu: &Gpu) -> Result<Outputs> {
+    let (x, dy) = (upload(gpu, case, &case.x)?, upload(gpu, case, &case.dy)?);
+    let y = op.forward(gpu, &x)?;
+    let dx = op.backward(gpu, &x, &dy)?;
+    Ok(Outputs {
+        y: y.read(gpu).await?,
+        dx: dx.read(gpu).await?,
+        dalpha: None,
+    })
+}
+
+/// A CPU reference PReLU forward (`x, x_shape, alpha, alpha_shape`) of one dtype.
+type PreluForward = fn(&[f32], &[usize], &[f32], &[usize]) -> Result<Vec<f32>>;
+/// A CPU reference PReLU backward (`x, dy, x_shape, alpha, alpha_shape`) of one dtype.
+type PreluBackward =
+    fn(&[f32], &[f32], &[usize], &[f32], &[usize]) -> Result<reference::prelu::PreluGradients>;
+
+/// PReLU with the case's alpha forward on its `x` and backward with its `dy`: on the GPU in
+/// the case's dtype (read back), or on the CPU through `cpu`, the reference of that dtype.
+async fn prelu_run(
+    mut layer: PReLU,
+    case: &Case,
+    backend: Backend<'_>,
+    (forward, backward): (PreluForward, PreluBackward),
+) -> Result<Outputs> {
+    let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
+    let Backend::Gpu(gpu) = backend else {
+        let y = forward(&case.x, &case.shape, &alpha, &alpha_shape)?;
+        let g = backward(&case.x, &case.dy, &case.shape, &alpha, &alpha_shape)?;
+        return Ok(Outputs {
+            y,
+            dx: g.dx,
+            dalpha: Some(g.dalpha),
+        });
+    };
+    layer.build(gpu, &case.shape)?;
+    layer.set_alpha(gpu, &alpha)?;
+    let (x, dy) = (upload(gpu, case, &case.x)?, upload(gpu, case, &case.dy)?);
+    let y = layer.forward(gpu, &x)?;
+    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
+    Ok(Outputs {
+        y: y.read(gpu).await?,
+        dx: dx.read(gpu).await?,
+        dalpha: Some(dalpha.read(gpu).await?),
+    })
+}
+
 fn prelu_alpha(case: &Case, layer: &PReLU) -> Result<(Vec<f32>, Vec<usize>)> {
     let alpha_shape = layer.alpha_shape_for(&case.shape)?;
     if let Some(given) = &case.alpha_shape {
@@ -164,17 +218,7 @@ pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs
                 dx: reference::elementwise_backward(&op, &case.x, &case.dy)?,
                 dalpha: None,
             }),
-            Backend::Gpu(gpu) => {
-                let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
-                let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
-                let y = op.forward(gpu, &x)?;
-                let dx = op.backward(gpu, &x, &dy)?;
-                Ok(Outputs {
-                    y: y.read(gpu).await?,
-                    dx: dx.read(gpu).await?,
-                    dalpha: None,
-                })
-            }
+            Backend::Gpu(gpu) => elementwise_gpu(&op, case, gpu).await,
         },
         // TensorFlow's SoftmaxGrad works from its own forward output: so do both paths.
         Layer::Softmax(layer) => match backend {
@@ -200,43 +244,12 @@ pub async fn run_case_async(case: &Case, backend: Backend<'_>) -> Result<Outputs
                 })
             }
         },
-        Layer::PReLU(mut layer) => {
-            let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
-            match backend {
-                Backend::Cpu => {
-                    let y = reference::prelu::prelu_forward(
-                        &case.x,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    let g = reference::prelu::prelu_backward(
-                        &case.x,
-                        &case.dy,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    Ok(Outputs {
-                        y,
-                        dx: g.dx,
-                        dalpha: Some(g.dalpha),
-                    })
-                }
-                Backend::Gpu(gpu) => {
-                    layer.build(gpu, &case.shape)?;
-                    layer.set_alpha(gpu, &alpha)?;
-                    let x = Tensor::from_slice(gpu, &case.x, &case.shape)?;
-                    let dy = Tensor::from_slice(gpu, &case.dy, &case.shape)?;
-                    let y = layer.forward(gpu, &x)?;
-                    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
-                    Ok(Outputs {
-                        y: y.read(gpu).await?,
-                        dx: dx.read(gpu).await?,
-                        dalpha: Some(dalpha.read(gpu).await?),
-                    })
-                }
-            }
+        Layer::PReLU(layer) => {
+            let cpu = (
+                reference::prelu::prelu_forward as PreluForward,
+                reference::prelu::prelu_backward as PreluBackward,
+            );
+            prelu_run(layer, case, backend, cpu).await
         }
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use wgact::check::elementwise_inputs;
 use wgact::compare::Comparison;
 use wgact::ops::ElementwiseOps;
-use wgpu_activations::reference::prelu::{prelu_backward, prelu_forward};
+use wgpu_activations::reference::prelu::{prelu_backward, prelu_forward, PreluGradients};
 use wgpu_activations::reference::{
     elementwise_backward, elementwise_forward, softmax_backward, softmax_forward,
 };
@@ -252,45 +252,18 @@ fn prelu_matches_the_reference_on_views_into_and_in_place() {
         let alpha_shape = layer.alpha_shape().unwrap().to_vec();
         let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) / 4.0).collect();
         let dy: Vec<f32> = (0..n).map(|i| ((i * 5 % 17) as f32 - 8.0) / 3.0).collect();
-        let y_ref = prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
-        let g = prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
-        for offset in OFFSETS {
-            let what = format!("{shape:?} offset {offset}");
-            let mut batch = Batch::new(gpu);
-            let xv = view(gpu, offset, &x, &shape);
-            let yv = view(gpu, offset + 1, &vec![0.0; n], &shape);
-            let in_place = view(gpu, offset, &x, &shape);
-            let dyv = view(gpu, offset, &dy, &shape);
-            let dxv = view(gpu, offset + 2, &vec![0.0; n], &shape);
-            let dalpha = view(gpu, offset + 3, &vec![SENTINEL; alpha.len()], &alpha_shape);
-            let dy_in_place = view(gpu, offset, &dy, &shape);
-            let dalpha2 = view(gpu, offset, &vec![SENTINEL; alpha.len()], &alpha_shape);
-            layer.record_forward(&mut batch, &xv, &yv).unwrap();
-            layer
-                .record_forward_in_place(&mut batch, &in_place)
-                .unwrap();
-            layer
-                .record_backward(&mut batch, &xv, &dyv, &dxv, &dalpha)
-                .unwrap();
-            layer
-                .record_backward_in_place(&mut batch, &xv, &dy_in_place, &dalpha2)
-                .unwrap();
-            gpu.wait(batch.submit().unwrap()).unwrap();
-            assert_eq!(yv.to_vec(gpu).unwrap(), y_ref, "{what} y");
-            assert_eq!(in_place.to_vec(gpu).unwrap(), y_ref, "{what} y in place");
-            assert_eq!(dxv.to_vec(gpu).unwrap(), g.dx, "{what} dx");
-            assert_eq!(dy_in_place.to_vec(gpu).unwrap(), g.dx, "{what} dx in place");
-            for d in [&dalpha, &dalpha2] {
-                let got = d.to_vec(gpu).unwrap();
+        prelu_matches_on_views(
+            gpu,
+            &mut layer,
+            (&x, &dy, &shape),
+            (&alpha, &alpha_shape),
+            |got, g, what| {
                 for (k, (a, e)) in got.iter().zip(&g.dalpha).enumerate() {
                     let bound = 1e-5 * g.dalpha_abs_sum[k] as f32 + f32::MIN_POSITIVE;
                     assert!((a - e).abs() <= bound, "{what} dalpha[{k}]: {a} vs {e}");
                 }
-            }
-            for t in [&yv, &in_place, &dxv, &dy_in_place, &dalpha, &dalpha2] {
-                assert_untouched_around(gpu, t, &what);
-            }
-        }
+            },
+        );
     }
 }
 
@@ -318,43 +291,66 @@ fn prelu_chunked_inside_slices_matches_the_reference_on_views_and_in_place() {
         layer.set_alpha(gpu, &alpha).unwrap();
         let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) / 4.0).collect();
         let dy: Vec<f32> = (0..n).map(|i| ((i * 5 % 17) as f32 - 8.0) / 3.0).collect();
-        let y_ref = prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
-        let g = prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
-        for offset in OFFSETS {
-            let what = format!("{shape:?} offset {offset}");
-            let mut batch = Batch::new(gpu);
-            let xv = view(gpu, offset, &x, &shape);
-            let yv = view(gpu, offset + 1, &vec![0.0; n], &shape);
-            let in_place = view(gpu, offset, &x, &shape);
-            let dyv = view(gpu, offset, &dy, &shape);
-            let dxv = view(gpu, offset + 2, &vec![0.0; n], &shape);
-            let dalpha = view(gpu, offset + 3, &vec![SENTINEL; count_a], &alpha_shape);
-            let dy_in_place = view(gpu, offset, &dy, &shape);
-            let dalpha2 = view(gpu, offset, &vec![SENTINEL; count_a], &alpha_shape);
-            layer.record_forward(&mut batch, &xv, &yv).unwrap();
-            layer
-                .record_forward_in_place(&mut batch, &in_place)
-                .unwrap();
-            layer
-                .record_backward(&mut batch, &xv, &dyv, &dxv, &dalpha)
-                .unwrap();
-            layer
-                .record_backward_in_place(&mut batch, &xv, &dy_in_place, &dalpha2)
-                .unwrap();
-            gpu.wait(batch.submit().unwrap()).unwrap();
-            assert_eq!(yv.to_vec(gpu).unwrap(), y_ref, "{what} y");
-            assert_eq!(in_place.to_vec(gpu).unwrap(), y_ref, "{what} y in place");
-            assert_eq!(dxv.to_vec(gpu).unwrap(), g.dx, "{what} dx");
-            assert_eq!(dy_in_place.to_vec(gpu).unwrap(), g.dx, "{what} dx in place");
-            let depth = layer.dalpha_tree_depth(gpu, &shape).unwrap();
-            let bounds = wgact::check::prelu::dalpha_bounds(depth, &g.dalpha_abs_sum, n);
-            for d in [&dalpha, &dalpha2] {
-                wgact::check::prelu::check_dalpha(&d.to_vec(gpu).unwrap(), &g.dalpha, &bounds)
+        let depth = layer.dalpha_tree_depth(gpu, &shape).unwrap();
+        prelu_matches_on_views(
+            gpu,
+            &mut layer,
+            (&x, &dy, &shape),
+            (&alpha, &alpha_shape),
+            |got, g, what| {
+                let bounds = wgact::check::prelu::dalpha_bounds(depth, &g.dalpha_abs_sum, n);
+                wgact::check::prelu::check_dalpha(got, &g.dalpha, &bounds)
                     .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
-            }
-            for t in [&yv, &in_place, &dxv, &dy_in_place, &dalpha, &dalpha2] {
-                assert_untouched_around(gpu, t, &what);
-            }
+            },
+        );
+    }
+}
+
+/// PReLU (built, its alpha set) forward and backward, into views and in place, recorded
+/// into one batch per offset of [`OFFSETS`] (outputs at other offsets): y and dx equal the
+/// reference's, both dalphas pass `dalpha_ok(got, reference, what)`, and no kernel writes
+/// outside its view.
+fn prelu_matches_on_views(
+    gpu: &Gpu,
+    layer: &mut PReLU,
+    (x, dy, shape): (&[f32], &[f32], &[usize]),
+    (alpha, alpha_shape): (&[f32], &[usize]),
+    dalpha_ok: impl Fn(&[f32], &PreluGradients, &str),
+) {
+    let n = x.len();
+    let y_ref = prelu_forward(x, shape, alpha, alpha_shape).unwrap();
+    let g = prelu_backward(x, dy, shape, alpha, alpha_shape).unwrap();
+    for offset in OFFSETS {
+        let what = format!("{shape:?} offset {offset}");
+        let mut batch = Batch::new(gpu);
+        let xv = view(gpu, offset, x, shape);
+        let yv = view(gpu, offset + 1, &vec![0.0; n], shape);
+        let in_place = view(gpu, offset, x, shape);
+        let dyv = view(gpu, offset, dy, shape);
+        let dxv = view(gpu, offset + 2, &vec![0.0; n], shape);
+        let dalpha = view(gpu, offset + 3, &vec![SENTINEL; alpha.len()], alpha_shape);
+        let dy_in_place = view(gpu, offset, dy, shape);
+        let dalpha2 = view(gpu, offset, &vec![SENTINEL; alpha.len()], alpha_shape);
+        layer.record_forward(&mut batch, &xv, &yv).unwrap();
+        layer
+            .record_forward_in_place(&mut batch, &in_place)
+            .unwrap();
+        layer
+            .record_backward(&mut batch, &xv, &dyv, &dxv, &dalpha)
+            .unwrap();
+        layer
+            .record_backward_in_place(&mut batch, &xv, &dy_in_place, &dalpha2)
+            .unwrap();
+        gpu.wait(batch.submit().unwrap()).unwrap();
+        assert_eq!(yv.to_vec(gpu).unwrap(), y_ref, "{what} y");
+        assert_eq!(in_place.to_vec(gpu).unwrap(), y_ref, "{what} y in place");
+        assert_eq!(dxv.to_vec(gpu).unwrap(), g.dx, "{what} dx");
+        assert_eq!(dy_in_place.to_vec(gpu).unwrap(), g.dx, "{what} dx in place");
+        for d in [&dalpha, &dalpha2] {
+            dalpha_ok(&d.to_vec(gpu).unwrap(), &g, &what);
+        }
+        for t in [&yv, &in_place, &dxv, &dy_in_place, &dalpha, &dalpha2] {
+            assert_untouched_around(gpu, t, &what);
         }
     }
 }

@@ -156,6 +156,42 @@ fn dalpha_is_bitwise_identical_across_runs() {
     }
 }
 
+/// PReLU over `shape` with `axes` on `gpu`, on inputs from `seed`, checked against the CPU
+/// reference: y and dx exact (or equal to the reference on flushed denormal inputs), dalpha
+/// within its documented bound. Returns the built layer, `[x, dy, alpha]` and dalpha.
+fn matches_the_reference(
+    gpu: &Gpu,
+    shape: &[usize],
+    axes: Option<Vec<usize>>,
+    seed: u64,
+    what: &str,
+) -> (PReLU, [Vec<f32>; 3], Vec<f32>) {
+    let mut l = layer(axes);
+    l.build(gpu, shape).unwrap();
+    let alpha_shape = l.alpha_shape().unwrap().to_vec();
+    let n: usize = shape.iter().product();
+    let (x, dy, alpha) = check_inputs(n, alpha_shape.iter().product(), seed);
+    let (y, dx, dalpha) = run(gpu, &mut l, shape, &x, &dy, &alpha);
+    let xf: Vec<f32> = x
+        .iter()
+        .map(|&v| wgact::compare::flush_denormal(v))
+        .collect();
+    let y_ref = reference::prelu_forward(&x, shape, &alpha, &alpha_shape).unwrap();
+    let y_alt = reference::prelu_forward(&xf, shape, &alpha, &alpha_shape).unwrap();
+    exact_or_flushed(&y, &y_ref, &y_alt).unwrap_or_else(|m| panic!("{what} y: {m}"));
+    let g = reference::prelu_backward(&x, &dy, shape, &alpha, &alpha_shape).unwrap();
+    let g_alt = reference::prelu_backward(&xf, &dy, shape, &alpha, &alpha_shape).unwrap();
+    exact_or_flushed(&dx, &g.dx, &g_alt.dx).unwrap_or_else(|m| panic!("{what} dx: {m}"));
+    let depth = l.dalpha_tree_depth(gpu, shape).unwrap();
+    check_dalpha(
+        &dalpha,
+        &g.dalpha,
+        &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
+    )
+    .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+    (l, [x, dy, alpha], dalpha)
+}
+
 #[test]
 fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
     let gpu = require_gpu!();
@@ -188,30 +224,8 @@ fn chunked_inputs_and_two_dimensional_grids_give_the_reference_results() {
                 max_groups_per_dim: groups,
                 ..LimitsOverride::default()
             });
-            let mut l = layer(axes.clone());
-            l.build(gpu, &shape).unwrap();
-            let alpha_shape = l.alpha_shape().unwrap().to_vec();
-            let n: usize = shape.iter().product();
-            let (x, dy, alpha) = check_inputs(n, alpha_shape.iter().product(), 11);
-            let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
             let what = format!("{shape:?} {axes:?} binding {binding:?} groups {groups:?}");
-            let xf: Vec<f32> = x
-                .iter()
-                .map(|&v| wgact::compare::flush_denormal(v))
-                .collect();
-            let y_ref = reference::prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
-            let y_alt = reference::prelu_forward(&xf, &shape, &alpha, &alpha_shape).unwrap();
-            exact_or_flushed(&y, &y_ref, &y_alt).unwrap_or_else(|m| panic!("{what} y: {m}"));
-            let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
-            let g_alt = reference::prelu_backward(&xf, &dy, &shape, &alpha, &alpha_shape).unwrap();
-            exact_or_flushed(&dx, &g.dx, &g_alt.dx).unwrap_or_else(|m| panic!("{what} dx: {m}"));
-            let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
-            check_dalpha(
-                &dalpha,
-                &g.dalpha,
-                &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
-            )
-            .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+            matches_the_reference(gpu, &shape, axes.clone(), 11, &what);
         }
     }
 }
@@ -242,30 +256,9 @@ fn slices_and_alphas_past_one_binding_are_chunked_inside_the_slice() {
                 max_groups_per_dim: groups,
                 ..LimitsOverride::default()
             });
-            let mut l = layer(axes.clone());
-            l.build(gpu, &shape).unwrap();
-            let alpha_shape = l.alpha_shape().unwrap().to_vec();
-            let n: usize = shape.iter().product();
-            let (x, dy, alpha) = check_inputs(n, alpha_shape.iter().product(), 13);
-            let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
             let what = format!("{shape:?} {axes:?} binding {binding} groups {groups:?}");
-            let xf: Vec<f32> = x
-                .iter()
-                .map(|&v| wgact::compare::flush_denormal(v))
-                .collect();
-            let y_ref = reference::prelu_forward(&x, &shape, &alpha, &alpha_shape).unwrap();
-            let y_alt = reference::prelu_forward(&xf, &shape, &alpha, &alpha_shape).unwrap();
-            exact_or_flushed(&y, &y_ref, &y_alt).unwrap_or_else(|m| panic!("{what} y: {m}"));
-            let g = reference::prelu_backward(&x, &dy, &shape, &alpha, &alpha_shape).unwrap();
-            let g_alt = reference::prelu_backward(&xf, &dy, &shape, &alpha, &alpha_shape).unwrap();
-            exact_or_flushed(&dx, &g.dx, &g_alt.dx).unwrap_or_else(|m| panic!("{what} dx: {m}"));
-            let depth = l.dalpha_tree_depth(gpu, &shape).unwrap();
-            check_dalpha(
-                &dalpha,
-                &g.dalpha,
-                &dalpha_bounds(depth, &g.dalpha_abs_sum, n),
-            )
-            .unwrap_or_else(|m| panic!("{what} dalpha: {m}"));
+            let (mut l, [x, dy, alpha], dalpha) =
+                matches_the_reference(gpu, &shape, axes.clone(), 13, &what);
             let again = run(gpu, &mut l, &shape, &x, &dy, &alpha).2;
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(

@@ -36,6 +36,27 @@ pub struct CopyPlan {
     _bound: [Tensor; 2],
 }
 
+/// A bind group of `uniform` at binding 0 and `storage` at bindings 1, 2, ...: the layout
+/// of the bench's copy kernel and of `wgact overhead`'s raw kernel.
+pub fn uniform_bind_group<const N: usize>(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::BindGroupLayout,
+    uniform: &wgpu::Buffer,
+    storage: [wgpu::BindingResource<'_>; N],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry<'_>> = std::iter::once(uniform.as_entire_binding())
+        .chain(storage)
+        .zip(0..)
+        .map(|(resource, binding)| wgpu::BindGroupEntry { binding, resource })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
 /// Runs `f` inside a validation and an out-of-memory error scope, naming `during`.
 pub(crate) fn scoped<T>(gpu: &Gpu, during: &str, f: impl FnOnce() -> T) -> Result<T> {
     let device = gpu.device();
@@ -124,24 +145,13 @@ impl CopyPlan {
                     offset: start as u64 * 16,
                     size: wgpu::BufferSize::new(count as u64 * 16),
                 };
-                let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("bench/copy"),
-                    layout: &layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: wgpu::BindingResource::Buffer(range(src)),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: wgpu::BindingResource::Buffer(range(dst)),
-                        },
-                    ],
-                });
+                let bind = uniform_bind_group(
+                    device,
+                    "bench/copy",
+                    &layout,
+                    &uniform,
+                    [range(src), range(dst)].map(wgpu::BindingResource::Buffer),
+                );
                 let groups = (count as u32).div_ceil(COPY_WORKGROUP_SIZE).min(max_groups);
                 dispatches.push((bind, groups));
                 start += count;

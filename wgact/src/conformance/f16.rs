@@ -14,14 +14,15 @@
 //!   is judged against the exact value only;
 //! - `params_f16` must equal the library's rounding of the parameters.
 
-use super::{prelu_alpha, Backend, Layer, Outputs};
+use super::{elementwise_gpu, prelu_alpha, prelu_run, upload, Backend, Layer, Outputs};
+use super::{PreluBackward, PreluForward};
 use crate::cases::Case;
 use crate::compare::f16::ulp16;
 pub use crate::compare::f16::{exp_near_half_midpoint, half_ulps};
 use wgpu_activations::half::f16;
 use wgpu_activations::reference;
 use wgpu_activations::reference::f16 as cpu;
-use wgpu_activations::{DType, Elementwise, Result, Tensor};
+use wgpu_activations::{DType, Elementwise, Result};
 
 /// Whether TensorFlow's result for this reduction case is, by its notes, an artefact of
 /// accumulating in half.
@@ -33,7 +34,6 @@ pub fn is_accumulation_artefact(case: &Case) -> bool {
 }
 
 pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Result<Outputs> {
-    let up = |gpu, v: &[f32]| Tensor::from_slice_as(gpu, v, &case.shape, DType::F16);
     match layer {
         Layer::Elementwise(op) => match backend {
             Backend::Cpu => Ok(Outputs {
@@ -41,14 +41,7 @@ pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Resu
                 dx: cpu::elementwise_backward_f16(&op, &case.x, &case.dy)?,
                 dalpha: None,
             }),
-            Backend::Gpu(gpu) => {
-                let (x, dy) = (up(gpu, &case.x)?, up(gpu, &case.dy)?);
-                Ok(Outputs {
-                    y: op.forward(gpu, &x)?.read(gpu).await?,
-                    dx: op.backward(gpu, &x, &dy)?.read(gpu).await?,
-                    dalpha: None,
-                })
-            }
+            Backend::Gpu(gpu) => elementwise_gpu(&op, case, gpu).await,
         },
         // The gradient from TF's own y where the case has it, so dx is judged on TF's input.
         Layer::Softmax(layer) => match backend {
@@ -64,12 +57,12 @@ pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Resu
                 })
             }
             Backend::Gpu(gpu) => {
-                let y = layer.forward(gpu, &up(gpu, &case.x)?)?;
+                let y = layer.forward(gpu, &upload(gpu, case, &case.x)?)?;
                 let y_in = match &case.y {
-                    Some(v) => up(gpu, v)?,
+                    Some(v) => upload(gpu, case, v)?,
                     None => y.clone(),
                 };
-                let dx = layer.backward(gpu, &y_in, &up(gpu, &case.dy)?)?;
+                let dx = layer.backward(gpu, &y_in, &upload(gpu, case, &case.dy)?)?;
                 Ok(Outputs {
                     y: y.read(gpu).await?,
                     dx: dx.read(gpu).await?,
@@ -77,37 +70,12 @@ pub(super) async fn run(case: &Case, layer: Layer, backend: Backend<'_>) -> Resu
                 })
             }
         },
-        Layer::PReLU(mut layer) => {
-            let (alpha, alpha_shape) = prelu_alpha(case, &layer)?;
-            match backend {
-                Backend::Cpu => {
-                    let y = cpu::prelu_forward_f16(&case.x, &case.shape, &alpha, &alpha_shape)?;
-                    let g = cpu::prelu_backward_f16(
-                        &case.x,
-                        &case.dy,
-                        &case.shape,
-                        &alpha,
-                        &alpha_shape,
-                    )?;
-                    Ok(Outputs {
-                        y,
-                        dx: g.dx,
-                        dalpha: Some(g.dalpha),
-                    })
-                }
-                Backend::Gpu(gpu) => {
-                    layer.build(gpu, &case.shape)?;
-                    layer.set_alpha(gpu, &alpha)?;
-                    let (x, dy) = (up(gpu, &case.x)?, up(gpu, &case.dy)?);
-                    let y = layer.forward(gpu, &x)?;
-                    let (dx, dalpha) = layer.backward(gpu, &x, &dy)?;
-                    Ok(Outputs {
-                        y: y.read(gpu).await?,
-                        dx: dx.read(gpu).await?,
-                        dalpha: Some(dalpha.read(gpu).await?),
-                    })
-                }
-            }
+        Layer::PReLU(layer) => {
+            let reference = (
+                cpu::prelu_forward_f16 as PreluForward,
+                cpu::prelu_backward_f16 as PreluBackward,
+            );
+            prelu_run(layer, case, backend, reference).await
         }
     }
 }

@@ -128,20 +128,13 @@ impl Raw {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("overhead/raw"),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: buffer.as_entire_binding(),
-                },
-            ],
-        });
+        let bind_group = wgact::bench::uniform_bind_group(
+            device,
+            "overhead/raw",
+            &pipeline.get_bind_group_layout(0),
+            &uniform,
+            [buffer.as_entire_binding()],
+        );
         Raw {
             pipeline,
             bind_group,
