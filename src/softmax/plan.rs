@@ -110,19 +110,7 @@ pub(crate) fn strategy(len: usize, inner: usize) -> Strategy {
             slots: WORKGROUP_SIZE / lanes,
         };
     }
-    let slots = if inner == 1 {
-        1
-    } else {
-        (inner.next_power_of_two() as u32).min(LONG_STRIDED_MAX_SLOTS)
-    };
-    let lanes = WORKGROUP_SIZE / slots;
-    let chunk_len = lanes * LONG_PER_LANE;
-    Strategy::Long {
-        lanes,
-        slots,
-        chunk_len,
-        chunks: len.div_ceil(chunk_len as usize) as u32,
-    }
+    long_strategy(len, inner)
 }
 
 /// The strategy of rows too long for one binding (or whose strided span is): always the
