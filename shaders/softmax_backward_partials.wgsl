@@ -13,7 +13,7 @@ fn backward_partials(ids: Ids) {
     let start = ln.chunk * params.chunk_len;
     let end = min(start + params.chunk_len, params.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += params.lanes) {
+        for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             if (kept(i)) {
                 sum += ld_dy(i) * ld_y(i);

@@ -16,7 +16,7 @@ fn backward_rows(ids: Ids) {
     var kept_bits = 0u;
     var prod: array<f32, REGS>;
     for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
+        let k = ln.j + r * LANES;
         vy[r] = 0.0;
         vdy[r] = 0.0;
         prod[r] = 0.0;
@@ -32,7 +32,7 @@ fn backward_rows(ids: Ids) {
     }
     let total = reduce_sum(ln, sum_regs(prod));
     for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
+        let k = ln.j + r * LANES;
         if (ln.valid && k < params.len) {
             var g = (vdy[r] - total) * vy[r];
             if ((kept_bits & (1u << r)) == 0u) {

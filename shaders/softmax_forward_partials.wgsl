@@ -16,7 +16,7 @@ fn forward_partials(ids: Ids) {
     let start = ln.chunk * params.chunk_len;
     let end = min(start + params.chunk_len, params.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += params.lanes) {
+        for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             if (kept(i)) {
                 let xv = ld_x(i);

@@ -15,7 +15,7 @@ fn forward_rows(ids: Ids) {
     var m = neg_inf();
     var flags = 0u;
     for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
+        let k = ln.j + r * LANES;
         v[r] = neg_inf();
         if (ln.valid && k < params.len) {
             let i = elem(ln, k);
@@ -41,7 +41,7 @@ fn forward_rows(ids: Ids) {
     let inv = 1.0 / total;
     let nan_row = row_is_nan(row_max, mf.flags);
     for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
+        let k = ln.j + r * LANES;
         if (ln.valid && k < params.len) {
             var yv = v[r] * inv;
             if (nan_row) {

@@ -92,6 +92,9 @@ impl Reduction {
     }
 }
 
+// shaders/softmax_{forward,backward}_rows4.wgsl write out a lane's four vec4 units.
+const _: () = assert!(REGS == 16, "the vec4 register kernels hold 4 vec4s a lane");
+
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SoftmaxKernelKey {
@@ -100,6 +103,10 @@ pub(crate) struct SoftmaxKernelKey {
     pub reduction: Reduction,
     /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
     pub in_place: bool,
+    /// Invocations per row (`Strategy::lanes`): a power of two up to the workgroup.
+    pub lanes: u32,
+    /// Rows lie `inner > 1` apart (side by side in the workgroup).
+    pub strided: bool,
     /// Storage of the tensors (x, y, dy, dx, mask); the partials are f32. Everything is
     /// computed in f32 and each output rounded to half once, by its store.
     pub store: Store,
@@ -117,13 +124,17 @@ impl SoftmaxKernelKey {
                             continue;
                         }
                         for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            all.push(SoftmaxKernelKey {
-                                kernel,
-                                masked,
-                                reduction,
-                                in_place,
-                                store,
-                            });
+                            for (lanes, strided) in kernel.layouts() {
+                                all.push(SoftmaxKernelKey {
+                                    kernel,
+                                    masked,
+                                    reduction,
+                                    in_place,
+                                    lanes,
+                                    strided,
+                                    store,
+                                });
+                            }
                         }
                     }
                 }
@@ -144,8 +155,10 @@ impl SoftmaxKernelKey {
         }
         KernelSource {
             label: format!(
-                "{}{}{}",
+                "{}/lanes{}{}{}{}",
                 self.kernel.label(self.masked, self.reduction),
+                self.lanes,
+                if self.strided { "/strided" } else { "" },
                 if self.in_place { "/in_place" } else { "" },
                 match self.store {
                     Store::F32 => String::new(),
@@ -154,7 +167,7 @@ impl SoftmaxKernelKey {
             ),
             entry: self.kernel.entry(),
             arrays,
-            body: self.kernel.wgsl(self.masked, self.reduction),
+            body: self.kernel.wgsl(self.masked, self.reduction, self.lanes, self.strided),
         }
     }
 }
@@ -163,22 +176,29 @@ impl SoftmaxKernelKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SoftmaxEntry {
     ForwardRows,
+    /// [`SoftmaxEntry::ForwardRows`] on vec4s: contiguous rows of a multiple of 4 elements
+    /// in tensors that start on whole vec4s.
+    ForwardRows4,
     ForwardPartials,
     ForwardFinish,
     ForwardFinishResident,
     BackwardRows,
+    /// [`SoftmaxEntry::BackwardRows`] on vec4s, as [`SoftmaxEntry::ForwardRows4`].
+    BackwardRows4,
     BackwardPartials,
     BackwardFinish,
     BackwardFinishResident,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 8] = [
+    pub(crate) const ALL: [SoftmaxEntry; 10] = [
         SoftmaxEntry::ForwardRows,
+        SoftmaxEntry::ForwardRows4,
         SoftmaxEntry::ForwardPartials,
         SoftmaxEntry::ForwardFinish,
         SoftmaxEntry::ForwardFinishResident,
         SoftmaxEntry::BackwardRows,
+        SoftmaxEntry::BackwardRows4,
         SoftmaxEntry::BackwardPartials,
         SoftmaxEntry::BackwardFinish,
         SoftmaxEntry::BackwardFinishResident,
@@ -187,10 +207,12 @@ impl SoftmaxEntry {
     pub(crate) fn entry(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows => "forward_rows",
+            SoftmaxEntry::ForwardRows4 => "forward_rows4",
             SoftmaxEntry::ForwardPartials => "forward_partials",
             SoftmaxEntry::ForwardFinish => "forward_finish",
             SoftmaxEntry::ForwardFinishResident => "forward_finish_resident",
             SoftmaxEntry::BackwardRows => "backward_rows",
+            SoftmaxEntry::BackwardRows4 => "backward_rows4",
             SoftmaxEntry::BackwardPartials => "backward_partials",
             SoftmaxEntry::BackwardFinish => "backward_finish",
             SoftmaxEntry::BackwardFinishResident => "backward_finish_resident",
@@ -200,6 +222,9 @@ impl SoftmaxEntry {
     fn file(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
+            SoftmaxEntry::ForwardRows4 => {
+                include_str!("../../shaders/softmax_forward_rows4.wgsl")
+            }
             SoftmaxEntry::ForwardPartials => {
                 include_str!("../../shaders/softmax_forward_partials.wgsl")
             }
@@ -210,6 +235,9 @@ impl SoftmaxEntry {
                 include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
             }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
+            SoftmaxEntry::BackwardRows4 => {
+                include_str!("../../shaders/softmax_backward_rows4.wgsl")
+            }
             SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
@@ -219,6 +247,39 @@ impl SoftmaxEntry {
             SoftmaxEntry::BackwardFinishResident => {
                 include_str!("../../shaders/softmax_backward_finish_resident.wgsl")
             }
+        }
+    }
+
+    /// The (lanes, strided) layouts the plan can give this kernel: every power of two of
+    /// lanes, rows contiguous or strided; the vec4 kernels only take contiguous rows.
+    fn layouts(self) -> Vec<(u32, bool)> {
+        let lanes = (0..=WORKGROUP_SIZE.trailing_zeros()).map(|b| 1u32 << b);
+        let strided: &[bool] = match self.unit() {
+            "f32" => &[false, true],
+            _ => &[false],
+        };
+        lanes
+            .flat_map(|l| strided.iter().map(move |&s| (l, s)))
+            .collect()
+    }
+
+    /// Whether the grid is row groups times chunks (the long kernels' first pass and
+    /// per-chunk finish); the others run one workgroup per row group.
+    fn chunked(self) -> bool {
+        matches!(
+            self,
+            SoftmaxEntry::ForwardPartials
+                | SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::BackwardPartials
+                | SoftmaxEntry::BackwardFinish
+        )
+    }
+
+    /// The unit of its tensor arrays (x, y, dy, dx, mask): `vec4<f32>` for the vec4 kernels.
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => "vec4<f32>",
+            _ => "f32",
         }
     }
 
@@ -232,12 +293,13 @@ impl SoftmaxEntry {
 
     /// The storage arrays, reads before writes.
     fn arrays(self, masked: bool, store: Store) -> Vec<Array> {
-        const F: &str = "f32";
         const V: &str = "vec4<f32>";
-        let read = |name| Array::read(name, F).stored(store);
-        let write = |name| Array::write(name, F).stored(store);
+        let unit = self.unit();
+        let read = |name| Array::read(name, unit).stored(store);
+        let write = |name| Array::write(name, unit).stored(store);
         let mut arrays = match self {
             SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardPartials
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident => {
@@ -259,9 +321,11 @@ impl SoftmaxEntry {
         }
         arrays.push(match self {
             SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident => write("y"),
             SoftmaxEntry::BackwardRows
+            | SoftmaxEntry::BackwardRows4
             | SoftmaxEntry::BackwardFinish
             | SoftmaxEntry::BackwardFinishResident => write("dx"),
             SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
@@ -272,12 +336,14 @@ impl SoftmaxEntry {
     }
 
     /// The WGSL of this kernel, less its storage arrays.
-    pub(crate) fn wgsl(self, masked: bool, reduction: Reduction) -> String {
-        let kept = if masked {
-            "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
-             fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n"
-        } else {
-            "fn kept(i: u32) -> bool { return true; }\n"
+    pub(crate) fn wgsl(self, masked: bool, reduction: Reduction, lanes: u32, strided: bool) -> String {
+        let kept = match (masked, self.unit()) {
+            (true, "f32") => "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
+             fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n",
+            (false, "f32") => "fn kept(i: u32) -> bool { return true; }\n",
+            (true, _) => "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
+             fn kept4(i: u32) -> vec4<bool> { return (bitcast<vec4<u32>>(ld_mask(i)) & vec4<u32>(wgact_F32_ABS_MASK)) != vec4<u32>(0u); }\n",
+            (false, _) => "fn kept4(i: u32) -> vec4<bool> { return vec4<bool>(true); }\n",
         };
         let (prelude, reduce) = match reduction {
             Reduction::Tree => (String::new(), REDUCE_TREE),
@@ -290,7 +356,12 @@ impl SoftmaxEntry {
             ),
         };
         format!(
-            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n{}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}",
+            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n\
+             const LANES: u32 = {lanes}u;\nconst SLOTS: u32 = {}u;\n\
+             const STRIDED: bool = {strided};\nconst CHUNKED: bool = {};\n\
+             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}",
+            WORKGROUP_SIZE / lanes,
+            self.chunked(),
             crate::COMMON_WGSL,
             self.file()
         )
@@ -315,16 +386,13 @@ struct SoftmaxParams {
     len: u32,
     inner: u32,
     base: u32,
-    lanes: u32,
-    slots: u32,
-    strided: u32,
     chunk_len: u32,
     chunks: u32,
     groups_x: u32,
     inner_count: u32,
     chunk_base: u32,
     row_chunks: u32,
-    _pad: [u32; 3],
+    _pad: [u32; 2],
 }
 
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
@@ -346,6 +414,9 @@ pub(crate) fn record(
         return Ok(());
     }
     let masked = mask.is_some();
+    let mut tensors: Vec<&Tensor> = inputs.to_vec();
+    tensors.extend(mask);
+    tensors.push(out);
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
     // Room below each binding for a view's offset remainder.
     let max_elems = gpu.chunk_elems();
@@ -354,7 +425,23 @@ pub(crate) fn record(
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
     let strategy = plan.strategy;
 
+    // Contiguous rows of whole vec4s take the vec4 register kernels (a binding starts on a
+    // multiple of `align_elems` >= 4 elements, and every group on a whole row, so each row
+    // starts on a whole vec4 too). Better on every adapter: a GPU's lanes read neighbouring
+    // 16-byte units, and lavapipe, which loads each component per lane anyway, computes one
+    // index and runs one bounds check per vec4 instead of per element (the scalar kernel's
+    // loads alone ran at about a third of the copy roof).
+    let vec4 = matches!(strategy, Strategy::Registers { .. })
+        && view.inner == 1
+        && view.len.is_multiple_of(4)
+        && tensors.iter().all(|t| t.vec4_aligned(0));
     let (first, second) = match (pass, strategy) {
+        (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
+            (SoftmaxEntry::ForwardRows4, None)
+        }
+        (Direction::Backward, Strategy::Registers { .. }) if vec4 => {
+            (SoftmaxEntry::BackwardRows4, None)
+        }
         (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
         (Direction::Backward, Strategy::Registers { .. }) => (SoftmaxEntry::BackwardRows, None),
         (Direction::Forward, Strategy::Long { .. }) => (
@@ -371,9 +458,6 @@ pub(crate) fn record(
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
-    let mut tensors: Vec<&Tensor> = inputs.to_vec();
-    tensors.extend(mask);
-    tensors.push(out);
     let store = gpu.store(crate::tensor::common_dtype(
         &tensors,
         &["softmax input", "softmax input", "mask", "output"],
@@ -384,6 +468,8 @@ pub(crate) fn record(
             masked,
             reduction,
             in_place: in_place && kernel.writes_tensor(),
+            lanes: strategy.lanes(),
+            strided: view.inner > 1,
             store,
         };
         gpu.kernel(key, || key.source())
@@ -436,18 +522,16 @@ pub(crate) fn record(
                 len: piece.k_len as u32,
                 inner: view.inner as u32,
                 base: piece.base as u32,
-                lanes: strategy.lanes(),
-                slots: strategy.slots(),
-                strided: (view.inner > 1) as u32,
                 chunk_len: strategy.chunk_len(),
                 chunks: piece_chunks,
                 groups_x: groups[0],
                 inner_count: group.inner_count as u32,
                 chunk_base: piece.chunk_base,
                 row_chunks: group.row_chunks - tail,
-                _pad: [0; 3],
+                _pad: [0; 2],
             };
-            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
+            let unit = if vec4 { 16 } else { 4 };
+            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, unit);
             // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
             // overwritten input (the last of `inputs`: x forward, dy backward) is bound only
             // as the output, except by the partials pass, which only reads.
@@ -505,9 +589,6 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             len,
             inner,
             base,
-            lanes,
-            slots,
-            strided,
             chunk_len,
             chunks,
             groups_x,
