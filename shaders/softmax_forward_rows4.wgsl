@@ -35,10 +35,12 @@ fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>) -> vec4<f32> {
     return v;
 }
 
-fn store_y4(ln: Lane, r: u32, yv: vec4<f32>, kept_bits: u32) {
+// Stores unit r: `yv`, the row's NaN when poisoned, 0 where masked.
+fn store_y4(ln: Lane, r: u32, yv: vec4<f32>, nan_row: bool, kept_bits: u32) {
     let k = ln.j + r * LANES;
     if (ln.valid && k < params.len / 4u) {
-        st_y(ln.first / 4u + k, select(vec4<f32>(0.0), yv, unbits4(kept_bits >> (4u * r))));
+        let y = select(yv, vec4<f32>(wgact_nan1()), nan_row);
+        st_y(ln.first / 4u + k, select(vec4<f32>(0.0), y, unbits4(kept_bits >> (4u * r))));
     }
 }
 
@@ -59,12 +61,10 @@ fn forward_rows4(ids: Ids) {
     // Pairwise, depth log2(16) as the scalar kernel's sum_regs.
     let s = (e0 + e2) + (e1 + e3);
     let total = reduce_sum(ln, (s.x + s.y) + (s.z + s.w));
-    var inv = vec4<f32>(1.0 / total);
-    if (row_is_nan(mf.m, mf.flags)) {
-        inv = vec4<f32>(wgact_nan1());
-    }
-    store_y4(ln, 0u, e0 * inv, acc.kept_bits);
-    store_y4(ln, 1u, e1 * inv, acc.kept_bits);
-    store_y4(ln, 2u, e2 * inv, acc.kept_bits);
-    store_y4(ln, 3u, e3 * inv, acc.kept_bits);
+    let inv = 1.0 / total;
+    let nan = row_is_nan(mf.m, mf.flags);
+    store_y4(ln, 0u, e0 * inv, nan, acc.kept_bits);
+    store_y4(ln, 1u, e1 * inv, nan, acc.kept_bits);
+    store_y4(ln, 2u, e2 * inv, nan, acc.kept_bits);
+    store_y4(ln, 3u, e3 * inv, nan, acc.kept_bits);
 }
