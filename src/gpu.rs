@@ -110,6 +110,8 @@ pub struct LimitsOverride {
     pub no_subgroups: bool,
     /// No register trees: PReLU's first dalpha pass always takes the shared-memory tree.
     pub shared_memory_trees: bool,
+    /// Softmax takes the kernels it takes on a GPU even on a CPU adapter (no subgroup rows).
+    pub gpu_softmax: bool,
 }
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
@@ -121,6 +123,8 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
+    /// A CPU adapter (lavapipe, SwiftShader): some kernels are chosen for it.
+    cpu: bool,
     /// The pipeline cache: per key type (`TypeId` of a family's `KernelKey`), a
     /// `HashMap<Key, SharedKernel>`.
     kernels: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
@@ -329,6 +333,7 @@ impl Gpu {
             info,
             limits,
             grid_stride_workgroups,
+            cpu: adapter.device_type == wgpu::DeviceType::Cpu,
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
             scratch: Mutex::new(Vec::new()),
@@ -785,6 +790,19 @@ impl Gpu {
     /// Whether kernels may use subgroup operations.
     pub(crate) fn subgroups(&self) -> bool {
         self.info.subgroup && !self.overrides.no_subgroups
+    }
+
+    /// On a CPU adapter with subgroups of one known size (min == max, a power of two up to 64):
+    /// that size, the lanes of softmax's one-subgroup rows (src/softmax/kernels.rs).
+    pub(crate) fn cpu_subgroup_size(&self) -> Option<u32> {
+        let size = self.info.min_subgroup_size;
+        (self.cpu
+            && !self.overrides.gpu_softmax
+            && self.subgroups()
+            && size == self.info.max_subgroup_size
+            && size.is_power_of_two()
+            && size <= 64)
+            .then_some(size)
     }
 
     /// Whether PReLU's first dalpha pass may sum in registers.

@@ -92,8 +92,11 @@ impl Reduction {
     }
 }
 
-// shaders/softmax_{forward,backward}_rows4.wgsl write out a lane's four vec4 units.
-const _: () = assert!(REGS == 16, "the vec4 register kernels hold 4 vec4s a lane");
+/// vec4 units per lane of the vec4 register kernels where a row may span subgroups: REGS
+/// elements, as the scalar kernels.
+const UNITS: u32 = REGS / 4;
+/// The most vec4 units a lane holds in the one-subgroup rows of CPU adapters (see `record`).
+const MAX_CPU_UNITS: u32 = 128;
 
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,6 +110,8 @@ pub(crate) struct SoftmaxKernelKey {
     pub lanes: u32,
     /// Rows lie `inner > 1` apart (side by side in the workgroup).
     pub strided: bool,
+    /// vec4 units per lane of the vec4 register kernels (0 for the others).
+    pub units: u32,
     /// Storage of the tensors (x, y, dy, dx, mask); the partials are f32. Everything is
     /// computed in f32 and each output rounded to half once, by its store.
     pub store: Store,
@@ -124,7 +129,7 @@ impl SoftmaxKernelKey {
                             continue;
                         }
                         for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            for (lanes, strided) in kernel.layouts() {
+                            for (lanes, strided, units) in kernel.layouts() {
                                 all.push(SoftmaxKernelKey {
                                     kernel,
                                     masked,
@@ -132,6 +137,7 @@ impl SoftmaxKernelKey {
                                     in_place,
                                     lanes,
                                     strided,
+                                    units,
                                     store,
                                 });
                             }
@@ -148,6 +154,7 @@ impl SoftmaxKernelKey {
         if self.in_place {
             arrays = match self.kernel {
                 SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::ForwardFinish
                 | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
@@ -155,10 +162,15 @@ impl SoftmaxKernelKey {
         }
         KernelSource {
             label: format!(
-                "{}/lanes{}{}{}{}",
+                "{}/lanes{}{}{}{}{}",
                 self.kernel.label(self.masked, self.reduction),
                 self.lanes,
                 if self.strided { "/strided" } else { "" },
+                if self.units > 0 {
+                    format!("/units{}", self.units)
+                } else {
+                    String::new()
+                },
                 if self.in_place { "/in_place" } else { "" },
                 match self.store {
                     Store::F32 => String::new(),
@@ -167,7 +179,7 @@ impl SoftmaxKernelKey {
             ),
             entry: self.kernel.entry(),
             arrays,
-            body: self.kernel.wgsl(self.masked, self.reduction, self.lanes, self.strided),
+            body: self.kernel.wgsl(&self),
         }
     }
 }
@@ -250,17 +262,26 @@ impl SoftmaxEntry {
         }
     }
 
-    /// The (lanes, strided) layouts the plan can give this kernel: every power of two of
-    /// lanes, rows contiguous or strided; the vec4 kernels only take contiguous rows.
-    fn layouts(self) -> Vec<(u32, bool)> {
-        let lanes = (0..=WORKGROUP_SIZE.trailing_zeros()).map(|b| 1u32 << b);
-        let strided: &[bool] = match self.unit() {
-            "f32" => &[false, true],
-            _ => &[false],
-        };
-        lanes
-            .flat_map(|l| strided.iter().map(move |&s| (l, s)))
-            .collect()
+    /// The (lanes, strided, units) layouts `record` can give this kernel: every power of two
+    /// of lanes, rows contiguous or strided; the vec4 kernels take contiguous rows only, with
+    /// UNITS units a lane, or (one-subgroup rows) more units on up to 64 lanes.
+    fn layouts(self) -> Vec<(u32, bool, u32)> {
+        let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
+        match self.unit() {
+            "f32" => powers(WORKGROUP_SIZE)
+                .flat_map(|l| [(l, false, 0), (l, true, 0)])
+                .collect(),
+            _ => {
+                let mut layouts: Vec<_> =
+                    powers(WORKGROUP_SIZE).map(|l| (l, false, UNITS)).collect();
+                for lanes in powers(64) {
+                    for units in powers(MAX_CPU_UNITS).filter(|&u| u > UNITS) {
+                        layouts.push((lanes, false, units));
+                    }
+                }
+                layouts
+            }
+        }
     }
 
     /// Whether the grid is row groups times chunks (the long kernels' first pass and
@@ -336,7 +357,15 @@ impl SoftmaxEntry {
     }
 
     /// The WGSL of this kernel, less its storage arrays.
-    pub(crate) fn wgsl(self, masked: bool, reduction: Reduction, lanes: u32, strided: bool) -> String {
+    pub(crate) fn wgsl(self, key: &SoftmaxKernelKey) -> String {
+        let SoftmaxKernelKey {
+            masked,
+            reduction,
+            lanes,
+            strided,
+            units,
+            ..
+        } = *key;
         let kept = match (masked, self.unit()) {
             (true, "f32") => "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
              fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n",
@@ -359,11 +388,16 @@ impl SoftmaxEntry {
             "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n\
              const LANES: u32 = {lanes}u;\nconst SLOTS: u32 = {}u;\n\
              const STRIDED: bool = {strided};\nconst CHUNKED: bool = {};\n\
-             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}",
+             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}{}",
             WORKGROUP_SIZE / lanes,
             self.chunked(),
             crate::COMMON_WGSL,
-            self.file()
+            self.file(),
+            match self {
+                SoftmaxEntry::ForwardRows4 => rows4_entry(Direction::Forward, units),
+                SoftmaxEntry::BackwardRows4 => rows4_entry(Direction::Backward, units),
+                _ => String::new(),
+            }
         )
     }
 
@@ -376,6 +410,121 @@ impl SoftmaxEntry {
             reduction.label()
         )
     }
+}
+
+/// The entry point of a vec4 register kernel holding `units` vec4s a lane (a power of two):
+/// the helpers of `shaders/softmax_{forward,backward}_rows4.wgsl` called once per unit, written
+/// out, and the units summed pairwise (unit r with unit r + units/2, and so on down; then the
+/// four components), so a lane's sum has depth log2(4 units) as `sum_regs`'.
+fn rows4_entry(direction: Direction, units: u32) -> String {
+    use std::fmt::Write;
+    let mut w = String::new();
+    let words = units.div_ceil(8);
+    let kept = |w: &mut String| {
+        for k in 0..words {
+            writeln!(w, "    var kept{k} = 0u;").unwrap();
+        }
+    };
+    // `let {p}{level}_{r}` lines summing `{p}0_0 .. {p}0_{units-1}` pairwise; returns the
+    // name of the vec4 total.
+    let pairwise = |w: &mut String, p: &str| -> String {
+        let (mut level, mut n) = (0, units);
+        while n > 1 {
+            n /= 2;
+            for r in 0..n {
+                writeln!(
+                    w,
+                    "    let {p}{}_{r} = {p}{level}_{r} + {p}{level}_{};",
+                    level + 1,
+                    r + n
+                )
+                .unwrap();
+            }
+            level += 1;
+        }
+        format!("{p}{level}_0")
+    };
+    match direction {
+        Direction::Forward => {
+            w.push_str(
+                "@compute @workgroup_size(WG)
+fn forward_rows4(ids: Ids) {
+",
+            );
+            w.push_str(
+                "    let ln = lane_of(ids);
+    var acc = Acc4(neg_inf(), 0u);
+",
+            );
+            kept(&mut w);
+            for r in 0..units {
+                writeln!(w, "    let x{r} = load_x4(ln, {r}u, &acc, &kept{});", r / 8).unwrap();
+            }
+            w.push_str(
+                "    let mf = reduce_max_flags(ln, acc.m, acc.flags);
+",
+            );
+            w.push_str(
+                "    let m4 = vec4<f32>(mf.m);
+",
+            );
+            for r in 0..units {
+                writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m4);").unwrap();
+            }
+            let s = pairwise(&mut w, "e");
+            writeln!(
+                w,
+                "    let total = reduce_sum(ln, ({s}.x + {s}.y) + ({s}.z + {s}.w));"
+            )
+            .unwrap();
+            w.push_str(
+                "    let inv = 1.0 / total;
+",
+            );
+            w.push_str(
+                "    let nan = row_is_nan(mf.m, mf.flags);
+",
+            );
+            for r in 0..units {
+                writeln!(
+                    w,
+                    "    store_y4(ln, {r}u, e0_{r} * inv, nan, kept{});",
+                    r / 8
+                )
+                .unwrap();
+            }
+        }
+        Direction::Backward => {
+            w.push_str(
+                "@compute @workgroup_size(WG)
+fn backward_rows4(ids: Ids) {
+",
+            );
+            w.push_str(
+                "    let ln = lane_of(ids);
+",
+            );
+            kept(&mut w);
+            for r in 0..units {
+                writeln!(w, "    let u{r} = load_y_dy4(ln, {r}u, &kept{});", r / 8).unwrap();
+                writeln!(w, "    let p0_{r} = u{r}.dy * u{r}.y;").unwrap();
+            }
+            let s = pairwise(&mut w, "p");
+            writeln!(
+                w,
+                "    let total = reduce_sum(ln, ({s}.x + {s}.y) + ({s}.z + {s}.w));"
+            )
+            .unwrap();
+            for r in 0..units {
+                writeln!(w, "    store_dx4(ln, {r}u, u{r}, total, kept{});", r / 8).unwrap();
+            }
+        }
+    }
+    w.push_str(
+        "}
+",
+    );
+    w
 }
 
 /// `SoftmaxParams` in `shaders/softmax_common.wgsl`.
@@ -435,6 +584,25 @@ pub(crate) fn record(
         && view.inner == 1
         && view.len.is_multiple_of(4)
         && tensors.iter().all(|t| t.vec4_aligned(0));
+    // CPU adapters: rows that the register kernels would spread over several subgroups take
+    // one subgroup each instead, every lane holding more units, so that no reduction meets
+    // at a workgroup barrier. On lavapipe a barrier suspends and resumes each SIMD coroutine
+    // of the workgroup with its live registers: backward rows of 4096 ran at 0.30 of the copy
+    // roof with their one barrier and at 0.83 with it removed (a measurement, not a kernel).
+    // A GPU keeps UNITS a lane: its barriers are cheap and its registers few.
+    let mut units = if vec4 { UNITS } else { 0 };
+    let mut strategy = strategy;
+    if let Some(size) = gpu.cpu_subgroup_size() {
+        let len4 = (view.len / 4) as u32;
+        let want = len4.div_ceil(size).next_power_of_two();
+        if vec4 && want > UNITS && want <= MAX_CPU_UNITS {
+            units = want;
+            strategy = Strategy::Registers {
+                lanes: size,
+                slots: WORKGROUP_SIZE / size,
+            };
+        }
+    }
     let (first, second) = match (pass, strategy) {
         (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
             (SoftmaxEntry::ForwardRows4, None)
@@ -470,6 +638,7 @@ pub(crate) fn record(
             in_place: in_place && kernel.writes_tensor(),
             lanes: strategy.lanes(),
             strided: view.inner > 1,
+            units: if kernel.unit() == "f32" { 0 } else { units },
             store,
         };
         gpu.kernel(key, || key.source())
