@@ -792,12 +792,16 @@ impl Gpu {
         self.info.subgroup && !self.overrides.no_subgroups
     }
 
+    /// A CPU adapter on which softmax takes its CPU kernels (not overridden).
+    pub(crate) fn cpu_softmax(&self) -> bool {
+        self.cpu && !self.overrides.gpu_softmax
+    }
+
     /// On a CPU adapter with subgroups of one known size (min == max, a power of two up to 64):
     /// that size, the lanes of softmax's one-subgroup rows (src/softmax/kernels.rs).
     pub(crate) fn cpu_subgroup_size(&self) -> Option<u32> {
         let size = self.info.min_subgroup_size;
-        (self.cpu
-            && !self.overrides.gpu_softmax
+        (self.cpu_softmax()
             && self.subgroups()
             && size == self.info.max_subgroup_size
             && size.is_power_of_two()

@@ -97,6 +97,8 @@ impl Reduction {
 const UNITS: u32 = REGS / 4;
 /// The most vec4 units a lane holds in the one-subgroup rows of CPU adapters (see `record`).
 const MAX_CPU_UNITS: u32 = 128;
+/// The most registers a lane holds in the one-lane strided rows of CPU adapters.
+const MAX_CPU_REGS: u32 = 128;
 
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,8 +112,9 @@ pub(crate) struct SoftmaxKernelKey {
     pub lanes: u32,
     /// Rows lie `inner > 1` apart (side by side in the workgroup).
     pub strided: bool,
-    /// vec4 units per lane of the vec4 register kernels (0 for the others).
-    pub units: u32,
+    /// Registers (scalar register kernels) or vec4 units (vec4 register kernels) per lane,
+    /// 0 for the long kernels.
+    pub per_lane: u32,
     /// Storage of the tensors (x, y, dy, dx, mask); the partials are f32. Everything is
     /// computed in f32 and each output rounded to half once, by its store.
     pub store: Store,
@@ -129,7 +132,7 @@ impl SoftmaxKernelKey {
                             continue;
                         }
                         for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            for (lanes, strided, units) in kernel.layouts() {
+                            for (lanes, strided, per_lane) in kernel.layouts() {
                                 all.push(SoftmaxKernelKey {
                                     kernel,
                                     masked,
@@ -137,7 +140,7 @@ impl SoftmaxKernelKey {
                                     in_place,
                                     lanes,
                                     strided,
-                                    units,
+                                    per_lane,
                                     store,
                                 });
                             }
@@ -166,8 +169,8 @@ impl SoftmaxKernelKey {
                 self.kernel.label(self.masked, self.reduction),
                 self.lanes,
                 if self.strided { "/strided" } else { "" },
-                if self.units > 0 {
-                    format!("/units{}", self.units)
+                if self.per_lane > 0 {
+                    format!("/regs{}", self.per_lane)
                 } else {
                     String::new()
                 },
@@ -262,26 +265,38 @@ impl SoftmaxEntry {
         }
     }
 
-    /// The (lanes, strided, units) layouts `record` can give this kernel: every power of two
-    /// of lanes, rows contiguous or strided; the vec4 kernels take contiguous rows only, with
-    /// UNITS units a lane, or (one-subgroup rows) more units on up to 64 lanes.
+    /// The (lanes, strided, per_lane) layouts `record` can give this kernel: every power of
+    /// two of lanes. The scalar register kernels: REGS registers a lane, rows contiguous or
+    /// strided, or (CPU adapters) strided rows of one lane with up to MAX_CPU_REGS. The vec4
+    /// ones: contiguous rows, UNITS a lane, or (CPU adapters) more on up to 64 lanes. The long
+    /// kernels: no registers.
     fn layouts(self) -> Vec<(u32, bool, u32)> {
         let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
-        match self.unit() {
-            "f32" => powers(WORKGROUP_SIZE)
-                .flat_map(|l| [(l, false, 0), (l, true, 0)])
-                .collect(),
-            _ => {
-                let mut layouts: Vec<_> =
-                    powers(WORKGROUP_SIZE).map(|l| (l, false, UNITS)).collect();
+        let mut layouts = Vec::new();
+        match self {
+            SoftmaxEntry::ForwardRows | SoftmaxEntry::BackwardRows => {
+                for lanes in powers(WORKGROUP_SIZE) {
+                    layouts.extend([(lanes, false, REGS), (lanes, true, REGS)]);
+                }
+                for regs in powers(MAX_CPU_REGS).filter(|&r| r > REGS) {
+                    layouts.push((1, true, regs));
+                }
+            }
+            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => {
+                layouts.extend(powers(WORKGROUP_SIZE).map(|l| (l, false, UNITS)));
                 for lanes in powers(64) {
                     for units in powers(MAX_CPU_UNITS).filter(|&u| u > UNITS) {
                         layouts.push((lanes, false, units));
                     }
                 }
-                layouts
+            }
+            _ => {
+                for lanes in powers(WORKGROUP_SIZE) {
+                    layouts.extend([(lanes, false, 0), (lanes, true, 0)]);
+                }
             }
         }
+        layouts
     }
 
     /// Whether the grid is row groups times chunks (the long kernels' first pass and
@@ -363,7 +378,7 @@ impl SoftmaxEntry {
             reduction,
             lanes,
             strided,
-            units,
+            per_lane,
             ..
         } = *key;
         let kept = match (masked, self.unit()) {
@@ -394,8 +409,10 @@ impl SoftmaxEntry {
             crate::COMMON_WGSL,
             self.file(),
             match self {
-                SoftmaxEntry::ForwardRows4 => rows4_entry(Direction::Forward, units),
-                SoftmaxEntry::BackwardRows4 => rows4_entry(Direction::Backward, units),
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
+                | SoftmaxEntry::BackwardRows
+                | SoftmaxEntry::BackwardRows4 => rows_entry(self, per_lane),
                 _ => String::new(),
             }
         )
@@ -412,121 +429,96 @@ impl SoftmaxEntry {
     }
 }
 
-/// The entry point of a vec4 register kernel holding `units` vec4s a lane (a power of two):
-/// the helpers of `shaders/softmax_{forward,backward}_rows4.wgsl` called once per unit, written
-/// out, and the units summed pairwise (unit r with unit r + units/2, and so on down; then the
-/// four components), so a lane's sum has depth log2(4 units) as `sum_regs`'.
-fn rows4_entry(direction: Direction, units: u32) -> String {
+/// The entry point of a register kernel holding `per_lane` registers (scalar kernels) or vec4
+/// units (vec4 kernels) a lane, a power of two: the helpers of the kernel's file called once
+/// per register, written out, and the registers summed pairwise (r with r + per_lane/2, and
+/// so on down, as `sum_regs`; then a vec4's four components), so that a lane's sum has depth
+/// log2 of its elements.
+fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     use std::fmt::Write;
+    let vec4 = kernel.unit() != "f32";
+    // Kept flags: one bit per element, 32 to a word.
+    let per_word = if vec4 { 8 } else { 32 };
+    let sfx = if vec4 { "4" } else { "" };
     let mut w = String::new();
-    let words = units.div_ceil(8);
-    let kept = |w: &mut String| {
-        for k in 0..words {
-            writeln!(w, "    var kept{k} = 0u;").unwrap();
-        }
-    };
-    // `let {p}{level}_{r}` lines summing `{p}0_0 .. {p}0_{units-1}` pairwise; returns the
-    // name of the vec4 total.
+    writeln!(
+        w,
+        "@compute @workgroup_size(WG)\nfn {}(ids: Ids) {{",
+        kernel.entry()
+    )
+    .unwrap();
+    w.push_str("    let ln = lane_of(ids);\n");
+    for k in 0..per_lane.div_ceil(per_word) {
+        writeln!(w, "    var kept{k} = 0u;").unwrap();
+    }
+    // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the scalar total.
     let pairwise = |w: &mut String, p: &str| -> String {
-        let (mut level, mut n) = (0, units);
+        let (mut level, mut n) = (0, per_lane);
         while n > 1 {
             n /= 2;
             for r in 0..n {
+                let (next, far) = (level + 1, r + n);
                 writeln!(
                     w,
-                    "    let {p}{}_{r} = {p}{level}_{r} + {p}{level}_{};",
-                    level + 1,
-                    r + n
+                    "    let {p}{next}_{r} = {p}{level}_{r} + {p}{level}_{far};"
                 )
                 .unwrap();
             }
             level += 1;
         }
-        format!("{p}{level}_0")
+        let t = format!("{p}{level}_0");
+        if vec4 {
+            format!("({t}.x + {t}.y) + ({t}.z + {t}.w)")
+        } else {
+            t
+        }
     };
-    match direction {
-        Direction::Forward => {
-            w.push_str(
-                "@compute @workgroup_size(WG)
-fn forward_rows4(ids: Ids) {
-",
-            );
-            w.push_str(
-                "    let ln = lane_of(ids);
-    var acc = Acc4(neg_inf(), 0u);
-",
-            );
-            kept(&mut w);
-            for r in 0..units {
-                writeln!(w, "    let x{r} = load_x4(ln, {r}u, &acc, &kept{});", r / 8).unwrap();
+    match kernel {
+        SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardRows4 => {
+            writeln!(w, "    var acc = Acc{sfx}(neg_inf(), 0u);").unwrap();
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let x{r} = load_x{sfx}(ln, {r}u, &acc, &kept{k});").unwrap();
             }
-            w.push_str(
-                "    let mf = reduce_max_flags(ln, acc.m, acc.flags);
-",
-            );
-            w.push_str(
-                "    let m4 = vec4<f32>(mf.m);
-",
-            );
-            for r in 0..units {
-                writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m4);").unwrap();
+            w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
+            let (exp, m) = if vec4 {
+                ("exp_nonpos4", "vec4<f32>(mf.m)")
+            } else {
+                ("exp_nonpos", "mf.m")
+            };
+            writeln!(w, "    let m = {m};").unwrap();
+            for r in 0..per_lane {
+                writeln!(w, "    let e0_{r} = {exp}(x{r} - m);").unwrap();
             }
-            let s = pairwise(&mut w, "e");
-            writeln!(
-                w,
-                "    let total = reduce_sum(ln, ({s}.x + {s}.y) + ({s}.z + {s}.w));"
-            )
-            .unwrap();
-            w.push_str(
-                "    let inv = 1.0 / total;
-",
-            );
-            w.push_str(
-                "    let nan = row_is_nan(mf.m, mf.flags);
-",
-            );
-            for r in 0..units {
-                writeln!(
-                    w,
-                    "    store_y4(ln, {r}u, e0_{r} * inv, nan, kept{});",
-                    r / 8
-                )
-                .unwrap();
+            let total = pairwise(&mut w, "e");
+            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            w.push_str("    let inv = 1.0 / total;\n");
+            w.push_str("    let nan = row_is_nan(mf.m, mf.flags);\n");
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    store_y{sfx}(ln, {r}u, e0_{r} * inv, nan, kept{k});").unwrap();
             }
         }
-        Direction::Backward => {
-            w.push_str(
-                "@compute @workgroup_size(WG)
-fn backward_rows4(ids: Ids) {
-",
-            );
-            w.push_str(
-                "    let ln = lane_of(ids);
-",
-            );
-            kept(&mut w);
-            for r in 0..units {
-                writeln!(w, "    let u{r} = load_y_dy4(ln, {r}u, &kept{});", r / 8).unwrap();
-                writeln!(w, "    let p0_{r} = u{r}.dy * u{r}.y;").unwrap();
+        SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardRows4 => {
+            // Scalar units are vec2(y, dy).
+            let (y, dy) = if vec4 { ("y", "dy") } else { ("x", "y") };
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let u{r} = load_y_dy{sfx}(ln, {r}u, &kept{k});").unwrap();
+                writeln!(w, "    let p0_{r} = u{r}.{dy} * u{r}.{y};").unwrap();
             }
-            let s = pairwise(&mut w, "p");
-            writeln!(
-                w,
-                "    let total = reduce_sum(ln, ({s}.x + {s}.y) + ({s}.z + {s}.w));"
-            )
-            .unwrap();
-            for r in 0..units {
-                writeln!(w, "    store_dx4(ln, {r}u, u{r}, total, kept{});", r / 8).unwrap();
+            let total = pairwise(&mut w, "p");
+            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});").unwrap();
             }
         }
+        _ => unreachable!("only the register kernels are generated"),
     }
-    w.push_str(
-        "}
-",
-    );
+    w.push_str("}\n");
     w
 }
-
 /// `SoftmaxParams` in `shaders/softmax_common.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -590,18 +582,33 @@ pub(crate) fn record(
     // of the workgroup with its live registers: backward rows of 4096 ran at 0.30 of the copy
     // roof with their one barrier and at 0.83 with it removed (a measurement, not a kernel).
     // A GPU keeps UNITS a lane: its barriers are cheap and its registers few.
-    let mut units = if vec4 { UNITS } else { 0 };
+    // Strided rows (inner > 1) of up to MAX_CPU_REGS elements take one lane each: nothing
+    // to reduce across lanes, and neighbouring lanes still read neighbouring inner indices.
+    let registers = matches!(strategy, Strategy::Registers { .. });
+    let mut per_lane = match (registers, vec4) {
+        (true, true) => UNITS,
+        (true, false) => REGS,
+        (false, _) => 0,
+    };
     let mut strategy = strategy;
     if let Some(size) = gpu.cpu_subgroup_size() {
         let len4 = (view.len / 4) as u32;
         let want = len4.div_ceil(size).next_power_of_two();
         if vec4 && want > UNITS && want <= MAX_CPU_UNITS {
-            units = want;
+            per_lane = want;
             strategy = Strategy::Registers {
                 lanes: size,
                 slots: WORKGROUP_SIZE / size,
             };
         }
+    }
+    let want = (view.len as u32).next_power_of_two();
+    if gpu.cpu_softmax() && registers && view.inner > 1 && want > REGS && want <= MAX_CPU_REGS {
+        per_lane = want;
+        strategy = Strategy::Registers {
+            lanes: 1,
+            slots: WORKGROUP_SIZE,
+        };
     }
     let (first, second) = match (pass, strategy) {
         (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
@@ -638,7 +645,13 @@ pub(crate) fn record(
             in_place: in_place && kernel.writes_tensor(),
             lanes: strategy.lanes(),
             strided: view.inner > 1,
-            units: if kernel.unit() == "f32" { 0 } else { units },
+            per_lane: match kernel {
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
+                | SoftmaxEntry::BackwardRows
+                | SoftmaxEntry::BackwardRows4 => per_lane,
+                _ => 0,
+            },
             store,
         };
         gpu.kernel(key, || key.source())

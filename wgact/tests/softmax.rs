@@ -756,10 +756,11 @@ fn run_both_ways(
 }
 
 #[test]
-fn cpu_one_subgroup_rows_and_gpu_register_rows_agree() {
+fn cpu_adapter_kernels_and_gpu_kernels_agree() {
     // On a CPU adapter with subgroups (lavapipe), contiguous rows of whole vec4s longer than
-    // 16 elements a lane take one subgroup each with more vec4s a lane; `gpu_softmax` gives
-    // the kernels a GPU takes (4 vec4s a lane, rows across subgroups). Both against the
+    // 16 elements a lane take one subgroup each with more vec4s a lane, and strided rows of up
+    // to 128 one lane each; `gpu_softmax` gives the kernels a GPU takes (16 elements a lane,
+    // rows across subgroups). Both against the
     // reference and against each other, masked or not, out of place and in place; rows not
     // of whole vec4s (130) take the scalar kernels on both.
     let gpu = require_gpu!();
@@ -786,6 +787,35 @@ fn cpu_one_subgroup_rows_and_gpu_register_rows_agree() {
                 panic!("y, CPU rows against GPU rows, {what}: {e}");
             }
             if let Err(e) = sm::compare_dx(&dx_cpu, &dx_gpu, &dy, &shape, -1) {
+                panic!("dx, CPU rows against GPU rows, {what}: {e}");
+            }
+        }
+    }
+    // Strided rows of 17..128 elements take one lane each on a CPU adapter (up to 128
+    // registers), 16 registers a lane across lanes on a GPU.
+    for (shape, axis) in [
+        (vec![3usize, 64, 40], 1i64),
+        (vec![100, 7], 0),
+        (vec![2, 17, 3, 5], 1),
+        (vec![128, 33], 0),
+    ] {
+        let n: usize = shape.iter().product();
+        let x = sm::logits(n, 8.0, n as u64);
+        let dy = sm::upstream(n, 4);
+        let mut mask = sm::random_mask(n, 70, 9);
+        mask[0] = 0.0;
+        let layer = Softmax::new(axis).unwrap();
+        for mask in [None, Some(mask.as_slice())] {
+            for g in [gpu, &as_gpu] {
+                assert_rows(sm::check_case(g, &layer, &x, mask, &shape, 4).unwrap());
+            }
+            let (y_cpu, dx_cpu) = run_both_ways(gpu, layer, &x, &dy, mask, &shape);
+            let (y_gpu, dx_gpu) = run_both_ways(&as_gpu, layer, &x, &dy, mask, &shape);
+            let what = format!("shape {shape:?} axis {axis} masked {}", mask.is_some());
+            if let Err(e) = sm::compare_y(&y_cpu, &y_gpu) {
+                panic!("y, CPU rows against GPU rows, {what}: {e}");
+            }
+            if let Err(e) = sm::compare_dx(&dx_cpu, &dx_gpu, &dy, &shape, axis) {
                 panic!("dx, CPU rows against GPU rows, {what}: {e}");
             }
         }
