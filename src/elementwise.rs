@@ -772,7 +772,8 @@ impl Elementwise {
         }
     }
 
-    /// The complete WGSL source of one direction of this op (the vec4 kernel).
+    /// The complete WGSL source of one direction of this op (the vec4 kernel, on the GPUs'
+    /// grid-stride loop; a CPU adapter runs the same body on `shaders/elementwise_blocked.wgsl`).
     pub fn wgsl(&self, direction: Direction) -> String {
         ElementwiseKernel {
             kind: self.kind(),
