@@ -73,7 +73,9 @@ fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32
     }
     var dx = wgact_mul_mask4(g, keep);
     if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        dx = wgact_h4(dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0)));
+        // TF rounds this sum too, but where one term is kept (x above the threshold, or 0)
+        // the other is masked to +-0 or NaN: the sum is a half already, no rounding.
+        dx = dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0));
     }
     return dx;
 }
