@@ -163,7 +163,7 @@ fn views_sharing_a_misalignment_take_vec4s_between_a_scalar_head_and_tail_and_ma
                 let mut batch = Batch::new(gpu);
                 op.record_forward(&mut batch, &xv, &yv).unwrap();
                 let head = (4 - offset as usize % 4) % 4;
-                let tail = usize::from((len - head) % 4 != 0);
+                let tail = usize::from(!(len - head).is_multiple_of(4));
                 if !chunked {
                     assert_eq!(
                         batch.dispatch_count(),
