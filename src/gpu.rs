@@ -110,7 +110,9 @@ pub struct LimitsOverride {
     pub no_subgroups: bool,
     /// No register trees: PReLU's first dalpha pass always takes the shared-memory tree.
     pub shared_memory_trees: bool,
-    /// Softmax takes the kernels it takes on a GPU even on a CPU adapter (no subgroup rows).
+    /// Elementwise kernels take the GPU's grid-stride loop even on a CPU adapter.
+    pub grid_stride_loops: bool,
+    /// Softmax takes the kernels it takes on a GPU even on a CPU adapter.
     pub gpu_softmax: bool,
 }
 
@@ -123,7 +125,7 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
-    /// A CPU adapter (lavapipe, SwiftShader): some kernels are chosen for it.
+    /// The adapter is a CPU (lavapipe, SwiftShader): kernels may pick CPU-shaped loops.
     cpu: bool,
     /// The pipeline cache: per key type (`TypeId` of a family's `KernelKey`), a
     /// `HashMap<Key, SharedKernel>`.
@@ -812,6 +814,12 @@ impl Gpu {
     /// Whether PReLU's first dalpha pass may sum in registers.
     pub(crate) fn register_trees(&self) -> bool {
         !self.overrides.shared_memory_trees
+    }
+
+    /// Whether the adapter is a CPU whose kernels may take CPU-shaped loops (not under a
+    /// [`LimitsOverride`] asking for the GPU's grid-stride loops).
+    pub(crate) fn cpu_loops(&self) -> bool {
+        self.cpu && !self.overrides.grid_stride_loops
     }
 
     /// A second context on the same device and queue that runs every call under `limits`
