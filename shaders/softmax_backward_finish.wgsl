@@ -18,7 +18,7 @@ fn backward_finish(ids: Ids) {
     }
     let total = reduce_sum(ln, sum);
     let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, params.len);
+    let end = min(start + params.chunk_len, ln.len);
     if (ln.valid) {
         for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);

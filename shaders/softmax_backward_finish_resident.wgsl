@@ -30,7 +30,7 @@ fn backward_finish_resident(ids: Ids) {
             vdy[r] = 0.0;
             kept_r[r] = false;
             prod[q] = 0.0;
-            if (ln.valid && k < params.len) {
+            if (ln.valid && k < ln.len) {
                 let i = elem(ln, k);
                 if (kept(i)) {
                     kept_r[r] = true;
@@ -51,7 +51,7 @@ fn backward_finish_resident(ids: Ids) {
     if (ln.valid) {
         for (var r = 0u; r < TAIL_REGS; r++) {
             let k = tail + ln.j + r * LANES;
-            if (k < params.len) {
+            if (k < ln.len) {
                 var g = 0.0;
                 if (kept_r[r]) {
                     g = (vdy[r] - total) * vy[r];

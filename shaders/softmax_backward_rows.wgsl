@@ -16,7 +16,7 @@
 // goes to bit r % 32 of `kept_bits`.
 fn load_y_dy(ln: Lane, r: u32, kept_bits: ptr<function, u32>) -> vec2<f32> {
     let k = ln.j + r * LANES;
-    if (!ln.valid || k >= params.len) {
+    if (!ln.valid || k >= ln.len) {
         return vec2<f32>(0.0);
     }
     let i = elem(ln, k);
@@ -29,7 +29,7 @@ fn load_y_dy(ln: Lane, r: u32, kept_bits: ptr<function, u32>) -> vec2<f32> {
 
 fn store_dx(ln: Lane, r: u32, u: vec2<f32>, total: f32, kept_bits: u32) {
     let k = ln.j + r * LANES;
-    if (ln.valid && k < params.len) {
+    if (ln.valid && k < ln.len) {
         let g = (u.y - total) * u.x;
         st_dx(elem(ln, k), select(0.0, g, (kept_bits & (1u << (r % 32u))) != 0u));
     }

@@ -20,7 +20,7 @@ struct Unit4 {
 // flags go to bits 4 (r % 8) of `kept`.
 fn load_y_dy4(ln: Lane, r: u32, kept: ptr<function, u32>) -> Unit4 {
     let k = ln.j + r * LANES;
-    if (!ln.valid || k >= params.len / 4u) {
+    if (!ln.valid || k >= ln.len / 4u) {
         return Unit4(vec4<f32>(0.0), vec4<f32>(0.0));
     }
     let i = ln.first / 4u + k;
@@ -31,7 +31,7 @@ fn load_y_dy4(ln: Lane, r: u32, kept: ptr<function, u32>) -> Unit4 {
 
 fn store_dx4(ln: Lane, r: u32, u: Unit4, total: f32, kept: u32) {
     let k = ln.j + r * LANES;
-    if (ln.valid && k < params.len / 4u) {
+    if (ln.valid && k < ln.len / 4u) {
         let g = (u.dy - vec4<f32>(total)) * u.y;
         st_dx(ln.first / 4u + k, select(vec4<f32>(0.0), g, unbits4(kept >> (4u * (r % 8u)))));
     }

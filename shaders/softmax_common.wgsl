@@ -125,11 +125,17 @@ struct Lane {
     chunk: u32,  // chunk of this piece (long rows), else 0
     valid: bool, // row < params.rows
     first: u32,  // element index of the row's first element
+    len: u32,    // params.len and params.inner, read once (see lane_layout)
+    inner: u32,
     sg_lane: u32, // subgroup_invocation_id (subgroup reductions; 0 in the tree variant)
     sg_size: u32, // subgroup_size (subgroup reductions; 1 in the tree variant)
 }
 
+// Called first by every kernel. It also reads the uniforms the kernels use after their first
+// store (the arrays' offsets, len, inner) into private copies: lavapipe's compiler cannot prove
+// that a store into a storage array leaves the uniform block alone, and reloads them per store.
 fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
+    wgact_load_offsets();
     let group = wid.x + wid.y * params.groups_x;
     var row_group = group;
     var chunk = 0u;
@@ -166,7 +172,9 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
         outer = ln.row / params.inner_count;
         inner = ln.row % params.inner_count;
     }
-    ln.first = params.base + outer * params.len * params.inner + inner;
+    ln.len = params.len;
+    ln.inner = params.inner;
+    ln.first = params.base + outer * ln.len * ln.inner + inner;
     ln.sg_lane = sg_lane;
     ln.sg_size = sg_size;
     return ln;
@@ -174,7 +182,7 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
 
 // Element index of position k (counted from the piece's first) along the axis.
 fn elem(ln: Lane, k: u32) -> u32 {
-    return ln.first + k * params.inner;
+    return ln.first + k * ln.inner;
 }
 
 // Index of this lane's chunk among the partials: rows after rows, a row's chunks in order.

@@ -25,7 +25,7 @@ fn forward_finish(ids: Ids) {
     let inv = 1.0 / r.pair.y;
     let nan_row = row_is_nan(row_max, r.flags);
     let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, params.len);
+    let end = min(start + params.chunk_len, ln.len);
     if (ln.valid) {
         for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);

@@ -26,7 +26,7 @@ fn forward_finish_resident(ids: Ids) {
         let k = tail + ln.j + r * LANES;
         v[r] = neg_inf();
         kept_r[r] = false;
-        if (ln.valid && k < params.len) {
+        if (ln.valid && k < ln.len) {
             let i = elem(ln, k);
             if (kept(i)) {
                 let xv = ld_x(i);
@@ -59,7 +59,7 @@ fn forward_finish_resident(ids: Ids) {
     if (ln.valid) {
         for (var r = 0u; r < TAIL_REGS; r++) {
             let k = tail + ln.j + r * LANES;
-            if (k < params.len) {
+            if (k < ln.len) {
                 var yv = 0.0;
                 if (kept_r[r]) {
                     yv = exp_nonpos(v[r] - row_max) * inv;

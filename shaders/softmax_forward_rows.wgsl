@@ -23,7 +23,7 @@ struct Acc {
 // into acc; its kept flag goes to bit r % 32 of `kept`.
 fn load_x(ln: Lane, r: u32, acc: ptr<function, Acc>, kept_bits: ptr<function, u32>) -> f32 {
     let k = ln.j + r * LANES;
-    if (!ln.valid || k >= params.len) {
+    if (!ln.valid || k >= ln.len) {
         return neg_inf();
     }
     let i = elem(ln, k);
@@ -44,7 +44,7 @@ fn load_x(ln: Lane, r: u32, acc: ptr<function, Acc>, kept_bits: ptr<function, u3
 // Stores register r: `yv`, the row's NaN when poisoned, 0 where masked.
 fn store_y(ln: Lane, r: u32, yv: f32, nan_row: bool, kept_bits: u32) {
     let k = ln.j + r * LANES;
-    if (ln.valid && k < params.len) {
+    if (ln.valid && k < ln.len) {
         let y = select(yv, wgact_nan1(), nan_row);
         st_y(elem(ln, k), select(0.0, y, (kept_bits & (1u << (r % 32u))) != 0u));
     }

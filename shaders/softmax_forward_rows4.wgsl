@@ -24,7 +24,7 @@ struct Acc4 {
 // its four kept flags go to bits 4 (r % 8) of `kept`.
 fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>) -> vec4<f32> {
     let k = ln.j + r * LANES;
-    if (!ln.valid || k >= params.len / 4u) {
+    if (!ln.valid || k >= ln.len / 4u) {
         return vec4<f32>(neg_inf());
     }
     let i = ln.first / 4u + k;
@@ -41,7 +41,7 @@ fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>)
 // Stores unit r: `yv`, the row's NaN when poisoned, 0 where masked.
 fn store_y4(ln: Lane, r: u32, yv: vec4<f32>, nan_row: bool, kept: u32) {
     let k = ln.j + r * LANES;
-    if (ln.valid && k < params.len / 4u) {
+    if (ln.valid && k < ln.len / 4u) {
         let y = select(yv, vec4<f32>(wgact_nan1()), nan_row);
         st_y(ln.first / 4u + k, select(vec4<f32>(0.0), y, unbits4(kept >> (4u * (r % 8u)))));
     }

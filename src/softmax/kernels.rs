@@ -153,7 +153,7 @@ impl SoftmaxKernelKey {
     }
 
     pub(crate) fn source(self) -> KernelSource {
-        let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store));
+        let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store)).hoisted_offsets();
         if self.in_place {
             arrays = match self.kernel {
                 SoftmaxEntry::ForwardRows
