@@ -795,6 +795,9 @@ fn cpu_adapter_kernels_and_gpu_kernels_agree() {
     // registers), 16 registers a lane across lanes on a GPU.
     for (shape, axis) in [
         (vec![3usize, 64, 40], 1i64),
+        (vec![4, 100, 8], 1),
+        (vec![20, 12], 0),
+        (vec![2, 5, 4], 1),
         (vec![100, 7], 0),
         (vec![2, 17, 3, 5], 1),
         (vec![128, 33], 0),
