@@ -13,13 +13,15 @@
 //
 // Layout: the tensor is viewed as (outer, len, inner) around the softmax axis; a "row" is one
 // (outer, inner) pair, and its elements lie `inner` apart. A workgroup of WG invocations holds
-// SLOTS rows of LANES invocations each (SLOTS * LANES == WG). LANES, SLOTS, STRIDED (inner > 1)
-// and CHUNKED (the long kernels' grid of row groups times chunks) are constants of each
-// pipeline (src/softmax/kernels.rs), so the lane layout costs shifts, not divisions: lavapipe
-// scalarises an integer division by a uniform lane by lane. Contiguous rows (inner == 1)
-// put the lanes of a row next to each other, so neighbouring invocations read neighbouring
-// elements of one row; strided rows (inner > 1) put the rows next to each other, so
-// neighbouring invocations read neighbouring inner indices: coalesced without a transpose.
+// SLOTS rows of LANES invocations each (SLOTS * LANES == WG). LANES, SLOTS, STRIDED (inner > 1),
+// SIDE_BY_SIDE (a row's lanes SLOTS apart) and CHUNKED (the long kernels' grid of row groups
+// times chunks) are constants of each pipeline (src/softmax/kernels.rs), so the lane layout
+// costs shifts, not divisions: lavapipe scalarises an integer division by a uniform lane by
+// lane. Contiguous rows (inner == 1) put the lanes of a row next to each other, so
+// neighbouring invocations read neighbouring elements of one row; strided rows (inner > 1)
+// on a GPU put the rows next to each other (SIDE_BY_SIDE), so neighbouring invocations read
+// neighbouring inner indices: coalesced without a transpose. On a CPU adapter strided rows
+// keep a row's lanes together inside a subgroup (see src/softmax/kernels.rs).
 
 struct SoftmaxParams {
     rows: u32,       // rows in this group (outers * inner_count)
@@ -145,7 +147,7 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
     }
     var ln: Lane;
     ln.local = local;
-    if (STRIDED) {
+    if (SIDE_BY_SIDE) {
         let slot = local % SLOTS;
         ln.j = local / SLOTS;
         ln.head = slot;

@@ -110,8 +110,12 @@ pub(crate) struct SoftmaxKernelKey {
     pub in_place: bool,
     /// Invocations per row (`Strategy::lanes`): a power of two up to the workgroup.
     pub lanes: u32,
-    /// Rows lie `inner > 1` apart (side by side in the workgroup).
+    /// Rows lie `inner > 1` apart.
     pub strided: bool,
+    /// A row's lanes lie `slots` apart, the rows side by side (strided rows on a GPU: its
+    /// neighbouring invocations then read neighbouring inner indices); else a row's lanes are
+    /// neighbours (contiguous rows, and strided ones on CPU adapters: inside one subgroup).
+    pub side_by_side: bool,
     /// Registers (scalar register kernels) or vec4 units (vec4 register kernels) per lane,
     /// 0 for the long kernels.
     pub per_lane: u32,
@@ -132,7 +136,7 @@ impl SoftmaxKernelKey {
                             continue;
                         }
                         for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            for (lanes, strided, per_lane) in kernel.layouts() {
+                            for (lanes, strided, side_by_side, per_lane) in kernel.layouts() {
                                 all.push(SoftmaxKernelKey {
                                     kernel,
                                     masked,
@@ -140,6 +144,7 @@ impl SoftmaxKernelKey {
                                     in_place,
                                     lanes,
                                     strided,
+                                    side_by_side,
                                     per_lane,
                                     store,
                                 });
@@ -168,7 +173,11 @@ impl SoftmaxKernelKey {
                 "{}/lanes{}{}{}{}{}",
                 self.kernel.label(self.masked, self.reduction),
                 self.lanes,
-                if self.strided { "/strided" } else { "" },
+                match (self.strided, self.side_by_side) {
+                    (false, _) => "",
+                    (true, true) => "/strided",
+                    (true, false) => "/strided_neighbours",
+                },
                 if self.per_lane > 0 {
                     format!("/regs{}", self.per_lane)
                 } else {
@@ -265,34 +274,39 @@ impl SoftmaxEntry {
         }
     }
 
-    /// The (lanes, strided, per_lane) layouts `record` can give this kernel: every power of
-    /// two of lanes. The scalar register kernels: REGS registers a lane, rows contiguous or
-    /// strided, or (CPU adapters) strided rows of one lane with up to MAX_CPU_REGS. The vec4
-    /// ones: contiguous rows, UNITS a lane, or (CPU adapters) more on up to 64 lanes. The long
-    /// kernels: no registers.
-    fn layouts(self) -> Vec<(u32, bool, u32)> {
+    /// The (lanes, strided, side_by_side, per_lane) layouts `record` can give this kernel:
+    /// every power of two of lanes. The scalar register kernels: REGS registers a lane, rows
+    /// contiguous, strided side by side, or strided with neighbouring lanes (CPU adapters), or
+    /// (CPU adapters without usable subgroups) strided rows of one lane with up to
+    /// MAX_CPU_REGS. The vec4 ones: contiguous rows, UNITS a lane, or (CPU adapters) more on
+    /// up to 64 lanes. The long kernels: no registers.
+    fn layouts(self) -> Vec<(u32, bool, bool, u32)> {
         let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
         let mut layouts = Vec::new();
         match self {
             SoftmaxEntry::ForwardRows | SoftmaxEntry::BackwardRows => {
                 for lanes in powers(WORKGROUP_SIZE) {
-                    layouts.extend([(lanes, false, REGS), (lanes, true, REGS)]);
+                    layouts.extend([
+                        (lanes, false, false, REGS),
+                        (lanes, true, true, REGS),
+                        (lanes, true, false, REGS),
+                    ]);
                 }
                 for regs in powers(MAX_CPU_REGS).filter(|&r| r > REGS) {
-                    layouts.push((1, true, regs));
+                    layouts.push((1, true, true, regs));
                 }
             }
             SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => {
-                layouts.extend(powers(WORKGROUP_SIZE).map(|l| (l, false, UNITS)));
+                layouts.extend(powers(WORKGROUP_SIZE).map(|l| (l, false, false, UNITS)));
                 for lanes in powers(64) {
                     for units in powers(MAX_CPU_UNITS).filter(|&u| u > UNITS) {
-                        layouts.push((lanes, false, units));
+                        layouts.push((lanes, false, false, units));
                     }
                 }
             }
             _ => {
                 for lanes in powers(WORKGROUP_SIZE) {
-                    layouts.extend([(lanes, false, 0), (lanes, true, 0)]);
+                    layouts.extend([(lanes, false, false, 0), (lanes, true, true, 0)]);
                 }
             }
         }
@@ -378,6 +392,7 @@ impl SoftmaxEntry {
             reduction,
             lanes,
             strided,
+            side_by_side,
             per_lane,
             ..
         } = *key;
@@ -402,7 +417,8 @@ impl SoftmaxEntry {
         format!(
             "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n\
              const LANES: u32 = {lanes}u;\nconst SLOTS: u32 = {}u;\n\
-             const STRIDED: bool = {strided};\nconst CHUNKED: bool = {};\n\
+             const STRIDED: bool = {strided};\nconst SIDE_BY_SIDE: bool = {side_by_side};\n\
+             const CHUNKED: bool = {};\n\
              {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}{}",
             WORKGROUP_SIZE / lanes,
             self.chunked(),
@@ -602,8 +618,23 @@ pub(crate) fn record(
             };
         }
     }
+    // Strided rows: side by side on a GPU (see the key's `side_by_side`). On a CPU adapter with
+    // subgroups, rows of at most one subgroup of lanes have their lanes next to each other
+    // instead: each reduction stays inside a subgroup, with no workgroup barrier (lavapipe
+    // loads every lane's element separately anyway, so the rows side by side bought nothing).
+    // Without subgroups, rows of up to MAX_CPU_REGS take one lane each.
+    let mut side_by_side = view.inner > 1;
     let want = (view.len as u32).next_power_of_two();
-    if gpu.cpu_softmax() && registers && view.inner > 1 && want > REGS && want <= MAX_CPU_REGS {
+    if let Some(size) = gpu.cpu_subgroup_size() {
+        if registers && view.inner > 1 && strategy.lanes() <= size {
+            side_by_side = false;
+        }
+    } else if gpu.cpu_softmax()
+        && registers
+        && view.inner > 1
+        && want > REGS
+        && want <= MAX_CPU_REGS
+    {
         per_lane = want;
         strategy = Strategy::Registers {
             lanes: 1,
@@ -632,7 +663,7 @@ pub(crate) fn record(
     let subgroup = gpu
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
-    let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
+    let reduction = Reduction::pick(strategy, side_by_side, subgroup);
     let store = gpu.store(crate::tensor::common_dtype(
         &tensors,
         &["softmax input", "softmax input", "mask", "output"],
@@ -645,6 +676,7 @@ pub(crate) fn record(
             in_place: in_place && kernel.writes_tensor(),
             lanes: strategy.lanes(),
             strided: view.inner > 1,
+            side_by_side,
             per_lane: match kernel {
                 SoftmaxEntry::ForwardRows
                 | SoftmaxEntry::ForwardRows4
