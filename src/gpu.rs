@@ -112,6 +112,8 @@ pub struct LimitsOverride {
     pub shared_memory_trees: bool,
     /// Elementwise kernels take the GPU's grid-stride loop even on a CPU adapter.
     pub grid_stride_loops: bool,
+    /// Softmax takes the kernels it takes on a GPU even on a CPU adapter.
+    pub gpu_softmax: bool,
 }
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
@@ -790,6 +792,23 @@ impl Gpu {
     /// Whether kernels may use subgroup operations.
     pub(crate) fn subgroups(&self) -> bool {
         self.info.subgroup && !self.overrides.no_subgroups
+    }
+
+    /// A CPU adapter on which softmax takes its CPU kernels (not overridden).
+    pub(crate) fn cpu_softmax(&self) -> bool {
+        self.cpu && !self.overrides.gpu_softmax
+    }
+
+    /// On a CPU adapter with subgroups of one known size (min == max, a power of two up to 64):
+    /// that size, the lanes of softmax's one-subgroup rows (src/softmax/kernels.rs).
+    pub(crate) fn cpu_subgroup_size(&self) -> Option<u32> {
+        let size = self.info.min_subgroup_size;
+        (self.cpu_softmax()
+            && self.subgroups()
+            && size == self.info.max_subgroup_size
+            && size.is_power_of_two()
+            && size <= 64)
+            .then_some(size)
     }
 
     /// Whether PReLU's first dalpha pass may sum in registers.
