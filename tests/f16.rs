@@ -644,18 +644,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
             op.wgsl_function(wgpu_activations::Direction::Forward),
             op.wgsl_function(wgpu_activations::Direction::Backward),
         );
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("user f16 kernel"),
-            source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: None,
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = common::raw_pipeline(device, "user f16 kernel", src);
         let pack = |v: &[f32]| -> Vec<u32> {
             v.chunks(2)
                 .map(|p| {

@@ -54,18 +54,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
 }}",
         wgpu_activations::fused_wgsl_of(&[], DType::F16)
     );
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("half conversions"),
-        source: wgpu::ShaderSource::Wgsl(src.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: None,
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
+    let pipeline = common::raw_pipeline(device, "half conversions", src);
     let mut padded = words.to_vec();
     padded.resize(words.len().next_multiple_of(4), 0);
     let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -33,3 +33,20 @@ macro_rules! require_gpu {
         }
     };
 }
+
+/// A compute pipeline of `source` (entry point `main`, layout from the shader), as an
+/// application builds its own kernel beside the library's.
+pub fn raw_pipeline(device: &wgpu::Device, label: &str, source: String) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: None,
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
