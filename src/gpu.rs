@@ -110,6 +110,9 @@ pub struct LimitsOverride {
     pub no_subgroups: bool,
     /// No register trees: PReLU's first dalpha pass always takes the shared-memory tree.
     pub shared_memory_trees: bool,
+    /// Kernels chosen as for a GPU even on a CPU adapter (where a family picks a different
+    /// kernel for CPU adapters, so that tests on lavapipe run the GPU's too).
+    pub gpu_kernels: bool,
 }
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
@@ -785,6 +788,13 @@ impl Gpu {
     /// Whether kernels may use subgroup operations.
     pub(crate) fn subgroups(&self) -> bool {
         self.info.subgroup && !self.overrides.no_subgroups
+    }
+
+    /// Whether kernels are chosen for a CPU adapter (lavapipe, SwiftShader): its device type,
+    /// unless a [`LimitsOverride`] asks for the GPU's kernels.
+    pub(crate) fn cpu_adapter(&self) -> bool {
+        self.info.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+            && !self.overrides.gpu_kernels
     }
 
     /// Whether PReLU's first dalpha pass may sum in registers.

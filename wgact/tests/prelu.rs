@@ -306,23 +306,32 @@ fn a_tensor_past_128_mib_with_one_slice_past_a_binding_runs_for_real() {
 }
 
 #[test]
-fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
+fn the_register_trees_of_dalpha_give_the_bits_of_the_shared_memory_trees() {
     let gpu = require_gpu!();
     // Innermost kept axes of 64 or more, 32 to 63 and 16 to 31 alpha elements give 4, 8 and
     // 16 lanes per alpha element, summed in registers; the same order in shared memory must
-    // give the same bits, -0 and NaN included, with and without chunks and 2-D grids.
+    // give the same bits, -0 and NaN included, with and without chunks and 2-D grids. Kept
+    // axes of 64, 72 and 96 (a multiple of 4) take the vec4 form: two quads per invocation
+    // as a CPU adapter runs it (72 and 96: the last group of alpha elements without a second
+    // quad) and one as a GPU does. The later passes sum in registers as a CPU adapter runs
+    // them and in shared memory as a GPU does. Every combination gives the same dalpha, and
+    // the same y and dx.
     for (shape, axes) in [
         (vec![700, 3, 70], Some(vec![1])),
         (vec![300, 40], None),
         (vec![5, 100, 3, 20], Some(vec![1, 2])),
         (vec![3, 33, 65, 130], Some(vec![1, 2])),
+        (vec![20, 5, 7, 64], Some(vec![1, 2])),
+        (vec![300, 6, 12], None),
+        (vec![90, 7, 96], Some(vec![1])),
     ] {
         for (binding, groups) in [(None, None), (Some(1 << 18), Some(12))] {
-            let run_with = |shared: bool| {
+            let run_with = |shared: bool, gpu_kernels: bool| {
                 let gpu = &gpu.with_limits_override(LimitsOverride {
                     max_binding_bytes: binding,
                     max_groups_per_dim: groups,
                     shared_memory_trees: shared,
+                    gpu_kernels,
                     ..LimitsOverride::default()
                 });
                 let mut l = layer(axes.clone());
@@ -334,15 +343,21 @@ fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
                 for v in x.iter_mut().take(n / 3).skip(n / 4) {
                     *v = 0.0;
                 }
-                run(gpu, &mut l, &shape, &x, &dy, &alpha).2
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
+                [bits(&y), bits(&dx), bits(&dalpha)]
             };
-            let (registers, shared) = (run_with(false), run_with(true));
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&registers),
-                bits(&shared),
-                "{shape:?} {axes:?} binding {binding:?} groups {groups:?}"
-            );
+            let shared = run_with(true, true);
+            for gpu_kernels in [false, true] {
+                let registers = run_with(false, gpu_kernels);
+                for (k, what) in ["y", "dx", "dalpha"].iter().enumerate() {
+                    assert!(
+                        registers[k] == shared[k],
+                        "{what}: {shape:?} {axes:?} binding {binding:?} groups {groups:?} \
+                         gpu kernels {gpu_kernels}"
+                    );
+                }
+            }
         }
     }
 }
