@@ -75,14 +75,26 @@ fn mul_mask1(v: f32, keep: bool) -> f32 {
 // kept as an f32 weight, is used rounded to half: TensorFlow's half variable.
 
 // y = relu(x) + (-alpha) * relu(-x), Keras's formula: alpha == 0 at x == -inf gives NaN.
+// In the f16 flavour TensorFlow rounds the product and the sum, h(relu(x) + h(-h(alpha) *
+// relu(-x))). One term of the sum is always exact and ends it: relu(x) is +0 where x <= 0
+// (the sum is then the product, or +0 for -0), and where x > 0 or NaN the product is a zero
+// or NaN (relu(-x) = +0), so the sum is x or NaN. Both roundings are then the store's
+// (every f16 store rounds to half, src/kernel.rs), the same bits with none here. Where x > 0
+// or NaN the second factor is +0 (NaN x gives NaN through the first term); elsewhere -x,
+// which at x = +0 is -0 instead of relu's +0: the product's zero changes sign, and +0 plus
+// either zero is +0.
 fn prelu_fwd(x: f32, alpha: f32) -> f32 {
-    return wgact_h1(relu1(x) + wgact_h1(mul_ieee(-wgact_h1(alpha), relu1(-x))));
+    let pos = x > 0.0 || wgact_is_nan1(x);
+    return select(0.0, x, pos) + mul_ieee(-wgact_h1(alpha), select(-x, 0.0, pos));
 }
 
 // dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
-// 0 at x == 0 and at NaN.
+// 0 at x == 0 and at NaN. In the f16 flavour TensorFlow also rounds the sum; left to the
+// store, as in prelu_fwd (one term is always masked: a zero or NaN). The product's own
+// rounding stays: whether the masked product is 0 or NaN depends on the rounded value (a
+// product past 65504 rounds to inf).
 fn prelu_dx(x: f32, alpha: f32, dy: f32) -> f32 {
-    return wgact_h1(mul_mask1(dy, x > 0.0) + -mul_mask1(wgact_h1(mul_ieee(-wgact_h1(alpha), dy)), -x > 0.0));
+    return mul_mask1(dy, x > 0.0) + -mul_mask1(wgact_h1(mul_ieee(-wgact_h1(alpha), dy)), -x > 0.0);
 }
 
 // One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0) (each term a half in f16; the sum
