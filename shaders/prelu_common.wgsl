@@ -88,6 +88,19 @@ fn prelu_fwd(x: f32, alpha: f32) -> f32 {
     return select(0.0, x, pos) + mul_ieee(-wgact_h1(alpha), select(-x, 0.0, pos));
 }
 
+// prelu_fwd for an alpha whose half (f16 flavour) is finite and nonzero: the product's
+// 0 * inf cannot arise, so it is a plain multiplication. `na` is -h(alpha).
+fn prelu_fwd_plain(x: f32, na: f32) -> f32 {
+    let pos = x > 0.0 || wgact_is_nan1(x);
+    return select(0.0, x, pos) + na * select(-x, 0.0, pos);
+}
+
+// Whether prelu_fwd_plain serves alpha.
+fn prelu_alpha_plain(alpha: f32) -> bool {
+    let a = wgact_h1(alpha);
+    return !(wgact_is_zero1(a) || wgact_is_inf1(a) || wgact_is_nan1(a));
+}
+
 // dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
 // 0 at x == 0 and at NaN. In the f16 flavour TensorFlow also rounds the sum; left to the
 // store, as in prelu_fwd (one term is always masked: a zero or NaN). The product's own

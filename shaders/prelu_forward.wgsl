@@ -22,6 +22,18 @@ fn prelu_step(i: u32, a: Unit) {
     st_y(i, prelu_fwd(ld_x(i), a));
 }
 
+fn h_unit(a: Unit) -> Unit {
+    return wgact_h1(a);
+}
+
+fn unit_plain(a: Unit) -> bool {
+    return prelu_alpha_plain(a);
+}
+
+fn prelu_step_plain(i: u32, na: Unit) {
+    st_y(i, prelu_fwd_plain(ld_x(i), na));
+}
+
 fn grid_step(i: u32) {
     prelu_step(i, unit_alpha(i));
 }

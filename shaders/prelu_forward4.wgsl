@@ -29,6 +29,20 @@ fn prelu_step(i: u32, a: Unit) {
                      prelu_fwd(v.w, a.w)));
 }
 
+fn h_unit(a: Unit) -> Unit {
+    return wgact_h4(a);
+}
+
+fn unit_plain(a: Unit) -> bool {
+    return prelu_alpha_plain(a.x) && prelu_alpha_plain(a.y) && prelu_alpha_plain(a.z) && prelu_alpha_plain(a.w);
+}
+
+fn prelu_step_plain(i: u32, na: Unit) {
+    let v = ld_x(i);
+    st_y(i, vec4<f32>(prelu_fwd_plain(v.x, na.x), prelu_fwd_plain(v.y, na.y),
+                      prelu_fwd_plain(v.z, na.z), prelu_fwd_plain(v.w, na.w)));
+}
+
 fn grid_step(i: u32) {
     prelu_step(i, unit_alpha(i));
 }

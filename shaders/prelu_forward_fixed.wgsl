@@ -7,8 +7,14 @@
 // (src/prelu/kernels.rs, `ForwardWalk`). That saves the mixed-radix decode (a division by a
 // uniform, which a CPU adapter runs lane by lane) and the alpha load of every step.
 //
-// No bindings of its own: the kernel file before it defines Unit, grid_units, unit_alpha
-// and prelu_step.
+// Where the invocation's alpha is plain (its half finite and nonzero, the usual case), the
+// loop takes prelu_fwd_plain: with alpha fixed, the 0 * inf checks of prelu_fwd cannot fire,
+// and leaving them out took about 3% off the f32 forward and 10% off the f16 one on
+// lavapipe (CPU time). The condition is per invocation: lanes of one SIMD group may take
+// either loop.
+//
+// No bindings of its own: the kernel file before it defines Unit, grid_units, unit_alpha,
+// unit_plain, h_unit, prelu_step and prelu_step_plain.
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -18,7 +24,14 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let a = unit_alpha(gid.x);
-    for (var i = gid.x; i < n; i += stride) {
-        prelu_step(i, a);
+    if (unit_plain(a)) {
+        let na = -h_unit(a);
+        for (var i = gid.x; i < n; i += stride) {
+            prelu_step_plain(i, na);
+        }
+    } else {
+        for (var i = gid.x; i < n; i += stride) {
+            prelu_step(i, a);
+        }
     }
 }

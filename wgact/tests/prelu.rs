@@ -363,6 +363,91 @@ fn the_register_trees_of_dalpha_give_the_bits_of_the_shared_memory_trees() {
 }
 
 #[test]
+fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f32_and_f16() {
+    let gpu = require_gpu!();
+    // The forward walks alpha once per invocation and takes a plain product where alpha's
+    // half is finite and nonzero; zero, infinite and NaN alphas (and, in f16, alphas that
+    // round to inf or to zero) take the general formula, side by side with plain ones in
+    // one SIMD group. Every x class against every alpha class: the rows of x are special
+    // values, the columns the alphas. [rows, 8] takes the vec4 kernel with alpha fixed per
+    // invocation, [rows, 5, 7] (alpha [5, 7]) the scalar one; under a grid of 12 workgroups
+    // (several steps per invocation), with and without a binding of 16396 bytes (chunks), a
+    // period of 35 elements that no stride of 12 or fewer workgroups is a multiple of makes
+    // the forward decode alpha at every step instead, and [rows, 8] still fixes it.
+    let alphas = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        0.25,
+        1e5,
+        1e-9,
+    ];
+    let mut xs = wgact::check::special_values();
+    xs.extend([70000.0, -70000.0, 1e-6, -1e-6, 2.0, -3.0]);
+    for (cols, groups, binding) in [
+        (vec![8], None, None),
+        (vec![5, 7], None, None),
+        (vec![8], Some(12), None),
+        (vec![5, 7], Some(12), None),
+        (vec![8], Some(12), Some(16396)),
+        (vec![5, 7], Some(12), Some(16396)),
+    ] {
+        let gpu = &gpu.with_limits_override(LimitsOverride {
+            max_groups_per_dim: groups,
+            max_binding_bytes: binding,
+            ..LimitsOverride::default()
+        });
+        let count_a: usize = cols.iter().product();
+        // Enough rows that the grid-stride loops take several steps under 12 workgroups.
+        let rows = xs.len() * 64;
+        let shape: Vec<usize> = std::iter::once(rows).chain(cols.iter().copied()).collect();
+        let alpha: Vec<f32> = (0..count_a).map(|k| alphas[k % alphas.len()]).collect();
+        let n = rows * count_a;
+        let x: Vec<f32> = (0..n).map(|i| xs[(i / count_a) % xs.len()]).collect();
+        let dy: Vec<f32> = (0..n).map(|i| [1.5, -0.75, 1e5][i % 3]).collect();
+        for dtype in [wgpu_activations::DType::F32, wgpu_activations::DType::F16] {
+            let mut l = layer(None);
+            l.build(gpu, &shape).unwrap();
+            l.set_alpha(gpu, &alpha).unwrap();
+            let xt = Tensor::from_slice_as(gpu, &x, &shape, dtype).unwrap();
+            let dyt = Tensor::from_slice_as(gpu, &dy, &shape, dtype).unwrap();
+            let y = l.forward(gpu, &xt).unwrap().to_vec(gpu).unwrap();
+            let dx = l.backward(gpu, &xt, &dyt).unwrap().0.to_vec(gpu).unwrap();
+            let (y_ref, dx_ref) = match dtype {
+                wgpu_activations::DType::F32 => (
+                    reference::prelu_forward(&x, &shape, &alpha, &cols).unwrap(),
+                    reference::prelu_backward(&x, &dy, &shape, &alpha, &cols)
+                        .unwrap()
+                        .dx,
+                ),
+                wgpu_activations::DType::F16 => {
+                    let f16 = wgpu_activations::reference::f16::prelu_forward_f16;
+                    let g = wgpu_activations::reference::f16::prelu_backward_f16;
+                    // alpha is an f32 weight that an f16 layer uses rounded to half.
+                    let (xh, dyh, ah) = (round_half(&x), round_half(&dy), round_half(&alpha));
+                    (
+                        f16(&xh, &shape, &ah, &cols).unwrap(),
+                        g(&xh, &dyh, &shape, &ah, &cols).unwrap().dx,
+                    )
+                }
+            };
+            let what = format!("{shape:?} {dtype:?} groups {groups:?} binding {binding:?}");
+            exact(&y, &y_ref).unwrap_or_else(|m| panic!("{what} y: {m}"));
+            exact(&dx, &dx_ref).unwrap_or_else(|m| panic!("{what} dx: {m}"));
+        }
+    }
+}
+
+/// Each value rounded to the nearest half, as an f16 tensor stores it.
+fn round_half(v: &[f32]) -> Vec<f32> {
+    v.iter()
+        .map(|&f| wgpu_activations::half::f16::from_f32(f).to_f32())
+        .collect()
+}
+
+#[test]
 fn dx_at_zero_is_zero_unlike_leaky_relu() {
     let gpu = require_gpu!();
     let mut l = layer(None);
