@@ -1,6 +1,6 @@
 // PReLU backward, one pass, vec4 form of prelu_reduce_registers.wgsl + prelu_reduce_terms.wgsl
-// (LANES, a const of 4, 8 or 16, and LOG2_LANES prepended with the file; kept_offset and
-// red_offsets4 from prelu_reduce.wgsl). Used when the innermost canonical axis is kept and a
+// (LANES, a const of 4, 8 or 16, its LOG2_LANES, and QUADS, 1 or 2, prepended with the
+// file; kept_offset and red_offsets4 from prelu_reduce.wgsl). Used when the innermost canonical axis is kept and a
 // multiple of 4 long and every array is 16-byte aligned: then alpha elements 4q..4q+3 are 4
 // consecutive elements of x at every reduced index, at an offset that is a multiple of 4 (the
 // chunk's skew is a multiple of the innermost size), so one invocation takes them as one vec4.
@@ -22,11 +22,14 @@
 // src/kernel.rs): x, dy, alpha (read, vec4), partials (read_write, f32, [count_a][p_total]),
 // dx (read_write, vec4). The in-place variant (dx over dy) binds x, alpha, partials and dx.
 //
-// Workgroup w handles group_a consecutive alpha elements as group_a / 4 quads (lid % quads,
-// adjacent in x) and runs of params.run consecutive blocks of each (lid / quads): a run of
-// 1 on a GPU (most invocations, coalesced rows), longer runs on a CPU adapter, where the
-// invocation's setup (index divisions lane by lane, the alpha load) is then paid once per
-// run (src/prelu/kernels.rs).
+// Workgroup w handles group_a consecutive alpha elements as group_a / 4 quads and
+// 4 * LANES * QUADS consecutive blocks of each. Each invocation takes QUADS quads of one
+// block: quad lid % slots and, with QUADS = 2, quad lid % slots + slots, where slots =
+// group_a / (4 * QUADS) invocations lie side by side along a row (adjacent in x), and block
+// lid / slots. A GPU takes one quad per invocation; a CPU adapter two when group_a is 64, so
+// that lavapipe's SIMD coroutine of 8 invocations, which runs its whole block before the
+// next starts, reads each 256-byte row whole rather than 128 bytes of it
+// (src/prelu/plan.rs, TermsTree::RegistersVec4).
 
 // The 4 terms of element offset i (a multiple of 4) with alphas `al`; writes dx there.
 fn load4(i: u32, al: vec4<f32>) -> vec4<f32> {

@@ -137,8 +137,8 @@ impl ForwardWalk {
     ///
     /// Fixed when the grid covers the chunk in one step, or when a grid of at least half the
     /// adapter's has a stride (in elements) that is a multiple of the period; on lavapipe
-    /// this took the bench's NHWC forward from about 0.37 to about 0.75 of copy, and on a GPU it
-    /// saves one division and one alpha load per step as well. Otherwise (an alpha period
+    /// this took the bench's NHWC forward from about 0.37 to about 0.55 of copy, and on a GPU
+    /// it saves one division and one alpha load per step as well. Otherwise (an alpha period
     /// with an odd factor the grid cannot take, alpha per element of a large slice) the
     /// decode at every step.
     fn choose(gpu: &Gpu, units: usize, per_step: usize, period: usize) -> (ForwardWalk, u32) {
