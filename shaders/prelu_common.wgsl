@@ -102,12 +102,17 @@ fn prelu_alpha_plain(alpha: f32) -> bool {
 }
 
 // dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
-// 0 at x == 0 and at NaN. In the f16 flavour TensorFlow also rounds the sum; left to the
-// store, as in prelu_fwd (one term is always masked: a zero or NaN). The product's own
-// rounding stays: whether the masked product is 0 or NaN depends on the rounded value (a
-// product past 65504 rounds to inf).
+// 0 at x == 0 and at NaN. In the f16 flavour TensorFlow rounds the product and the sum.
+// One term of the sum is always masked (a zero or NaN), so the sum is the other term (or +0
+// for -0) or NaN, and both roundings are the store's (as in prelu_fwd), but for one thing:
+// the masked product is NaN where its rounded value is not finite, which the bits decide
+// without rounding: |q| >= 65520 (0x477ff000) rounds to inf in half; in f32, inf and NaN.
 fn prelu_dx(x: f32, alpha: f32, dy: f32) -> f32 {
-    return mul_mask1(dy, x > 0.0) + -mul_mask1(wgact_h1(mul_ieee(-wgact_h1(alpha), dy)), -x > 0.0);
+    let q = mul_ieee(-wgact_h1(alpha), dy);
+    let limit = select(wgact_F32_EXP_MASK, 0x477ff000u, WGACT_F16);
+    let nonfinite = (bitcast<u32>(q) & wgact_F32_ABS_MASK) >= limit;
+    let second = select(select(0.0, wgact_nan1(), nonfinite), q, -x > 0.0);
+    return mul_mask1(dy, x > 0.0) + -second;
 }
 
 // One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0) (each term a half in f16; the sum
