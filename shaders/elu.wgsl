@@ -18,8 +18,10 @@ fn wgact_elu_bwd(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation) -> vec4<f32> {
     let y1 = wgact_elu1(x);
     let pos = x > vec4<f32>(0.0);
     if WGACT_F16 {
+        // TF's g rounds the sum once more, but one of its terms is always +-0 and the other
+        // a half (dy, or the rounded product), so the sum is a half already: no rounding.
         let zero = vec4<f32>(0.0);
-        let g = wgact_h4(select(zero, dy, pos) + wgact_h4(select(dy, zero, pos) * a.p.x));
+        let g = select(zero, dy, pos) + wgact_h4(select(dy, zero, pos) * a.p.x);
         return select(g, wgact_h4(wgact_h4(y1 + vec4<f32>(1.0)) * g), y1 < zero);
     }
     let elu_grad = select(dy, (y1 + vec4<f32>(1.0)) * dy, y1 < vec4<f32>(0.0));

@@ -4,7 +4,10 @@
 // TensorFlow rounds to nearest even, overflows to inf and never flushes denormal halves.
 
 // v rounded to the nearest half (ties to even; |v| >= 65520 gives inf), as an f32. NaN and
-// inf pass through. Decided on the bits, so no driver float mode can change it.
+// inf pass through. Decided on the bits, so no driver float mode can change it; the one
+// float step, for the denormal halves, is exact under any rounding or flushing mode: |v|
+// scaled by 2^24 (a power of two, below 2^10: exact), `round` (ties to even, an integer:
+// exact), scaled back. An input small enough for a driver to flush is zero in half anyway.
 fn wgact_round_half4(v: vec4<f32>) -> vec4<f32> {
     let u = bitcast<vec4<u32>>(v);
     let s = u & vec4<u32>(0x80000000u);
@@ -12,16 +15,9 @@ fn wgact_round_half4(v: vec4<f32>) -> vec4<f32> {
     // Normal halves (|v| >= 2^-14): keep 10 of the 23 mantissa bits, ties to even; a carry
     // into the exponent is the right result.
     let normal = (a + vec4<u32>(0xfffu) + ((a >> vec4<u32>(13u)) & vec4<u32>(1u))) & vec4<u32>(0xffffe000u);
-    // Denormal halves: a multiple q of 2^-24, q = m >> k rounded to even.
-    let e = a >> vec4<u32>(23u);
-    let k = min(vec4<u32>(126u) - min(e, vec4<u32>(112u)), vec4<u32>(25u));
-    let m = (a & vec4<u32>(0x7fffffu)) | select(vec4<u32>(0u), vec4<u32>(0x800000u), e > vec4<u32>(0u));
-    let q0 = m >> k;
-    let rem = m - (q0 << k);
-    let half_q = vec4<u32>(1u) << (k - vec4<u32>(1u));
-    let up = (rem > half_q) | ((rem == half_q) & ((q0 & vec4<u32>(1u)) == vec4<u32>(1u)));
-    let q = q0 + select(vec4<u32>(0u), vec4<u32>(1u), up);
-    let denormal = bitcast<vec4<u32>>(vec4<f32>(q) * 5.9604644775390625e-8);
+    // Denormal halves: the nearest multiple of 2^-24, ties to even.
+    let q = round(bitcast<vec4<f32>>(a) * 16777216.0);
+    let denormal = bitcast<vec4<u32>>(q * 5.9604644775390625e-8);
     var r = select(denormal, normal, a >= vec4<u32>(0x38800000u));
     r = select(r, vec4<u32>(0x7f800000u), a >= vec4<u32>(0x477ff000u));
     r = select(r, a, a >= vec4<u32>(0x7f800000u));
@@ -69,28 +65,32 @@ fn wgact_f32_to_half(v: f32) -> u32 {
 // workgroup as SIMD and pays for every side of a divergent branch.
 fn wgact_halves_to_f32x4(h: vec4<u32>) -> vec4<f32> {
     let s = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
-    let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
-    let m = h & vec4<u32>(0x3ffu);
-    let denormal = bitcast<vec4<u32>>(vec4<f32>(m) * 5.9604644775390625e-8);
-    let normal = ((e + vec4<u32>(112u)) << vec4<u32>(23u)) | (m << vec4<u32>(13u));
-    let special = vec4<u32>(0x7f800000u) | (m << vec4<u32>(13u));
-    var r = select(normal, denormal, e == vec4<u32>(0u));
-    r = select(r, special, e == vec4<u32>(31u));
+    let em = h & vec4<u32>(0x7fffu);
+    // Normal: exponent and mantissa shifted into place and rebiased (15 -> 127); inf and
+    // NaN (exponent 31) rebias once more to 255. Denormal: m * 2^-24, exact.
+    let normal = (em << vec4<u32>(13u)) + vec4<u32>(112u << 23u);
+    let denormal = bitcast<vec4<u32>>(vec4<f32>(em) * 5.9604644775390625e-8);
+    var r = select(normal, denormal, em < vec4<u32>(0x400u));
+    r = select(r, normal + vec4<u32>(112u << 23u), em >= vec4<u32>(0x7c00u));
     return bitcast<vec4<f32>>(s | r);
 }
 
 // The bits of four values rounded to the nearest halves (low 16 bits of each lane), as
-// `wgact_f32_to_half` lane by lane, without branches.
+// `wgact_f32_to_half` lane by lane, without branches: the rounding of `wgact_round_half4`
+// done straight into half bits.
 fn wgact_f32x4_to_halves(v: vec4<f32>) -> vec4<u32> {
-    let u = bitcast<vec4<u32>>(wgact_round_half4(v));
+    let u = bitcast<vec4<u32>>(v);
     let s = (u >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
     let a = u & vec4<u32>(0x7fffffffu);
-    let normal = (((a >> vec4<u32>(23u)) - vec4<u32>(112u)) << vec4<u32>(10u)) | ((a >> vec4<u32>(13u)) & vec4<u32>(0x3ffu));
-    // A denormal half or zero: an exact multiple of 2^-24 (clamped so that the lanes this
-    // select discards convert in range too).
-    let denormal = vec4<u32>(bitcast<vec4<f32>>(min(a, vec4<u32>(0x38800000u))) * 16777216.0);
+    // Normal halves: rebias (127 -> 15: minus 112 << 23) and drop 13 mantissa bits, ties to
+    // even (plus 0xfff and the lowest kept bit); a carry into the exponent is right.
+    let normal = (a - vec4<u32>(0x37fff001u) + ((a >> vec4<u32>(13u)) & vec4<u32>(1u))) >> vec4<u32>(13u);
+    // Denormal halves or zero: the nearest multiple q of 2^-24, ties to even, is the half's
+    // bits (as in `wgact_round_half4`; clamped so that the lanes this select discards
+    // convert in range too).
+    let denormal = vec4<u32>(round(bitcast<vec4<f32>>(min(a, vec4<u32>(0x38800000u))) * 16777216.0));
     var r = select(denormal, normal, a >= vec4<u32>(0x38800000u));
-    r = select(r, vec4<u32>(0x7c00u), a == vec4<u32>(0x7f800000u));
+    r = select(r, vec4<u32>(0x7c00u), a >= vec4<u32>(0x477ff000u));
     r = select(r, vec4<u32>(0x7e00u), a > vec4<u32>(0x7f800000u));
     return s | r;
 }

@@ -29,6 +29,12 @@ fn wgact_relu_positive(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32
     return wgact_relu4(x);
 }
 
+// The positive part t is +0, positive, +inf or NaN (max_value, negative_slope and threshold
+// are never negative), which spares the steps below some work without changing a bit:
+// - clip_by_value(t, 0, max_value) = maximum(minimum(t, max_value), 0): the maximum with 0
+//   returns what it is given (NaN included), so it is left out;
+// - below the threshold, y = t - ns * relu(threshold - x): where x is NaN, t is NaN too, so
+//   relu need not propagate NaN; and t - ns * (+-0) = t, so neither the sign of a zero.
 fn wgact_relu_fwd_as(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> {
     let ns = a.p.y;
     if (flags & 3u) == WGACT_RELU_PATH_LEAKY {
@@ -36,10 +42,12 @@ fn wgact_relu_fwd_as(x: vec4<f32>, a: WgactActivation, flags: u32) -> vec4<f32> 
     }
     var t = wgact_relu_positive(x, a, flags);
     if (flags & WGACT_RELU_CLIP) != 0u {
-        t = wgact_max_nan4(wgact_min_nan4(t, vec4<f32>(a.p.x)), vec4<f32>(0.0));
+        t = wgact_min_nan4(t, vec4<f32>(a.p.x));
     }
     if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        t = wgact_h4(t - wgact_h4(ns * wgact_relu4(wgact_h4(vec4<f32>(a.p.z) - x))));
+        let below = wgact_h4(vec4<f32>(a.p.z) - x);
+        let relu_below = select(vec4<f32>(0.0), below, below > vec4<f32>(0.0));
+        t = wgact_h4(t - wgact_h4(ns * relu_below));
     }
     return t;
 }
@@ -52,11 +60,10 @@ fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32
     }
     var g = dy;
     if (flags & WGACT_RELU_CLIP) != 0u {
-        // clip_by_value = maximum(minimum(t, max_value), 0); ties pass the gradient.
-        let t = wgact_relu_positive(x, a, flags);
-        let mv = vec4<f32>(a.p.x);
-        g = select(vec4<f32>(0.0), g, wgact_min_nan4(t, mv) >= vec4<f32>(0.0));
-        g = select(vec4<f32>(0.0), g, t <= mv);
+        // clip_by_value = maximum(minimum(t, max_value), 0); ties pass the gradient. The
+        // maximum's gate, minimum(t, max_value) >= 0, closes only where t is NaN, where
+        // the minimum's gate t <= max_value is closed too: one gate does.
+        g = select(vec4<f32>(0.0), g, wgact_relu_positive(x, a, flags) <= vec4<f32>(a.p.x));
     }
     var keep = x > vec4<f32>(0.0);
     if path == WGACT_RELU_PATH_THRESHOLD {
@@ -66,7 +73,9 @@ fn wgact_relu_bwd_as(x: vec4<f32>, dy: vec4<f32>, a: WgactActivation, flags: u32
     }
     var dx = wgact_mul_mask4(g, keep);
     if (flags & WGACT_RELU_NEGATIVE_PART) != 0u {
-        dx = wgact_h4(dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0)));
+        // TF rounds this sum too, but where one term is kept (x above the threshold, or 0)
+        // the other is masked to +-0 or NaN: the sum is a half already, no rounding.
+        dx = dx + wgact_mul_mask4(wgact_h4(dy * ns), (vec4<f32>(a.p.z) - x) > vec4<f32>(0.0));
     }
     return dx;
 }

@@ -110,8 +110,10 @@ pub struct LimitsOverride {
     pub no_subgroups: bool,
     /// No register trees: PReLU's first dalpha pass always takes the shared-memory tree.
     pub shared_memory_trees: bool,
+    /// Elementwise kernels take the GPU's grid-stride loop even on a CPU adapter.
+    pub grid_stride_loops: bool,
     /// Kernels chosen as for a GPU even on a CPU adapter (where a family picks a different
-    /// kernel for CPU adapters, so that tests on lavapipe run the GPU's too).
+    /// kernel for CPU adapters, so that tests on lavapipe run the GPU's too): PReLU's.
     pub gpu_kernels: bool,
 }
 
@@ -124,6 +126,8 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Workgroups a grid-stride loop runs on: see [`Gpu::grid_stride_workgroups`].
     grid_stride_workgroups: u32,
+    /// The adapter is a CPU (lavapipe, SwiftShader): kernels may pick CPU-shaped loops.
+    cpu: bool,
     /// The pipeline cache: per key type (`TypeId` of a family's `KernelKey`), a
     /// `HashMap<Key, SharedKernel>`.
     kernels: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
@@ -332,6 +336,7 @@ impl Gpu {
             info,
             limits,
             grid_stride_workgroups,
+            cpu: adapter.device_type == wgpu::DeviceType::Cpu,
             kernels: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
             scratch: Mutex::new(Vec::new()),
@@ -793,13 +798,18 @@ impl Gpu {
     /// Whether kernels are chosen for a CPU adapter (lavapipe, SwiftShader): its device type,
     /// unless a [`LimitsOverride`] asks for the GPU's kernels.
     pub(crate) fn cpu_adapter(&self) -> bool {
-        self.info.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
-            && !self.overrides.gpu_kernels
+        self.cpu && !self.overrides.gpu_kernels
     }
 
     /// Whether PReLU's first dalpha pass may sum in registers.
     pub(crate) fn register_trees(&self) -> bool {
         !self.overrides.shared_memory_trees
+    }
+
+    /// Whether the adapter is a CPU whose kernels may take CPU-shaped loops (not under a
+    /// [`LimitsOverride`] asking for the GPU's grid-stride loops).
+    pub(crate) fn cpu_loops(&self) -> bool {
+        self.cpu && !self.overrides.grid_stride_loops
     }
 
     /// A second context on the same device and queue that runs every call under `limits`

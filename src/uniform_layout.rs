@@ -131,7 +131,11 @@ fn a_moved_or_missing_member_is_reported() {
     assert!(mismatches(&fresh(), label, w).is_empty());
     let mut moved = fresh();
     moved.members.iter_mut().for_each(|m| m.1 += 4);
-    assert_eq!(mismatches(&moved, label, w).len(), 2, "n and act moved");
+    assert_eq!(
+        mismatches(&moved, label, w).len(),
+        3,
+        "n, block and act moved"
+    );
     let mut grown = fresh();
     grown.size += 16;
     assert_eq!(mismatches(&grown, label, w).len(), 2, "size and off");

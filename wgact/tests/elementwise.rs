@@ -7,7 +7,8 @@ mod common;
 use wgact::check::{check_elementwise, LARGE_SIZE, SIZES};
 use wgact::ops::ElementwiseOps;
 use wgpu_activations::{
-    Direction, Elementwise, Error, Gpu, LeakyReLU, ReLU, Tensor, ThresholdedReLU, ELU,
+    Direction, Elementwise, Error, Gpu, LeakyReLU, LimitsOverride, ReLU, Tensor, ThresholdedReLU,
+    ELU,
 };
 
 fn presets_of(name: &str) -> Vec<Elementwise> {
@@ -68,6 +69,30 @@ fn every_op_on_a_tensor_past_one_binding_and_65535_workgroups_matches_the_refere
     ];
     for direction in Direction::ALL {
         assert_matches_reference(gpu, &defaults, direction, &[LARGE_SIZE]);
+    }
+}
+
+#[test]
+fn the_gpu_grid_stride_loop_and_the_cpu_blocked_loop_on_few_workgroups_match_the_reference() {
+    // On a CPU adapter the kernels walk their units in per-SIMD-batch blocks; the override
+    // takes the GPUs' grid-stride loop there too, so both loops are checked on any adapter.
+    // Three workgroups at most make the blocks long and the last ones partial or empty.
+    let gpu = require_gpu!();
+    let overrides = [
+        LimitsOverride {
+            grid_stride_loops: true,
+            ..LimitsOverride::default()
+        },
+        LimitsOverride {
+            max_groups_per_dim: Some(3),
+            ..LimitsOverride::default()
+        },
+    ];
+    for limits in overrides {
+        let gpu = &gpu.with_limits_override(limits);
+        for direction in Direction::ALL {
+            assert_matches_reference(gpu, &Elementwise::presets(), direction, SIZES);
+        }
     }
 }
 

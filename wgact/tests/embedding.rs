@@ -140,6 +140,59 @@ fn every_elementwise_op_matches_the_reference_on_views_at_any_offset_and_length(
     }
 }
 
+#[test]
+fn views_sharing_a_misalignment_take_vec4s_between_a_scalar_head_and_tail_and_match_the_reference()
+{
+    // Views at offsets 1, 2, 3 (mod 4) of long lengths: a scalar head up to the first
+    // 4-element boundary, vec4s, a scalar tail; under 1024-byte bindings too (many chunks,
+    // each with its head).
+    let gpu = require_gpu!();
+    let small = gpu.with_limits_override(wgpu_activations::LimitsOverride {
+        max_binding_bytes: Some(1024),
+        ..Default::default()
+    });
+    let op: Elementwise = ELU::new(1.0).unwrap().into();
+    for (gpu, chunked) in [(gpu, false), (&small, true)] {
+        for offset in [1u64, 2, 3, 65] {
+            for len in [4099usize, 4100, 4101] {
+                let (x, dy) = elementwise_inputs(&op, len, len as u64 + offset);
+                let xv = view(gpu, offset, &x, &[len]);
+                let yv = view(gpu, offset, &vec![0.0; len], &[len]);
+                let dyv = view(gpu, offset + 4, &dy, &[len]);
+                let dxv = view(gpu, offset + 8, &vec![0.0; len], &[len]);
+                let mut batch = Batch::new(gpu);
+                op.record_forward(&mut batch, &xv, &yv).unwrap();
+                let head = (4 - offset as usize % 4) % 4;
+                let tail = usize::from(!(len - head).is_multiple_of(4));
+                if !chunked {
+                    assert_eq!(
+                        batch.dispatch_count(),
+                        2 + tail,
+                        "offset {offset} len {len}"
+                    );
+                }
+                op.record_backward(&mut batch, &xv, &dyv, &dxv).unwrap();
+                let index = batch.submit().unwrap();
+                gpu.wait(index).unwrap();
+                let what = format!("offset {offset} len {len} chunked {chunked}");
+                let y = elementwise_forward(&op, &x);
+                let dx = elementwise_backward(&op, &x, &dy).unwrap();
+                check(&yv.to_vec(gpu).unwrap(), &y, &op, Direction::Forward, &what);
+                check(
+                    &dxv.to_vec(gpu).unwrap(),
+                    &dx,
+                    &op,
+                    Direction::Backward,
+                    &what,
+                );
+                for t in [&yv, &dxv] {
+                    assert_untouched_around(gpu, t, &what);
+                }
+            }
+        }
+    }
+}
+
 fn bits(v: Vec<f32>) -> Vec<u32> {
     v.into_iter().map(f32::to_bits).collect()
 }
