@@ -18,6 +18,7 @@
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    wgact_load_offsets();
     let stride = groups.x * WG;
     let n = grid_units();
     if (gid.x >= n) {

@@ -35,6 +35,7 @@ fn lane_sum(base: u32, r0: u32) -> f32 {
 fn reduce_partials(@builtin(workgroup_id) wid: vec3<u32>,
                    @builtin(num_workgroups) groups: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
+    wgact_load_offsets();
     let id = (wid.x + wid.y * groups.x) * PARTIALS_WG + lid;
     let row = id / params.p_total;
     let block = id % params.p_total;

@@ -141,6 +141,7 @@ fn store4(a: u32, block: u32, sum: vec4<f32>) {
 fn reduce_registers4(@builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(num_workgroups) groups: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
+    wgact_load_offsets();
     let w = wid.x + wid.y * groups.x;
     let group_a = params.group_a;
     // Invocations side by side along a row of the group's alpha elements.

@@ -267,9 +267,18 @@ impl PreluEntry {
                 Array::write("dst", "f32").stored(out_store),
             ]),
         };
-        match (self, in_place) {
+        let arrays = match (self, in_place) {
             (PreluEntry::Forward(..), true) => arrays.in_place("x", "y"),
             (PreluEntry::Backward(_), true) => arrays.in_place("dy", "dx"),
+            _ => arrays,
+        };
+        // The kernels whose entry points loop over their arrays read the offsets once
+        // (`wgact_load_offsets()` at the entry): lavapipe reloads the uniform block after
+        // every store into a storage array otherwise (see `Arrays::hoisted_offsets`).
+        match self {
+            PreluEntry::Forward(_, ForwardWalk::Fixed)
+            | PreluEntry::Backward(TermsTree::RegistersVec4(..))
+            | PreluEntry::DalphaPartials(true) => arrays.hoisted_offsets(),
             _ => arrays,
         }
     }
