@@ -28,7 +28,8 @@ struct PreluParams {
     a_first: u32,
     // (The canonical rank and the counts of kept and reduced axes are constants of each
     // pipeline: RANK, N_KEPT, N_RED.)
-    _pad1: u32,
+    // Elementwise kernels on a CPU adapter: units per SIMD batch (prelu_forward_blocked.wgsl).
+    block: u32,
     _pad2: u32,
     _pad3: u32,
     _pad4: u32,

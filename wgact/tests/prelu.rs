@@ -365,15 +365,17 @@ fn the_register_trees_of_dalpha_give_the_bits_of_the_shared_memory_trees() {
 #[test]
 fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f32_and_f16() {
     let gpu = require_gpu!();
-    // The forward walks alpha once per invocation and takes a plain product where alpha's
-    // half is finite and nonzero; zero, infinite and NaN alphas (and, in f16, alphas that
-    // round to inf or to zero) take the general formula, side by side with plain ones in
-    // one SIMD group. Every x class against every alpha class: the rows of x are special
-    // values, the columns the alphas. [rows, 64] takes the vec4 kernel with alpha fixed per
-    // invocation, [rows, 5, 7] (alpha [5, 7]) the scalar one; under a grid of 12 workgroups
-    // (several steps per invocation), with and without a binding of 16396 bytes (chunks), a
-    // period of 35 elements that no stride of 12 or fewer workgroups is a multiple of makes
-    // the forward decode alpha at every step instead, and [rows, 64] still fixes it.
+    // Every x class against every alpha class: the rows of x are special values, the columns
+    // the alphas (zero, infinite and NaN ones, and in f16 ones that round to inf or to 0, side
+    // by side with plain ones in one SIMD group), through every walk of the forward. A CPU
+    // adapter's blocked loop takes [rows, 64] (vec4, a lane's alpha repeats every 2 steps),
+    // [rows, 4, 8] (1 step), [rows, 128] (4), [rows, 2, 128] (8) and [rows, 2] (scalar, 1);
+    // [rows, 5, 7] (a period of 35) takes the grid-stride loops. 16 workgroups make the
+    // blocks long enough for every phase of a lane's alphas. With the GPU's kernels
+    // (`gpu_kernels`) every shape takes the grid-stride loops: alpha fixed per invocation,
+    // or, under a grid of 12 workgroups (several steps per invocation), with and without a
+    // binding of 16396 bytes (chunks), decoded at every step where no stride of 12 or fewer
+    // workgroups is a multiple of the period (35).
     let alphas = [
         0.0,
         -0.0,
@@ -387,22 +389,31 @@ fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f
     ];
     let mut xs = wgact::check::special_values();
     xs.extend([70000.0, -70000.0, 1e-6, -1e-6, 2.0, -3.0]);
-    for (cols, groups, binding) in [
+    let configs = [
         (vec![64], None, None),
+        (vec![4, 8], Some(16), None),
+        (vec![128], Some(16), None),
+        (vec![2, 128], Some(16), None),
+        (vec![2], Some(16), None),
         (vec![5, 7], None, None),
         (vec![64], Some(12), None),
         (vec![5, 7], Some(12), None),
         (vec![64], Some(12), Some(16396)),
         (vec![5, 7], Some(12), Some(16396)),
-    ] {
+    ];
+    for ((cols, groups, binding), gpu_kernels) in configs
+        .into_iter()
+        .flat_map(|c| [(c.clone(), false), (c, true)])
+    {
         let gpu = &gpu.with_limits_override(LimitsOverride {
             max_groups_per_dim: groups,
             max_binding_bytes: binding,
+            gpu_kernels,
             ..LimitsOverride::default()
         });
         let count_a: usize = cols.iter().product();
         // Enough rows that the grid-stride loops take several steps under 12 workgroups.
-        let rows = xs.len() * 64;
+        let rows = xs.len() * 32;
         let shape: Vec<usize> = std::iter::once(rows).chain(cols.iter().copied()).collect();
         let alpha: Vec<f32> = (0..count_a).map(|k| alphas[k % alphas.len()]).collect();
         let n = rows * count_a;
@@ -435,7 +446,9 @@ fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f
                     )
                 }
             };
-            let what = format!("{shape:?} {dtype:?} groups {groups:?} binding {binding:?}");
+            let what = format!(
+                "{shape:?} {dtype:?} groups {groups:?} binding {binding:?} gpu kernels {gpu_kernels}"
+            );
             exact(&y, &y_ref).unwrap_or_else(|m| panic!("{what} y: {m}"));
             exact(&dx, &dx_ref).unwrap_or_else(|m| panic!("{what} dx: {m}"));
         }
