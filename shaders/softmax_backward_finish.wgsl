@@ -12,15 +12,15 @@ fn backward_finish(ids: Ids) {
     let ln = lane_of(ids);
     var sum = 0.0;
     if (ln.valid) {
-        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+        for (var c = ln.j; c < params.row_chunks; c += LANES) {
             sum += ld_partials(ln.row * params.row_chunks + c).x;
         }
     }
     let total = reduce_sum(ln, sum);
     let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, params.len);
+    let end = min(start + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += params.lanes) {
+        for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             var g = 0.0;
             if (kept(i)) {

@@ -25,12 +25,12 @@ fn backward_finish_resident(ids: Ids) {
         var prod: array<f32, REGS>;
         for (var q = 0u; q < REGS; q++) {
             let r = b + q;
-            let k = tail + ln.j + r * params.lanes;
+            let k = tail + ln.j + r * LANES;
             vy[r] = 0.0;
             vdy[r] = 0.0;
             kept_r[r] = false;
             prod[q] = 0.0;
-            if (ln.valid && k < params.len) {
+            if (ln.valid && k < ln.len) {
                 let i = elem(ln, k);
                 if (kept(i)) {
                     kept_r[r] = true;
@@ -43,15 +43,15 @@ fn backward_finish_resident(ids: Ids) {
         sum += sum_regs(prod);
     }
     if (ln.valid) {
-        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+        for (var c = ln.j; c < params.row_chunks; c += LANES) {
             sum += ld_partials(ln.row * params.row_chunks + c).x;
         }
     }
     let total = reduce_sum(ln, sum);
     if (ln.valid) {
         for (var r = 0u; r < TAIL_REGS; r++) {
-            let k = tail + ln.j + r * params.lanes;
-            if (k < params.len) {
+            let k = tail + ln.j + r * LANES;
+            if (k < ln.len) {
                 var g = 0.0;
                 if (kept_r[r]) {
                     g = (vdy[r] - total) * vy[r];
@@ -59,7 +59,7 @@ fn backward_finish_resident(ids: Ids) {
                 st_dx(elem(ln, k), g);
             }
         }
-        for (var k = ln.j; k < tail; k += params.lanes) {
+        for (var k = ln.j; k < tail; k += LANES) {
             let i = elem(ln, k);
             var g = 0.0;
             if (kept(i)) {

@@ -13,19 +13,21 @@
 //
 // Layout: the tensor is viewed as (outer, len, inner) around the softmax axis; a "row" is one
 // (outer, inner) pair, and its elements lie `inner` apart. A workgroup of WG invocations holds
-// `slots` rows of `lanes` invocations each (slots * lanes == WG). Contiguous rows (inner == 1)
-// put the lanes of a row next to each other, so neighbouring invocations read neighbouring
-// elements of one row; strided rows (inner > 1) put the rows next to each other, so
-// neighbouring invocations read neighbouring inner indices: coalesced without a transpose.
+// SLOTS rows of LANES invocations each (SLOTS * LANES == WG). LANES, SLOTS, STRIDED (inner > 1),
+// SIDE_BY_SIDE (a row's lanes SLOTS apart) and CHUNKED (the long kernels' grid of row groups
+// times chunks) are constants of each pipeline (src/softmax/kernels.rs), so the lane layout
+// costs shifts, not divisions: lavapipe scalarises an integer division by a uniform lane by
+// lane. Contiguous rows (inner == 1) put the lanes of a row next to each other, so
+// neighbouring invocations read neighbouring elements of one row; strided rows (inner > 1)
+// on a GPU put the rows next to each other (SIDE_BY_SIDE), so neighbouring invocations read
+// neighbouring inner indices: coalesced without a transpose. On a CPU adapter strided rows
+// keep a row's lanes together inside a subgroup (see src/softmax/kernels.rs).
 
 struct SoftmaxParams {
     rows: u32,       // rows in this group (outers * inner_count)
     len: u32,        // axis positions in this piece (the whole axis unless a row spans bindings)
     inner: u32,      // product of the dimensions after the axis: the stride along the axis
     base: u32,       // element of (first row, first position of the piece) inside the bindings
-    lanes: u32,      // invocations per row (power of two)
-    slots: u32,      // rows per workgroup (WG / lanes)
-    strided: u32,    // 1 when inner > 1 (rows interleaved), else 0
     chunk_len: u32,  // long rows: elements of one chunk (a multiple of lanes)
     chunks: u32,     // long rows: chunks of this piece (the grid); 1 for the register kernels
     groups_x: u32,   // workgroups along x of the (possibly 2-D) grid
@@ -34,7 +36,6 @@ struct SoftmaxParams {
     row_chunks: u32,   // long rows: chunks of a whole row (all pieces); partials per row
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
     off: array<vec4<u32>, 2>, // element offsets of the bound arrays (see src/kernel.rs)
 }
 
@@ -88,6 +89,26 @@ fn sum_regs(v: array<f32, REGS>) -> f32 {
     return s[0];
 }
 
+// The vec4 kernels' forms of the helpers above, per component.
+fn poisons_row4(v: vec4<f32>) -> vec4<bool> {
+    let b = bitcast<vec4<u32>>(v);
+    return ((b & vec4<u32>(wgact_F32_ABS_MASK)) > vec4<u32>(wgact_F32_EXP_MASK)) |
+        (b == vec4<u32>(POS_INF_BITS));
+}
+
+fn exp_nonpos4(d: vec4<f32>) -> vec4<f32> {
+    return select(exp(d), vec4<f32>(0.0), d < vec4<f32>(-104.0));
+}
+
+// Four flags as the low four bits, and back.
+fn bits4(b: vec4<bool>) -> u32 {
+    return dot(select(vec4<u32>(0u), vec4<u32>(1u, 2u, 4u, 8u), b), vec4<u32>(1u));
+}
+
+fn unbits4(bits: u32) -> vec4<bool> {
+    return (vec4<u32>(bits) & vec4<u32>(1u, 2u, 4u, 8u)) != vec4<u32>(0u);
+}
+
 // Online softmax pairs (max, sum of exp(x - max)); an empty pair is (-inf, 0).
 fn combine_pairs(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     let m = max_keep(a.x, b.x);
@@ -106,28 +127,38 @@ struct Lane {
     chunk: u32,  // chunk of this piece (long rows), else 0
     valid: bool, // row < params.rows
     first: u32,  // element index of the row's first element
+    len: u32,    // params.len and params.inner, read once (see lane_layout)
+    inner: u32,
     sg_lane: u32, // subgroup_invocation_id (subgroup reductions; 0 in the tree variant)
     sg_size: u32, // subgroup_size (subgroup reductions; 1 in the tree variant)
 }
 
+// Called first by every kernel. It also reads the uniforms the kernels use after their first
+// store (the arrays' offsets, len, inner) into private copies: lavapipe's compiler cannot prove
+// that a store into a storage array leaves the uniform block alone, and reloads them per store.
 fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
+    wgact_load_offsets();
     let group = wid.x + wid.y * params.groups_x;
-    let row_group = group / params.chunks;
-    let chunk = group % params.chunks;
+    var row_group = group;
+    var chunk = 0u;
+    if (CHUNKED) {
+        row_group = group / params.chunks;
+        chunk = group % params.chunks;
+    }
     var ln: Lane;
     ln.local = local;
-    if (params.strided != 0u) {
-        let slot = local % params.slots;
-        ln.j = local / params.slots;
+    if (SIDE_BY_SIDE) {
+        let slot = local % SLOTS;
+        ln.j = local / SLOTS;
         ln.head = slot;
-        ln.step = params.slots;
-        ln.row = row_group * params.slots + slot;
+        ln.step = SLOTS;
+        ln.row = row_group * SLOTS + slot;
     } else {
-        let slot = local / params.lanes;
-        ln.j = local % params.lanes;
-        ln.head = slot * params.lanes;
+        let slot = local / LANES;
+        ln.j = local % LANES;
+        ln.head = slot * LANES;
         ln.step = 1u;
-        ln.row = row_group * params.slots + slot;
+        ln.row = row_group * SLOTS + slot;
     }
     ln.chunk = chunk;
     ln.valid = ln.row < params.rows;
@@ -136,9 +167,16 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
     // so the product is the tensor's stride wherever outer > 0. Written as len * inner rather
     // than read from a uniform of its own: with a separate `outer_stride` field lavapipe ran the
     // register kernels 15-30% slower (the same arithmetic; measured, not understood).
-    let outer = ln.row / params.inner_count;
-    let inner = ln.row % params.inner_count;
-    ln.first = params.base + outer * params.len * params.inner + inner;
+    // Contiguous rows have one inner index (inner_count == 1).
+    var outer = ln.row;
+    var inner = 0u;
+    if (STRIDED) {
+        outer = ln.row / params.inner_count;
+        inner = ln.row % params.inner_count;
+    }
+    ln.len = params.len;
+    ln.inner = params.inner;
+    ln.first = params.base + outer * ln.len * ln.inner + inner;
     ln.sg_lane = sg_lane;
     ln.sg_size = sg_size;
     return ln;
@@ -146,7 +184,7 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
 
 // Element index of position k (counted from the piece's first) along the axis.
 fn elem(ln: Lane, k: u32) -> u32 {
-    return ln.first + k * params.inner;
+    return ln.first + k * ln.inner;
 }
 
 // Index of this lane's chunk among the partials: rows after rows, a row's chunks in order.

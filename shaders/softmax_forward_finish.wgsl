@@ -14,7 +14,7 @@ fn forward_finish(ids: Ids) {
     var pair = vec2<f32>(neg_inf(), 0.0);
     var flags = 0u;
     if (ln.valid) {
-        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+        for (var c = ln.j; c < params.row_chunks; c += LANES) {
             let p = ld_partials(ln.row * params.row_chunks + c);
             pair = combine_pairs(pair, p.xy);
             flags |= bitcast<u32>(p.z);
@@ -25,9 +25,9 @@ fn forward_finish(ids: Ids) {
     let inv = 1.0 / r.pair.y;
     let nan_row = row_is_nan(row_max, r.flags);
     let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, params.len);
+    let end = min(start + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += params.lanes) {
+        for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             var yv = 0.0;
             if (kept(i)) {

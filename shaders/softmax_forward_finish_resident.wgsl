@@ -23,10 +23,10 @@ fn forward_finish_resident(ids: Ids) {
     var m = neg_inf();
     var flags = 0u;
     for (var r = 0u; r < TAIL_REGS; r++) {
-        let k = tail + ln.j + r * params.lanes;
+        let k = tail + ln.j + r * LANES;
         v[r] = neg_inf();
         kept_r[r] = false;
-        if (ln.valid && k < params.len) {
+        if (ln.valid && k < ln.len) {
             let i = elem(ln, k);
             if (kept(i)) {
                 let xv = ld_x(i);
@@ -46,7 +46,7 @@ fn forward_finish_resident(ids: Ids) {
         pair.y = sum_exp_blocks(v, m);
     }
     if (ln.valid) {
-        for (var c = ln.j; c < params.row_chunks; c += params.lanes) {
+        for (var c = ln.j; c < params.row_chunks; c += LANES) {
             let p = ld_partials(ln.row * params.row_chunks + c);
             pair = combine_pairs(pair, p.xy);
             flags |= bitcast<u32>(p.z);
@@ -58,8 +58,8 @@ fn forward_finish_resident(ids: Ids) {
     let nan_row = row_is_nan(row_max, red.flags);
     if (ln.valid) {
         for (var r = 0u; r < TAIL_REGS; r++) {
-            let k = tail + ln.j + r * params.lanes;
-            if (k < params.len) {
+            let k = tail + ln.j + r * LANES;
+            if (k < ln.len) {
                 var yv = 0.0;
                 if (kept_r[r]) {
                     yv = exp_nonpos(v[r] - row_max) * inv;
@@ -70,7 +70,7 @@ fn forward_finish_resident(ids: Ids) {
                 st_y(elem(ln, k), yv);
             }
         }
-        for (var k = ln.j; k < tail; k += params.lanes) {
+        for (var k = ln.j; k < tail; k += LANES) {
             let i = elem(ln, k);
             var yv = 0.0;
             if (kept(i)) {

@@ -14,9 +14,9 @@ fn forward_partials(ids: Ids) {
     var pair = vec2<f32>(neg_inf(), 0.0);
     var flags = 0u;
     let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, params.len);
+    let end = min(start + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += params.lanes) {
+        for (var k = start + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             if (kept(i)) {
                 let xv = ld_x(i);

@@ -1,56 +1,51 @@
 // Softmax forward, register kernel: y = exp(x - max) * (1 / sum(exp(x - max))) per row, for
-// rows of at most lanes * REGS elements. Each invocation loads its REGS elements of the row
-// once into registers; the max and the sum are shared-memory trees over the row's lanes.
+// rows of at most LANES * REGS elements (strided rows, and contiguous ones that the vec4
+// kernel does not take). Each invocation loads its REGS elements of the row once into
+// registers (element r of lane j is the row's position j + r * LANES); the max and the sum
+// are reductions over the row's lanes (the reduction file).
+//
+// The entry point `forward_rows` is generated (src/softmax/kernels.rs, `rows_entry`): it calls
+// the helpers below once per register, written out rather than looped over (lavapipe keeps a
+// private array indexed in a loop in memory, which made this kernel about twice as slow), and
+// sums the registers pairwise in `sum_regs`' order.
 //
 // Binding contract (declared by src/softmax/kernels.rs):
 //   @binding(0) params  uniform SoftmaxParams
 //   reads:  x (array<f32>), then mask (array<f32>) in the masked variant
 //   writes: y (array<f32>)
 
-@compute @workgroup_size(WG)
-fn forward_rows(ids: Ids) {
-    let ln = lane_of(ids);
-    var v: array<f32, REGS>;
-    var kept_bits = 0u;
-    var m = neg_inf();
-    var flags = 0u;
-    for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
-        v[r] = neg_inf();
-        if (ln.valid && k < params.len) {
-            let i = elem(ln, k);
-            if (kept(i)) {
-                let xv = ld_x(i);
-                kept_bits |= 1u << r;
-                flags |= FLAG_KEPT;
-                if (poisons_row(xv)) {
-                    flags |= FLAG_BAD;
-                } else {
-                    v[r] = xv;
-                    m = max_keep(m, xv);
-                }
-            }
-        }
+struct Acc {
+    m: f32,
+    flags: u32,
+}
+
+// Register r of the lane's row: its value if kept and not poisoning (-inf otherwise), folded
+// into acc; its kept flag goes to bit r % 32 of `kept`.
+fn load_x(ln: Lane, r: u32, acc: ptr<function, Acc>, kept_bits: ptr<function, u32>) -> f32 {
+    let k = ln.j + r * LANES;
+    if (!ln.valid || k >= ln.len) {
+        return neg_inf();
     }
-    let mf = reduce_max_flags(ln, m, flags);
-    let row_max = mf.m;
-    for (var r = 0u; r < REGS; r++) {
-        v[r] = exp_nonpos(v[r] - row_max);
+    let i = elem(ln, k);
+    if (!kept(i)) {
+        return neg_inf();
     }
-    let total = reduce_sum(ln, sum_regs(v));
-    let inv = 1.0 / total;
-    let nan_row = row_is_nan(row_max, mf.flags);
-    for (var r = 0u; r < REGS; r++) {
-        let k = ln.j + r * params.lanes;
-        if (ln.valid && k < params.len) {
-            var yv = v[r] * inv;
-            if (nan_row) {
-                yv = wgact_nan1();
-            }
-            if ((kept_bits & (1u << r)) == 0u) {
-                yv = 0.0;
-            }
-            st_y(elem(ln, k), yv);
-        }
+    let xv = ld_x(i);
+    *kept_bits |= 1u << (r % 32u);
+    (*acc).flags |= FLAG_KEPT;
+    if (poisons_row(xv)) {
+        (*acc).flags |= FLAG_BAD;
+        return neg_inf();
+    }
+    (*acc).m = max_keep((*acc).m, xv);
+    return xv;
+}
+
+// Stores register r: `yv`, the row's NaN when poisoned, 0 where masked.
+fn store_y(ln: Lane, r: u32, yv: f32, nan_row: bool, kept_bits: u32) {
+    let k = ln.j + r * LANES;
+    if (ln.valid && k < ln.len) {
+        let y = select(yv, wgact_nan1(), nan_row);
+        st_y(elem(ln, k), select(0.0, y, (kept_bits & (1u << (r % 32u))) != 0u));
     }
 }

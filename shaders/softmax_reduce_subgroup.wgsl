@@ -42,7 +42,7 @@ var<workgroup> red_u: array<u32, WG>;
 // subgroup itself: lane l combines partials l % nb, l % nb + subgroup_size, ..., then a second
 // butterfly over min(nb, subgroup_size) lanes. Uniform: params and subgroup_size only.
 fn wide_contiguous(ln: Lane) -> bool {
-    return ln.step == 1u && params.lanes > ln.sg_size;
+    return ln.step == 1u && LANES > ln.sg_size;
 }
 
 // Otherwise (strided rows, or rows inside one subgroup of this size), every lane reads the
@@ -55,7 +55,7 @@ fn block(ln: Lane) -> u32 {
 fn reduce_max_flags(ln: Lane, m0: f32, flags0: u32) -> MaxFlags {
     var m = m0;
     var flags = flags0;
-    let span = params.lanes * ln.step;
+    let span = LANES * ln.step;
     for (var off = ln.step; off < span && off < ln.sg_size; off = off * 2u) {
         m = max_keep(m, subgroupShuffleXor(m, off));
         flags = flags | subgroupShuffleXor(flags, off);
@@ -65,7 +65,7 @@ fn reduce_max_flags(ln: Lane, m0: f32, flags0: u32) -> MaxFlags {
         red_u[ln.local] = flags;
         workgroupBarrier();
         if (wide_contiguous(ln)) {
-            let nb = params.lanes / ln.sg_size;
+            let nb = LANES / ln.sg_size;
             m = neg_inf();
             flags = 0u;
             for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
@@ -81,7 +81,7 @@ fn reduce_max_flags(ln: Lane, m0: f32, flags0: u32) -> MaxFlags {
             let c = block(ln);
             m = red_a[ln.head];
             flags = red_u[ln.head];
-            for (var t = c; t < params.lanes; t += c) {
+            for (var t = c; t < LANES; t += c) {
                 let q = ln.head + t * ln.step;
                 m = max_keep(m, red_a[q]);
                 flags = flags | red_u[q];
@@ -93,7 +93,7 @@ fn reduce_max_flags(ln: Lane, m0: f32, flags0: u32) -> MaxFlags {
 
 fn reduce_sum(ln: Lane, v0: f32) -> f32 {
     var v = v0;
-    let span = params.lanes * ln.step;
+    let span = LANES * ln.step;
     for (var off = ln.step; off < span && off < ln.sg_size; off = off * 2u) {
         v = v + subgroupShuffleXor(v, off);
     }
@@ -101,7 +101,7 @@ fn reduce_sum(ln: Lane, v0: f32) -> f32 {
         red_b[ln.local] = v;
         workgroupBarrier();
         if (wide_contiguous(ln)) {
-            let nb = params.lanes / ln.sg_size;
+            let nb = LANES / ln.sg_size;
             v = 0.0;
             for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
                 v = v + red_b[ln.head + b * ln.sg_size];
@@ -112,7 +112,7 @@ fn reduce_sum(ln: Lane, v0: f32) -> f32 {
         } else {
             let c = block(ln);
             v = red_b[ln.head];
-            for (var t = c; t < params.lanes; t += c) {
+            for (var t = c; t < LANES; t += c) {
                 v = v + red_b[ln.head + t * ln.step];
             }
         }
@@ -123,7 +123,7 @@ fn reduce_sum(ln: Lane, v0: f32) -> f32 {
 fn reduce_pairs(ln: Lane, pair0: vec2<f32>, flags0: u32) -> PairFlags {
     var pair = pair0;
     var flags = flags0;
-    let span = params.lanes * ln.step;
+    let span = LANES * ln.step;
     for (var off = ln.step; off < span && off < ln.sg_size; off = off * 2u) {
         pair = combine_pairs(pair, subgroupShuffleXor(pair, off));
         flags = flags | subgroupShuffleXor(flags, off);
@@ -134,7 +134,7 @@ fn reduce_pairs(ln: Lane, pair0: vec2<f32>, flags0: u32) -> PairFlags {
         red_u[ln.local] = flags;
         workgroupBarrier();
         if (wide_contiguous(ln)) {
-            let nb = params.lanes / ln.sg_size;
+            let nb = LANES / ln.sg_size;
             pair = vec2<f32>(neg_inf(), 0.0);
             flags = 0u;
             for (var b = ln.sg_lane % nb; b < nb; b += ln.sg_size) {
@@ -150,7 +150,7 @@ fn reduce_pairs(ln: Lane, pair0: vec2<f32>, flags0: u32) -> PairFlags {
             let c = block(ln);
             pair = vec2<f32>(red_a[ln.head], red_b[ln.head]);
             flags = red_u[ln.head];
-            for (var t = c; t < params.lanes; t += c) {
+            for (var t = c; t < LANES; t += c) {
                 let q = ln.head + t * ln.step;
                 pair = combine_pairs(pair, vec2<f32>(red_a[q], red_b[q]));
                 flags = flags | red_u[q];

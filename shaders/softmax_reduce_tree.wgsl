@@ -24,7 +24,7 @@ fn reduce_max_flags(ln: Lane, m: f32, flags: u32) -> MaxFlags {
     red_a[ln.local] = m;
     red_u[ln.local] = flags;
     workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+    for (var s = LANES / 2u; s > 0u; s = s / 2u) {
         if (ln.j < s) {
             let p = ln.local + s * ln.step;
             red_a[ln.local] = max_keep(red_a[ln.local], red_a[p]);
@@ -40,7 +40,7 @@ fn reduce_max_flags(ln: Lane, m: f32, flags: u32) -> MaxFlags {
 fn reduce_sum(ln: Lane, v: f32) -> f32 {
     red_a[ln.local] = v;
     workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+    for (var s = LANES / 2u; s > 0u; s = s / 2u) {
         if (ln.j < s) {
             red_a[ln.local] = red_a[ln.local] + red_a[ln.local + s * ln.step];
         }
@@ -56,7 +56,7 @@ fn reduce_pairs(ln: Lane, pair: vec2<f32>, flags: u32) -> PairFlags {
     red_b[ln.local] = pair.y;
     red_u[ln.local] = flags;
     workgroupBarrier();
-    for (var s = params.lanes / 2u; s > 0u; s = s / 2u) {
+    for (var s = LANES / 2u; s > 0u; s = s / 2u) {
         if (ln.j < s) {
             let p = ln.local + s * ln.step;
             let c = combine_pairs(

@@ -112,9 +112,10 @@ pub struct LimitsOverride {
     pub shared_memory_trees: bool,
     /// Elementwise kernels take the GPU's grid-stride loop even on a CPU adapter.
     pub grid_stride_loops: bool,
-    /// Kernels chosen as for a GPU even on a CPU adapter (where a family picks a different
-    /// kernel for CPU adapters, so that tests on lavapipe run the GPU's too): PReLU's.
-    pub gpu_kernels: bool,
+    /// Softmax takes the kernels it takes on a GPU even on a CPU adapter.
+    pub gpu_softmax: bool,
+    /// PReLU takes the kernels it takes on a GPU even on a CPU adapter.
+    pub gpu_prelu: bool,
 }
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
@@ -795,10 +796,26 @@ impl Gpu {
         self.info.subgroup && !self.overrides.no_subgroups
     }
 
-    /// Whether kernels are chosen for a CPU adapter (lavapipe, SwiftShader): its device type,
-    /// unless a [`LimitsOverride`] asks for the GPU's kernels.
-    pub(crate) fn cpu_adapter(&self) -> bool {
-        self.cpu && !self.overrides.gpu_kernels
+    /// A CPU adapter on which PReLU takes its CPU kernels (not overridden).
+    pub(crate) fn cpu_prelu(&self) -> bool {
+        self.cpu && !self.overrides.gpu_prelu
+    }
+
+    /// A CPU adapter on which softmax takes its CPU kernels (not overridden).
+    pub(crate) fn cpu_softmax(&self) -> bool {
+        self.cpu && !self.overrides.gpu_softmax
+    }
+
+    /// On a CPU adapter with subgroups of one known size (min == max, a power of two up to 64):
+    /// that size, the lanes of softmax's one-subgroup rows (src/softmax/kernels.rs).
+    pub(crate) fn cpu_subgroup_size(&self) -> Option<u32> {
+        let size = self.info.min_subgroup_size;
+        (self.cpu_softmax()
+            && self.subgroups()
+            && size == self.info.max_subgroup_size
+            && size.is_power_of_two()
+            && size <= 64)
+            .then_some(size)
     }
 
     /// Whether PReLU's first dalpha pass may sum in registers.

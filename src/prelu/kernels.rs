@@ -159,7 +159,7 @@ impl ForwardWalk {
     fn blocked(gpu: &Gpu, per_step: usize, period: usize) -> Option<ForwardWalk> {
         let info = gpu.info();
         let lanes = info.min_subgroup_size;
-        let simd = gpu.cpu_adapter()
+        let simd = gpu.cpu_prelu()
             && lanes == info.max_subgroup_size
             && lanes.is_power_of_two()
             && lanes <= WORKGROUP_SIZE;
@@ -740,7 +740,7 @@ impl PReLU {
             true => TermsTree::for_group(
                 plan.group_a,
                 plan.inner_kept4 && [x, dy, dx].iter().all(|t| t.vec4_aligned(0)),
-                gpu.cpu_adapter(),
+                gpu.cpu_prelu(),
             ),
         };
         let store = gpu.store(crate::tensor::common_dtype(
@@ -819,7 +819,7 @@ impl PReLU {
             // A CPU adapter sums the tree in registers: the shared-memory tree's 8 barriers
             // are 8 switches of every SIMD coroutine on lavapipe (see the shader); a GPU
             // keeps the tree over a workgroup's invocations.
-            let registers = gpu.cpu_adapter();
+            let registers = gpu.cpu_prelu();
             let partials = PreluEntry::DalphaPartials(registers).load(
                 gpu,
                 AlphaLayout::reduction(1, 1),

@@ -92,6 +92,14 @@ impl Reduction {
     }
 }
 
+/// vec4 units per lane of the vec4 register kernels where a row may span subgroups: REGS
+/// elements, as the scalar kernels.
+const UNITS: u32 = REGS / 4;
+/// The most vec4 units a lane holds in the one-subgroup rows of CPU adapters (see `record`).
+const MAX_CPU_UNITS: u32 = 128;
+/// The most registers a lane holds in the one-lane strided rows of CPU adapters.
+const MAX_CPU_REGS: u32 = 128;
+
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SoftmaxKernelKey {
@@ -100,6 +108,17 @@ pub(crate) struct SoftmaxKernelKey {
     pub reduction: Reduction,
     /// y over x (forward) or dx over dy (backward); only the kernels that write a tensor.
     pub in_place: bool,
+    /// Invocations per row (`Strategy::lanes`): a power of two up to the workgroup.
+    pub lanes: u32,
+    /// Rows lie `inner > 1` apart.
+    pub strided: bool,
+    /// A row's lanes lie `slots` apart, the rows side by side (strided rows on a GPU: its
+    /// neighbouring invocations then read neighbouring inner indices); else a row's lanes are
+    /// neighbours (contiguous rows, and strided ones on CPU adapters: inside one subgroup).
+    pub side_by_side: bool,
+    /// Registers (scalar register kernels) or vec4 units (vec4 register kernels) per lane,
+    /// 0 for the long kernels.
+    pub per_lane: u32,
     /// Storage of the tensors (x, y, dy, dx, mask); the partials are f32. Everything is
     /// computed in f32 and each output rounded to half once, by its store.
     pub store: Store,
@@ -117,13 +136,19 @@ impl SoftmaxKernelKey {
                             continue;
                         }
                         for store in [Store::F32, Store::F16Native, Store::F16Packed] {
-                            all.push(SoftmaxKernelKey {
-                                kernel,
-                                masked,
-                                reduction,
-                                in_place,
-                                store,
-                            });
+                            for (lanes, strided, side_by_side, per_lane) in kernel.layouts() {
+                                all.push(SoftmaxKernelKey {
+                                    kernel,
+                                    masked,
+                                    reduction,
+                                    in_place,
+                                    lanes,
+                                    strided,
+                                    side_by_side,
+                                    per_lane,
+                                    store,
+                                });
+                            }
                         }
                     }
                 }
@@ -133,10 +158,11 @@ impl SoftmaxKernelKey {
     }
 
     pub(crate) fn source(self) -> KernelSource {
-        let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store));
+        let mut arrays = Arrays::new(self.kernel.arrays(self.masked, self.store)).hoisted_offsets();
         if self.in_place {
             arrays = match self.kernel {
                 SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::ForwardFinish
                 | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
@@ -144,8 +170,19 @@ impl SoftmaxKernelKey {
         }
         KernelSource {
             label: format!(
-                "{}{}{}",
+                "{}/lanes{}{}{}{}{}",
                 self.kernel.label(self.masked, self.reduction),
+                self.lanes,
+                match (self.strided, self.side_by_side) {
+                    (false, _) => "",
+                    (true, true) => "/strided",
+                    (true, false) => "/strided_neighbours",
+                },
+                if self.per_lane > 0 {
+                    format!("/regs{}", self.per_lane)
+                } else {
+                    String::new()
+                },
                 if self.in_place { "/in_place" } else { "" },
                 match self.store {
                     Store::F32 => String::new(),
@@ -154,7 +191,7 @@ impl SoftmaxKernelKey {
             ),
             entry: self.kernel.entry(),
             arrays,
-            body: self.kernel.wgsl(self.masked, self.reduction),
+            body: self.kernel.wgsl(&self),
         }
     }
 }
@@ -163,22 +200,29 @@ impl SoftmaxKernelKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SoftmaxEntry {
     ForwardRows,
+    /// [`SoftmaxEntry::ForwardRows`] on vec4s: contiguous rows of a multiple of 4 elements
+    /// in tensors that start on whole vec4s.
+    ForwardRows4,
     ForwardPartials,
     ForwardFinish,
     ForwardFinishResident,
     BackwardRows,
+    /// [`SoftmaxEntry::BackwardRows`] on vec4s, as [`SoftmaxEntry::ForwardRows4`].
+    BackwardRows4,
     BackwardPartials,
     BackwardFinish,
     BackwardFinishResident,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 8] = [
+    pub(crate) const ALL: [SoftmaxEntry; 10] = [
         SoftmaxEntry::ForwardRows,
+        SoftmaxEntry::ForwardRows4,
         SoftmaxEntry::ForwardPartials,
         SoftmaxEntry::ForwardFinish,
         SoftmaxEntry::ForwardFinishResident,
         SoftmaxEntry::BackwardRows,
+        SoftmaxEntry::BackwardRows4,
         SoftmaxEntry::BackwardPartials,
         SoftmaxEntry::BackwardFinish,
         SoftmaxEntry::BackwardFinishResident,
@@ -187,10 +231,12 @@ impl SoftmaxEntry {
     pub(crate) fn entry(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows => "forward_rows",
+            SoftmaxEntry::ForwardRows4 => "forward_rows4",
             SoftmaxEntry::ForwardPartials => "forward_partials",
             SoftmaxEntry::ForwardFinish => "forward_finish",
             SoftmaxEntry::ForwardFinishResident => "forward_finish_resident",
             SoftmaxEntry::BackwardRows => "backward_rows",
+            SoftmaxEntry::BackwardRows4 => "backward_rows4",
             SoftmaxEntry::BackwardPartials => "backward_partials",
             SoftmaxEntry::BackwardFinish => "backward_finish",
             SoftmaxEntry::BackwardFinishResident => "backward_finish_resident",
@@ -200,6 +246,9 @@ impl SoftmaxEntry {
     fn file(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
+            SoftmaxEntry::ForwardRows4 => {
+                include_str!("../../shaders/softmax_forward_rows4.wgsl")
+            }
             SoftmaxEntry::ForwardPartials => {
                 include_str!("../../shaders/softmax_forward_partials.wgsl")
             }
@@ -210,6 +259,9 @@ impl SoftmaxEntry {
                 include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
             }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
+            SoftmaxEntry::BackwardRows4 => {
+                include_str!("../../shaders/softmax_backward_rows4.wgsl")
+            }
             SoftmaxEntry::BackwardPartials => {
                 include_str!("../../shaders/softmax_backward_partials.wgsl")
             }
@@ -219,6 +271,65 @@ impl SoftmaxEntry {
             SoftmaxEntry::BackwardFinishResident => {
                 include_str!("../../shaders/softmax_backward_finish_resident.wgsl")
             }
+        }
+    }
+
+    /// The (lanes, strided, side_by_side, per_lane) layouts `record` can give this kernel:
+    /// every power of two of lanes. The scalar register kernels: REGS registers a lane, rows
+    /// contiguous, strided side by side, or strided with neighbouring lanes (CPU adapters), or
+    /// (CPU adapters without usable subgroups) strided rows of one lane with up to
+    /// MAX_CPU_REGS. The vec4 ones: contiguous rows, UNITS a lane, or (CPU adapters) more on
+    /// up to 64 lanes. The long kernels: no registers.
+    fn layouts(self) -> Vec<(u32, bool, bool, u32)> {
+        let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
+        let mut layouts = Vec::new();
+        match self {
+            SoftmaxEntry::ForwardRows | SoftmaxEntry::BackwardRows => {
+                for lanes in powers(WORKGROUP_SIZE) {
+                    layouts.extend([
+                        (lanes, false, false, REGS),
+                        (lanes, true, true, REGS),
+                        (lanes, true, false, REGS),
+                    ]);
+                }
+                for regs in powers(MAX_CPU_REGS).filter(|&r| r > REGS) {
+                    layouts.push((1, true, true, regs));
+                }
+            }
+            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => {
+                layouts.extend(powers(WORKGROUP_SIZE).map(|l| (l, false, false, UNITS)));
+                for lanes in powers(64) {
+                    for units in powers(MAX_CPU_UNITS).filter(|&u| u > UNITS) {
+                        layouts.push((lanes, false, false, units));
+                    }
+                }
+            }
+            _ => {
+                for lanes in powers(WORKGROUP_SIZE) {
+                    layouts.extend([(lanes, false, false, 0), (lanes, true, true, 0)]);
+                }
+            }
+        }
+        layouts
+    }
+
+    /// Whether the grid is row groups times chunks (the long kernels' first pass and
+    /// per-chunk finish); the others run one workgroup per row group.
+    fn chunked(self) -> bool {
+        matches!(
+            self,
+            SoftmaxEntry::ForwardPartials
+                | SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::BackwardPartials
+                | SoftmaxEntry::BackwardFinish
+        )
+    }
+
+    /// The unit of its tensor arrays (x, y, dy, dx, mask): `vec4<f32>` for the vec4 kernels.
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => "vec4<f32>",
+            _ => "f32",
         }
     }
 
@@ -232,12 +343,13 @@ impl SoftmaxEntry {
 
     /// The storage arrays, reads before writes.
     fn arrays(self, masked: bool, store: Store) -> Vec<Array> {
-        const F: &str = "f32";
         const V: &str = "vec4<f32>";
-        let read = |name| Array::read(name, F).stored(store);
-        let write = |name| Array::write(name, F).stored(store);
+        let unit = self.unit();
+        let read = |name| Array::read(name, unit).stored(store);
+        let write = |name| Array::write(name, unit).stored(store);
         let mut arrays = match self {
             SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardPartials
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident => {
@@ -259,9 +371,11 @@ impl SoftmaxEntry {
         }
         arrays.push(match self {
             SoftmaxEntry::ForwardRows
+            | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident => write("y"),
             SoftmaxEntry::BackwardRows
+            | SoftmaxEntry::BackwardRows4
             | SoftmaxEntry::BackwardFinish
             | SoftmaxEntry::BackwardFinishResident => write("dx"),
             SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
@@ -272,12 +386,23 @@ impl SoftmaxEntry {
     }
 
     /// The WGSL of this kernel, less its storage arrays.
-    pub(crate) fn wgsl(self, masked: bool, reduction: Reduction) -> String {
-        let kept = if masked {
-            "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
-             fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n"
-        } else {
-            "fn kept(i: u32) -> bool { return true; }\n"
+    pub(crate) fn wgsl(self, key: &SoftmaxKernelKey) -> String {
+        let SoftmaxKernelKey {
+            masked,
+            reduction,
+            lanes,
+            strided,
+            side_by_side,
+            per_lane,
+            ..
+        } = *key;
+        let kept = match (masked, self.unit()) {
+            (true, "f32") => "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
+             fn kept(i: u32) -> bool { return (bitcast<u32>(ld_mask(i)) & wgact_F32_ABS_MASK) != 0u; }\n",
+            (false, "f32") => "fn kept(i: u32) -> bool { return true; }\n",
+            (true, _) => "// Masked: 0.0 (either sign) drops a position; any other value, NaN included, keeps it.\n\
+             fn kept4(i: u32) -> vec4<bool> { return (bitcast<vec4<u32>>(ld_mask(i)) & vec4<u32>(wgact_F32_ABS_MASK)) != vec4<u32>(0u); }\n",
+            (false, _) => "fn kept4(i: u32) -> vec4<bool> { return vec4<bool>(true); }\n",
         };
         let (prelude, reduce) = match reduction {
             Reduction::Tree => (String::new(), REDUCE_TREE),
@@ -290,9 +415,22 @@ impl SoftmaxEntry {
             ),
         };
         format!(
-            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n{}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}",
+            "{prelude}const WG: u32 = {WORKGROUP_SIZE}u;\nconst REGS: u32 = {REGS}u;\n\
+             const LANES: u32 = {lanes}u;\nconst SLOTS: u32 = {}u;\n\
+             const STRIDED: bool = {strided};\nconst SIDE_BY_SIDE: bool = {side_by_side};\n\
+             const CHUNKED: bool = {};\n\
+             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}{}",
+            WORKGROUP_SIZE / lanes,
+            self.chunked(),
             crate::COMMON_WGSL,
-            self.file()
+            self.file(),
+            match self {
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
+                | SoftmaxEntry::BackwardRows
+                | SoftmaxEntry::BackwardRows4 => rows_entry(self, per_lane),
+                _ => String::new(),
+            }
         )
     }
 
@@ -307,6 +445,96 @@ impl SoftmaxEntry {
     }
 }
 
+/// The entry point of a register kernel holding `per_lane` registers (scalar kernels) or vec4
+/// units (vec4 kernels) a lane, a power of two: the helpers of the kernel's file called once
+/// per register, written out, and the registers summed pairwise (r with r + per_lane/2, and
+/// so on down, as `sum_regs`; then a vec4's four components), so that a lane's sum has depth
+/// log2 of its elements.
+fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
+    use std::fmt::Write;
+    let vec4 = kernel.unit() != "f32";
+    // Kept flags: one bit per element, 32 to a word.
+    let per_word = if vec4 { 8 } else { 32 };
+    let sfx = if vec4 { "4" } else { "" };
+    let mut w = String::new();
+    writeln!(
+        w,
+        "@compute @workgroup_size(WG)\nfn {}(ids: Ids) {{",
+        kernel.entry()
+    )
+    .unwrap();
+    w.push_str("    let ln = lane_of(ids);\n");
+    for k in 0..per_lane.div_ceil(per_word) {
+        writeln!(w, "    var kept{k} = 0u;").unwrap();
+    }
+    // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the scalar total.
+    let pairwise = |w: &mut String, p: &str| -> String {
+        let (mut level, mut n) = (0, per_lane);
+        while n > 1 {
+            n /= 2;
+            for r in 0..n {
+                let (next, far) = (level + 1, r + n);
+                writeln!(
+                    w,
+                    "    let {p}{next}_{r} = {p}{level}_{r} + {p}{level}_{far};"
+                )
+                .unwrap();
+            }
+            level += 1;
+        }
+        let t = format!("{p}{level}_0");
+        if vec4 {
+            format!("({t}.x + {t}.y) + ({t}.z + {t}.w)")
+        } else {
+            t
+        }
+    };
+    match kernel {
+        SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardRows4 => {
+            writeln!(w, "    var acc = Acc{sfx}(neg_inf(), 0u);").unwrap();
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let x{r} = load_x{sfx}(ln, {r}u, &acc, &kept{k});").unwrap();
+            }
+            w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
+            let (exp, m) = if vec4 {
+                ("exp_nonpos4", "vec4<f32>(mf.m)")
+            } else {
+                ("exp_nonpos", "mf.m")
+            };
+            writeln!(w, "    let m = {m};").unwrap();
+            for r in 0..per_lane {
+                writeln!(w, "    let e0_{r} = {exp}(x{r} - m);").unwrap();
+            }
+            let total = pairwise(&mut w, "e");
+            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            w.push_str("    let inv = 1.0 / total;\n");
+            w.push_str("    let nan = row_is_nan(mf.m, mf.flags);\n");
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    store_y{sfx}(ln, {r}u, e0_{r} * inv, nan, kept{k});").unwrap();
+            }
+        }
+        SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardRows4 => {
+            // Scalar units are vec2(y, dy).
+            let (y, dy) = if vec4 { ("y", "dy") } else { ("x", "y") };
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let u{r} = load_y_dy{sfx}(ln, {r}u, &kept{k});").unwrap();
+                writeln!(w, "    let p0_{r} = u{r}.{dy} * u{r}.{y};").unwrap();
+            }
+            let total = pairwise(&mut w, "p");
+            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});").unwrap();
+            }
+        }
+        _ => unreachable!("only the register kernels are generated"),
+    }
+    w.push_str("}\n");
+    w
+}
 /// `SoftmaxParams` in `shaders/softmax_common.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -315,16 +543,13 @@ struct SoftmaxParams {
     len: u32,
     inner: u32,
     base: u32,
-    lanes: u32,
-    slots: u32,
-    strided: u32,
     chunk_len: u32,
     chunks: u32,
     groups_x: u32,
     inner_count: u32,
     chunk_base: u32,
     row_chunks: u32,
-    _pad: [u32; 3],
+    _pad: [u32; 2],
 }
 
 /// Records one pass along `axis`. `inputs` are `[x]` (forward) or `[y, dy]` (backward),
@@ -346,6 +571,9 @@ pub(crate) fn record(
         return Ok(());
     }
     let masked = mask.is_some();
+    let mut tensors: Vec<&Tensor> = inputs.to_vec();
+    tensors.extend(mask);
+    tensors.push(out);
     let align_elems = (gpu.limits().min_storage_buffer_offset_alignment as usize / 4).max(4);
     // Room below each binding for a view's offset remainder.
     let max_elems = gpu.chunk_elems();
@@ -354,7 +582,72 @@ pub(crate) fn record(
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
     let strategy = plan.strategy;
 
+    // Contiguous rows of whole vec4s take the vec4 register kernels (a binding starts on a
+    // multiple of `align_elems` >= 4 elements, and every group on a whole row, so each row
+    // starts on a whole vec4 too). Better on every adapter: a GPU's lanes read neighbouring
+    // 16-byte units, and lavapipe, which loads each component per lane anyway, computes one
+    // index and runs one bounds check per vec4 instead of per element (the scalar kernel's
+    // loads alone ran at about a third of the copy roof).
+    let vec4 = matches!(strategy, Strategy::Registers { .. })
+        && view.inner == 1
+        && view.len.is_multiple_of(4)
+        && tensors.iter().all(|t| t.vec4_aligned(0));
+    // CPU adapters: rows that the register kernels would spread over several subgroups take
+    // one subgroup each instead, every lane holding more units, so that no reduction meets
+    // at a workgroup barrier. On lavapipe a barrier suspends and resumes each SIMD coroutine
+    // of the workgroup with its live registers: backward rows of 4096 ran at 0.30 of the copy
+    // roof with their one barrier and at 0.83 with it removed (a measurement, not a kernel).
+    // A GPU keeps UNITS a lane: its barriers are cheap and its registers few.
+    // Strided rows (inner > 1) of up to MAX_CPU_REGS elements take one lane each: nothing
+    // to reduce across lanes, and neighbouring lanes still read neighbouring inner indices.
+    let registers = matches!(strategy, Strategy::Registers { .. });
+    let mut per_lane = match (registers, vec4) {
+        (true, true) => UNITS,
+        (true, false) => REGS,
+        (false, _) => 0,
+    };
+    let mut strategy = strategy;
+    if let Some(size) = gpu.cpu_subgroup_size() {
+        let len4 = (view.len / 4) as u32;
+        let want = len4.div_ceil(size).next_power_of_two();
+        if vec4 && want > UNITS && want <= MAX_CPU_UNITS {
+            per_lane = want;
+            strategy = Strategy::Registers {
+                lanes: size,
+                slots: WORKGROUP_SIZE / size,
+            };
+        }
+    }
+    // Strided rows: side by side on a GPU (see the key's `side_by_side`). On a CPU adapter with
+    // subgroups, rows of at most one subgroup of lanes have their lanes next to each other
+    // instead: each reduction stays inside a subgroup, with no workgroup barrier (lavapipe
+    // loads every lane's element separately anyway, so the rows side by side bought nothing).
+    // Without subgroups, rows of up to MAX_CPU_REGS take one lane each.
+    let mut side_by_side = view.inner > 1;
+    let want = (view.len as u32).next_power_of_two();
+    if let Some(size) = gpu.cpu_subgroup_size() {
+        if registers && view.inner > 1 && strategy.lanes() <= size {
+            side_by_side = false;
+        }
+    } else if gpu.cpu_softmax()
+        && registers
+        && view.inner > 1
+        && want > REGS
+        && want <= MAX_CPU_REGS
+    {
+        per_lane = want;
+        strategy = Strategy::Registers {
+            lanes: 1,
+            slots: WORKGROUP_SIZE,
+        };
+    }
     let (first, second) = match (pass, strategy) {
+        (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
+            (SoftmaxEntry::ForwardRows4, None)
+        }
+        (Direction::Backward, Strategy::Registers { .. }) if vec4 => {
+            (SoftmaxEntry::BackwardRows4, None)
+        }
         (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
         (Direction::Backward, Strategy::Registers { .. }) => (SoftmaxEntry::BackwardRows, None),
         (Direction::Forward, Strategy::Long { .. }) => (
@@ -370,10 +663,7 @@ pub(crate) fn record(
     let subgroup = gpu
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
-    let reduction = Reduction::pick(strategy, view.inner > 1, subgroup);
-    let mut tensors: Vec<&Tensor> = inputs.to_vec();
-    tensors.extend(mask);
-    tensors.push(out);
+    let reduction = Reduction::pick(strategy, side_by_side, subgroup);
     let store = gpu.store(crate::tensor::common_dtype(
         &tensors,
         &["softmax input", "softmax input", "mask", "output"],
@@ -384,6 +674,16 @@ pub(crate) fn record(
             masked,
             reduction,
             in_place: in_place && kernel.writes_tensor(),
+            lanes: strategy.lanes(),
+            strided: view.inner > 1,
+            side_by_side,
+            per_lane: match kernel {
+                SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
+                | SoftmaxEntry::BackwardRows
+                | SoftmaxEntry::BackwardRows4 => per_lane,
+                _ => 0,
+            },
             store,
         };
         gpu.kernel(key, || key.source())
@@ -436,18 +736,16 @@ pub(crate) fn record(
                 len: piece.k_len as u32,
                 inner: view.inner as u32,
                 base: piece.base as u32,
-                lanes: strategy.lanes(),
-                slots: strategy.slots(),
-                strided: (view.inner > 1) as u32,
                 chunk_len: strategy.chunk_len(),
                 chunks: piece_chunks,
                 groups_x: groups[0],
                 inner_count: group.inner_count as u32,
                 chunk_base: piece.chunk_base,
                 row_chunks: group.row_chunks - tail,
-                _pad: [0; 3],
+                _pad: [0; 2],
             };
-            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, 4);
+            let unit = if vec4 { 16 } else { 4 };
+            let slot = |t: &Tensor| t.slot(gpu, piece.bind_start, piece.bind_len, unit);
             // Bound arrays in order: the inputs, mask, [partials], the output. In place, the
             // overwritten input (the last of `inputs`: x forward, dy backward) is bound only
             // as the output, except by the partials pass, which only reads.
@@ -505,9 +803,6 @@ pub(crate) fn uniform_layouts() -> Vec<crate::kernel::UniformLayout> {
             len,
             inner,
             base,
-            lanes,
-            slots,
-            strided,
             chunk_len,
             chunks,
             groups_x,

@@ -35,7 +35,7 @@ use wgpu_activations::{Initializer, PReLU};
 
 mod copy;
 
-pub use copy::{copy_wgsl, uniform_bind_group, CopyPlan, COPY_WORKGROUP_SIZE};
+pub use copy::{copy_wgsl, uniform_bind_group, CopyLoop, CopyPlan, COPY_WORKGROUP_SIZE};
 /// Grid sizes (workgroups) the copy kernel tries at each tensor size; the fastest is the roof.
 /// 16,896 is about 128 workgroups per SM on an H100, where such a grid reached the copy roof.
 const COPY_GRIDS: [u32; 6] = [64, 256, 1024, 4096, 16_896, u32::MAX];
@@ -421,7 +421,7 @@ fn softmax_case(
 
 /// Every WGSL source of the bench (its copy kernel), labelled `bench/...`, for validation.
 pub fn shader_sources() -> Vec<(String, String)> {
-    vec![("bench/copy".to_string(), copy::copy_wgsl())]
+    vec![("bench/copy".to_string(), copy::copy_wgsl(8))]
 }
 
 /// Records with `record` into a fresh encoder and submits it, inside error scopes.
@@ -445,7 +445,7 @@ fn submit(gpu: &Gpu, record: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()
 /// Allocation and GPU errors.
 pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
     let dst = Tensor::zeros_of(gpu, src.shape(), src.dtype())?;
-    let plan = CopyPlan::new(gpu, src, &dst, max_workgroups)?;
+    let plan = CopyPlan::new(gpu, src, &dst, max_workgroups, CopyLoop::GridStride)?;
     submit(gpu, |encoder| {
         plan.record(encoder);
         Ok(())
@@ -453,17 +453,21 @@ pub fn copy(gpu: &Gpu, src: &Tensor, max_workgroups: u32) -> Result<Tensor> {
     Ok(dst)
 }
 
-fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32) -> Result<Workload> {
+fn copy_case(gpu: &Gpu, src: Tensor, max_groups: u32, copy_loop: CopyLoop) -> Result<Workload> {
     let (n, dtype) = (src.len(), src.dtype());
     let bytes = 2 * n as u64 * dtype.size_bytes() as u64;
     let dst = Tensor::zeros_of(gpu, &[n], dtype)?;
-    let plan = std::sync::Arc::new(CopyPlan::new(gpu, &src, &dst, max_groups)?);
+    let plan = std::sync::Arc::new(CopyPlan::new(gpu, &src, &dst, max_groups, copy_loop)?);
     let for_call = std::sync::Arc::clone(&plan);
     let groups = plan.groups;
+    let looped = match copy_loop {
+        CopyLoop::GridStride => "grid-stride".to_string(),
+        CopyLoop::Blocked { lanes } => format!("blocked, batches of {lanes}"),
+    };
     Ok(Workload {
         shape: vec![n],
         dtype,
-        detail: format!("grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
+        detail: format!("{looped} loop on a grid of {groups} workgroups of {COPY_WORKGROUP_SIZE}"),
         bytes,
         design_bytes: bytes,
         record: Box::new(move |_gpu, encoder| {
@@ -675,8 +679,9 @@ pub fn measure(gpu: &Gpu, case: &Workload, opts: &Options) -> Result<Measurement
     })
 }
 
-/// The copy kernel at `n` elements of `dtype` on the fastest grid of [`COPY_GRIDS`] (a few
-/// quick timed runs each), so that the roof is the best copy this adapter does.
+/// The copy kernel at `n` elements of `dtype` with the fastest of its loops ([`CopyLoop`]:
+/// the library's GPU and CPU loops) on the fastest grid of [`COPY_GRIDS`] (a few quick timed
+/// runs each), so that the roof is the best copy this adapter does.
 ///
 /// # Errors
 /// As [`gpu_times`].
@@ -692,15 +697,27 @@ pub fn tuned_copy_case(gpu: &Gpu, n: usize, dtype: DType, seed: u64) -> Result<W
     let needed = (vec4s as u32).div_ceil(COPY_WORKGROUP_SIZE);
     let mut best: Option<(Workload, Duration)> = None;
     let mut tried = Vec::new();
-    for grid in COPY_GRIDS {
+    let info = gpu.info();
+    // The SIMD width of a CPU adapter is its subgroup size; 8 where it reports none.
+    let lanes = if info.subgroup && info.max_subgroup_size > 0 {
+        info.max_subgroup_size
+    } else {
+        8
+    };
+    let loops = [CopyLoop::GridStride, CopyLoop::Blocked { lanes }];
+    for (grid, copy_loop) in COPY_GRIDS.into_iter().flat_map(|g| loops.map(|l| (g, l))) {
         if grid != u32::MAX && grid >= needed {
             continue; // the same dispatch as one workgroup per 256 vec4s
         }
-        let case = copy_case(gpu, src.clone(), grid)?;
+        let case = copy_case(gpu, src.clone(), grid, copy_loop)?;
         let (t, _) = kernel_time(gpu, &case, &quick)?;
         tried.push(format!(
-            "{}: {:.1} us",
+            "{}{}: {:.1} us",
             grid.min(needed),
+            match copy_loop {
+                CopyLoop::GridStride => "",
+                CopyLoop::Blocked { .. } => " blocked",
+            },
             t.as_secs_f64() * 1e6
         ));
         if best.as_ref().is_none_or(|(_, b)| t < *b) {

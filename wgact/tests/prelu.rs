@@ -331,7 +331,7 @@ fn the_register_trees_of_dalpha_give_the_bits_of_the_shared_memory_trees() {
                     max_binding_bytes: binding,
                     max_groups_per_dim: groups,
                     shared_memory_trees: shared,
-                    gpu_kernels,
+                    gpu_prelu: gpu_kernels,
                     ..LimitsOverride::default()
                 });
                 let mut l = layer(axes.clone());
@@ -372,7 +372,7 @@ fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f
     // [rows, 4, 8] (1 step), [rows, 128] (4), [rows, 2, 128] (8) and [rows, 2] (scalar, 1);
     // [rows, 5, 7] (a period of 35) takes the grid-stride loops. 16 workgroups make the
     // blocks long enough for every phase of a lane's alphas. With the GPU's kernels
-    // (`gpu_kernels`) every shape takes the grid-stride loops: alpha fixed per invocation,
+    // (`gpu_prelu`) every shape takes the grid-stride loops: alpha fixed per invocation,
     // or, under a grid of 12 workgroups (several steps per invocation), with and without a
     // binding of 16396 bytes (chunks), decoded at every step where no stride of 12 or fewer
     // workgroups is a multiple of the period (35).
@@ -408,7 +408,7 @@ fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f
         let gpu = &gpu.with_limits_override(LimitsOverride {
             max_groups_per_dim: groups,
             max_binding_bytes: binding,
-            gpu_kernels,
+            gpu_prelu: gpu_kernels,
             ..LimitsOverride::default()
         });
         let count_a: usize = cols.iter().product();

@@ -711,6 +711,148 @@ fn check_both_reductions(
     }
 }
 
+/// Forward and backward of `x` (masked or not), out of place and in place, which must agree
+/// bit for bit (the same kernel over the same rows).
+fn run_both_ways(
+    gpu: &Gpu,
+    layer: Softmax,
+    x: &[f32],
+    dy: &[f32],
+    mask: Option<&[f32]>,
+    shape: &[usize],
+) -> (Vec<f32>, Vec<f32>) {
+    let xt = Tensor::from_slice(gpu, x, shape).unwrap();
+    let dyt = Tensor::from_slice(gpu, dy, shape).unwrap();
+    let mt = mask.map(|m| Tensor::from_slice(gpu, m, shape).unwrap());
+    let (y, dx) = match &mt {
+        Some(m) => {
+            let y = layer.forward_masked(gpu, &xt, m).unwrap();
+            let dx = layer.backward_masked(gpu, &y, &dyt, m).unwrap();
+            (y, dx)
+        }
+        None => {
+            let y = layer.forward(gpu, &xt).unwrap();
+            let dx = layer.backward(gpu, &y, &dyt).unwrap();
+            (y, dx)
+        }
+    };
+    let (y, dx) = (y.to_vec(gpu).unwrap(), dx.to_vec(gpu).unwrap());
+    layer.forward_in_place(gpu, &xt, mt.as_ref()).unwrap();
+    layer
+        .backward_in_place(gpu, &xt, &dyt, mt.as_ref())
+        .unwrap();
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&xt.to_vec(gpu).unwrap()),
+        bits(&y),
+        "y in place, {shape:?}"
+    );
+    assert_eq!(
+        bits(&dyt.to_vec(gpu).unwrap()),
+        bits(&dx),
+        "dx in place, {shape:?}"
+    );
+    (y, dx)
+}
+
+#[test]
+fn cpu_adapter_kernels_and_gpu_kernels_agree() {
+    // On a CPU adapter with subgroups (lavapipe), contiguous rows of whole vec4s longer than
+    // 16 elements a lane take one subgroup each with more vec4s a lane, and strided rows of up
+    // to 128 one lane each; `gpu_softmax` gives the kernels a GPU takes (16 elements a lane,
+    // rows across subgroups). Both against the
+    // reference and against each other, masked or not, out of place and in place; rows not
+    // of whole vec4s (130) take the scalar kernels on both.
+    let gpu = require_gpu!();
+    let as_gpu = gpu.with_limits_override(LimitsOverride {
+        gpu_softmax: true,
+        ..LimitsOverride::default()
+    });
+    for len in [132usize, 260, 1028, 4096, 130] {
+        let rows = 19;
+        let n = rows * len;
+        let x = sm::logits(n, 8.0, len as u64);
+        let dy = sm::upstream(n, 3);
+        let mut mask = sm::random_mask(n, 70, len as u64);
+        mask[len..2 * len].iter_mut().for_each(|m| *m = 0.0);
+        for mask in [None, Some(mask.as_slice())] {
+            let shape = [rows, len];
+            for g in [gpu, &as_gpu] {
+                assert_rows(sm::check_case(g, &Softmax::default(), &x, mask, &shape, 3).unwrap());
+            }
+            let (y_cpu, dx_cpu) = run_both_ways(gpu, Softmax::default(), &x, &dy, mask, &shape);
+            let (y_gpu, dx_gpu) = run_both_ways(&as_gpu, Softmax::default(), &x, &dy, mask, &shape);
+            let what = format!("len {len} masked {}", mask.is_some());
+            if let Err(e) = sm::compare_y(&y_cpu, &y_gpu) {
+                panic!("y, CPU rows against GPU rows, {what}: {e}");
+            }
+            if let Err(e) = sm::compare_dx(&dx_cpu, &dx_gpu, &dy, &shape, -1) {
+                panic!("dx, CPU rows against GPU rows, {what}: {e}");
+            }
+        }
+    }
+    // Strided rows of 17..128 elements take one lane each on a CPU adapter (up to 128
+    // registers), 16 registers a lane across lanes on a GPU.
+    for (shape, axis) in [
+        (vec![3usize, 64, 40], 1i64),
+        (vec![4, 100, 8], 1),
+        (vec![20, 12], 0),
+        (vec![2, 5, 4], 1),
+        (vec![100, 7], 0),
+        (vec![2, 17, 3, 5], 1),
+        (vec![128, 33], 0),
+    ] {
+        let n: usize = shape.iter().product();
+        let x = sm::logits(n, 8.0, n as u64);
+        let dy = sm::upstream(n, 4);
+        let mut mask = sm::random_mask(n, 70, 9);
+        mask[0] = 0.0;
+        let layer = Softmax::new(axis).unwrap();
+        for mask in [None, Some(mask.as_slice())] {
+            for g in [gpu, &as_gpu] {
+                assert_rows(sm::check_case(g, &layer, &x, mask, &shape, 4).unwrap());
+            }
+            let (y_cpu, dx_cpu) = run_both_ways(gpu, layer, &x, &dy, mask, &shape);
+            let (y_gpu, dx_gpu) = run_both_ways(&as_gpu, layer, &x, &dy, mask, &shape);
+            let what = format!("shape {shape:?} axis {axis} masked {}", mask.is_some());
+            if let Err(e) = sm::compare_y(&y_cpu, &y_gpu) {
+                panic!("y, CPU rows against GPU rows, {what}: {e}");
+            }
+            if let Err(e) = sm::compare_dx(&dx_cpu, &dx_gpu, &dy, &shape, axis) {
+                panic!("dx, CPU rows against GPU rows, {what}: {e}");
+            }
+        }
+    }
+    // Special rows (NaN, +inf, all -inf, ...) padded with -inf to lengths of both kinds.
+    let special = sm::special_rows();
+    for len in [260usize, 4096] {
+        let x: Vec<f32> = special
+            .iter()
+            .flat_map(|r| {
+                r.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(f32::NEG_INFINITY, len - r.len()))
+            })
+            .collect();
+        let shape = [special.len(), len];
+        let dy = sm::upstream(x.len(), 5);
+        let (y_cpu, dx_cpu) = run_both_ways(gpu, Softmax::default(), &x, &dy, None, &shape);
+        let (y_gpu, dx_gpu) = run_both_ways(&as_gpu, Softmax::default(), &x, &dy, None, &shape);
+        if let Err(e) = sm::compare_y(&y_cpu, &y_gpu) {
+            panic!("y of special rows, CPU rows against GPU rows, len {len}: {e}");
+        }
+        if let Err(e) = sm::compare_dx(&dx_cpu, &dx_gpu, &dy, &shape, -1) {
+            panic!("dx of special rows, CPU rows against GPU rows, len {len}: {e}");
+        }
+        // -inf entries of rows that are not NaN are exactly 0 on both paths.
+        for (i, (a, b)) in y_cpu.iter().zip(&y_gpu).enumerate() {
+            if x[i] == f32::NEG_INFINITY && !a.is_nan() {
+                assert_eq!((a.to_bits(), b.to_bits()), (0, 0), "y[{i}], len {len}");
+            }
+        }
+    }
+}
+
 #[test]
 fn subgroup_and_shared_memory_reductions_agree_in_every_strategy() {
     let gpu = require_gpu!();

@@ -8,19 +8,30 @@ use wgpu_activations::{Error, Gpu, Result, Tensor};
 /// Workgroup size of the copy kernel.
 pub const COPY_WORKGROUP_SIZE: u32 = 256;
 
-/// The copy kernel's WGSL source.
-pub fn copy_wgsl() -> String {
+/// The copy kernel's WGSL source, its blocked loop's batches `lanes` wide.
+pub fn copy_wgsl(lanes: u32) -> String {
     format!(
-        "const WG: u32 = {COPY_WORKGROUP_SIZE}u;\n{}",
+        "const WG: u32 = {COPY_WORKGROUP_SIZE}u;\nconst LANES: u32 = {lanes}u;\n{}",
         include_str!("../../shaders/copy.wgsl")
     )
+}
+
+/// The loop of the copy kernel (`wgact/shaders/copy.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyLoop {
+    /// A grid-stride loop, one vec4 a step (the library's GPU loop).
+    GridStride,
+    /// Batches of `lanes` invocations, each walking one contiguous block (the library's CPU
+    /// loop; `lanes` is the adapter's SIMD width, its subgroup size).
+    Blocked { lanes: u32 },
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct CopyParams {
     pub(crate) len_vec4: u32,
-    pub(crate) _pad: [u32; 3],
+    pub(crate) block: u32,
+    pub(crate) _pad: [u32; 2],
 }
 
 /// `dst = src` prepared once (pipeline, uniforms, bind groups per chunk of one storage
@@ -31,6 +42,7 @@ pub struct CopyPlan {
     dispatches: Vec<(wgpu::BindGroup, u32)>,
     /// Workgroups of the first (largest) dispatch.
     pub groups: u32,
+    pub copy_loop: CopyLoop,
     /// The library destroys a tensor's buffer when its last clone drops: these keep the
     /// bound buffers alive as long as the plan.
     _bound: [Tensor; 2],
@@ -81,7 +93,7 @@ pub(crate) fn scoped<T>(gpu: &Gpu, during: &str, f: impl FnOnce() -> T) -> Resul
 
 impl CopyPlan {
     /// Plans `dst = src` (their bytes, whatever the dtype) on at most `max_groups`
-    /// workgroups per dispatch. Both tensors must be the library's own (offset 0, padded to
+    /// workgroups per dispatch, with `copy_loop`. Both tensors must be the library's own (offset 0, padded to
     /// whole vec4s) and of equal length and dtype.
     ///
     /// # Errors
@@ -91,6 +103,7 @@ impl CopyPlan {
         src: &'a Tensor,
         dst: &'a Tensor,
         max_groups: u32,
+        copy_loop: CopyLoop,
     ) -> Result<CopyPlan> {
         if src.dtype() != dst.dtype() {
             return Err(Error::DTypeMismatch {
@@ -108,16 +121,20 @@ impl CopyPlan {
         }
         let device = gpu.device();
         let limits = device.limits();
+        let (entry, lanes) = match copy_loop {
+            CopyLoop::GridStride => ("copy", 1),
+            CopyLoop::Blocked { lanes } => ("copy_blocked", lanes.clamp(1, COPY_WORKGROUP_SIZE)),
+        };
         scoped(gpu, "bench/copy", || {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("bench/copy"),
-                source: wgpu::ShaderSource::Wgsl(copy_wgsl().into()),
+                source: wgpu::ShaderSource::Wgsl(copy_wgsl(lanes).into()),
             });
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some("bench/copy"),
                 layout: None,
                 module: &module,
-                entry_point: Some("copy"),
+                entry_point: Some(entry),
                 compilation_options: Default::default(),
                 cache: None,
             });
@@ -131,9 +148,12 @@ impl CopyPlan {
             let mut start = 0;
             while start < total_vec4s {
                 let count = chunk_vec4s.min(total_vec4s - start);
+                let groups = (count as u32).div_ceil(COPY_WORKGROUP_SIZE).min(max_groups);
+                let batches = groups as usize * (COPY_WORKGROUP_SIZE / lanes) as usize;
                 let params = CopyParams {
                     len_vec4: count as u32,
-                    _pad: [0; 3],
+                    block: count.div_ceil(batches).next_multiple_of(lanes as usize) as u32,
+                    _pad: [0; 2],
                 };
                 let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("bench/copy/params"),
@@ -152,7 +172,6 @@ impl CopyPlan {
                     &uniform,
                     [range(src), range(dst)].map(wgpu::BindingResource::Buffer),
                 );
-                let groups = (count as u32).div_ceil(COPY_WORKGROUP_SIZE).min(max_groups);
                 dispatches.push((bind, groups));
                 start += count;
             }
@@ -161,6 +180,7 @@ impl CopyPlan {
                 pipeline,
                 dispatches,
                 groups,
+                copy_loop,
                 _bound: [src.clone(), dst.clone()],
             }
         })
