@@ -28,7 +28,8 @@ struct PreluParams {
     a_first: u32,
     // (The canonical rank and the counts of kept and reduced axes are constants of each
     // pipeline: RANK, N_KEPT, N_RED.)
-    _pad1: u32,
+    // Elementwise kernels on a CPU adapter: units per SIMD batch (prelu_forward_blocked.wgsl).
+    block: u32,
     _pad2: u32,
     _pad3: u32,
     _pad4: u32,
@@ -75,14 +76,44 @@ fn mul_mask1(v: f32, keep: bool) -> f32 {
 // kept as an f32 weight, is used rounded to half: TensorFlow's half variable.
 
 // y = relu(x) + (-alpha) * relu(-x), Keras's formula: alpha == 0 at x == -inf gives NaN.
+// In the f16 flavour TensorFlow rounds the product and the sum, h(relu(x) + h(-h(alpha) *
+// relu(-x))). One term of the sum is always exact and ends it: relu(x) is +0 where x <= 0
+// (the sum is then the product, or +0 for -0), and where x > 0 or NaN the product is a zero
+// or NaN (relu(-x) = +0), so the sum is x or NaN. Both roundings are then the store's
+// (every f16 store rounds to half, src/kernel.rs), the same bits with none here. Where x > 0
+// or NaN the second factor is +0 (NaN x gives NaN through the first term); elsewhere -x,
+// which at x = +0 is -0 instead of relu's +0: the product's zero changes sign, and +0 plus
+// either zero is +0.
 fn prelu_fwd(x: f32, alpha: f32) -> f32 {
-    return wgact_h1(relu1(x) + wgact_h1(mul_ieee(-wgact_h1(alpha), relu1(-x))));
+    let pos = x > 0.0 || wgact_is_nan1(x);
+    return select(0.0, x, pos) + mul_ieee(-wgact_h1(alpha), select(-x, 0.0, pos));
+}
+
+// prelu_fwd for an alpha whose half (f16 flavour) is finite and nonzero: the product's
+// 0 * inf cannot arise, so it is a plain multiplication. `na` is -h(alpha).
+fn prelu_fwd_plain(x: f32, na: f32) -> f32 {
+    let pos = x > 0.0 || wgact_is_nan1(x);
+    return select(0.0, x, pos) + na * select(-x, 0.0, pos);
+}
+
+// Whether prelu_fwd_plain serves alpha.
+fn prelu_alpha_plain(alpha: f32) -> bool {
+    let a = wgact_h1(alpha);
+    return !(wgact_is_zero1(a) || wgact_is_inf1(a) || wgact_is_nan1(a));
 }
 
 // dx = dy * [x > 0] - ((-alpha) * dy) * [-x > 0], TensorFlow's gradient of that formula:
-// 0 at x == 0 and at NaN.
+// 0 at x == 0 and at NaN. In the f16 flavour TensorFlow rounds the product and the sum.
+// One term of the sum is always masked (a zero or NaN), so the sum is the other term (or +0
+// for -0) or NaN, and both roundings are the store's (as in prelu_fwd), but for one thing:
+// the masked product is NaN where its rounded value is not finite, which the bits decide
+// without rounding: |q| >= 65520 (0x477ff000) rounds to inf in half; in f32, inf and NaN.
 fn prelu_dx(x: f32, alpha: f32, dy: f32) -> f32 {
-    return wgact_h1(mul_mask1(dy, x > 0.0) + -mul_mask1(wgact_h1(mul_ieee(-wgact_h1(alpha), dy)), -x > 0.0));
+    let q = mul_ieee(-wgact_h1(alpha), dy);
+    let limit = select(wgact_F32_EXP_MASK, 0x477ff000u, WGACT_F16);
+    let nonfinite = (bitcast<u32>(q) & wgact_F32_ABS_MASK) >= limit;
+    let second = select(select(0.0, wgact_nan1(), nonfinite), q, -x > 0.0);
+    return mul_mask1(dy, x > 0.0) + -second;
 }
 
 // One dalpha term: -(dy * relu(-x)), i.e. dy * min(x, 0) (each term a half in f16; the sum

@@ -114,6 +114,8 @@ pub struct LimitsOverride {
     pub grid_stride_loops: bool,
     /// Softmax takes the kernels it takes on a GPU even on a CPU adapter.
     pub gpu_softmax: bool,
+    /// PReLU takes the kernels it takes on a GPU even on a CPU adapter.
+    pub gpu_prelu: bool,
 }
 
 /// The GPU context. Build it once; it owns the device, queue and compiled pipelines.
@@ -792,6 +794,11 @@ impl Gpu {
     /// Whether kernels may use subgroup operations.
     pub(crate) fn subgroups(&self) -> bool {
         self.info.subgroup && !self.overrides.no_subgroups
+    }
+
+    /// A CPU adapter on which PReLU takes its CPU kernels (not overridden).
+    pub(crate) fn cpu_prelu(&self) -> bool {
+        self.cpu && !self.overrides.gpu_prelu
     }
 
     /// A CPU adapter on which softmax takes its CPU kernels (not overridden).

@@ -55,37 +55,47 @@ pub(super) enum TermsTree {
     /// x, dy, alpha and stores of dx (`prelu_reduce_registers4.wgsl`): the innermost
     /// canonical axis is kept and a multiple of 4 long and every array is 16-byte aligned.
     /// The 4 sums are the 4 components of the same vec4 additions: the same bits.
-    RegistersVec4(u32),
+    ///
+    /// The second number is the quads (4 alpha elements) per invocation, 1 or 2. Two (64
+    /// alpha elements per workgroup) on a CPU adapter: lavapipe runs 8 invocations as one
+    /// SIMD coroutine to the end of its block before the next starts, so with one quad each
+    /// a coroutine reads 128 of a row's 256 bytes, row after row; with two it reads whole
+    /// rows, one stream the prefetcher follows (the first pass went from about 35 to about
+    /// 20 ms of CPU time on the bench shape). A GPU keeps one, for twice the invocations.
+    RegistersVec4(u32, u32),
 }
 
 impl TermsTree {
-    pub(super) const ALL: [TermsTree; 7] = [
+    pub(super) const ALL: [TermsTree; 8] = [
         TermsTree::Shared,
         TermsTree::Registers(4),
         TermsTree::Registers(8),
         TermsTree::Registers(16),
-        TermsTree::RegistersVec4(4),
-        TermsTree::RegistersVec4(8),
-        TermsTree::RegistersVec4(16),
+        TermsTree::RegistersVec4(4, 1),
+        TermsTree::RegistersVec4(4, 2),
+        TermsTree::RegistersVec4(8, 1),
+        TermsTree::RegistersVec4(16, 1),
     ];
 
     /// The tree for `group_a` alpha elements per workgroup; `vec4` when the plan and the
-    /// arrays allow vec4 loads.
-    pub(super) fn for_group(group_a: usize, vec4: bool) -> TermsTree {
+    /// arrays allow vec4 loads; `cpu_adapter` for the CPU adapters' variant (see
+    /// `RegistersVec4`).
+    pub(super) fn for_group(group_a: usize, vec4: bool, cpu_adapter: bool) -> TermsTree {
         match WORKGROUP_SIZE as usize / group_a {
-            lanes @ (4 | 8 | 16) if vec4 => TermsTree::RegistersVec4(lanes as u32),
+            4 if vec4 && cpu_adapter => TermsTree::RegistersVec4(4, 2),
+            lanes @ (4 | 8 | 16) if vec4 => TermsTree::RegistersVec4(lanes as u32, 1),
             lanes @ (4 | 8 | 16) => TermsTree::Registers(lanes as u32),
             _ => TermsTree::Shared,
         }
     }
 
-    /// Blocks one workgroup handles per group of alpha elements.
+    /// Blocks one workgroup handles per group of alpha elements (in runs of one block).
     pub(super) fn blocks_per_workgroup(self) -> usize {
         match self {
             TermsTree::Shared => 1,
             TermsTree::Registers(lanes) => lanes as usize,
-            // group_a / 4 invocations per block.
-            TermsTree::RegistersVec4(lanes) => 4 * lanes as usize,
+            // group_a / (4 * quads) invocations per block.
+            TermsTree::RegistersVec4(lanes, quads) => (4 * lanes * quads) as usize,
         }
     }
 }

@@ -306,23 +306,32 @@ fn a_tensor_past_128_mib_with_one_slice_past_a_binding_runs_for_real() {
 }
 
 #[test]
-fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
+fn the_register_trees_of_dalpha_give_the_bits_of_the_shared_memory_trees() {
     let gpu = require_gpu!();
     // Innermost kept axes of 64 or more, 32 to 63 and 16 to 31 alpha elements give 4, 8 and
     // 16 lanes per alpha element, summed in registers; the same order in shared memory must
-    // give the same bits, -0 and NaN included, with and without chunks and 2-D grids.
+    // give the same bits, -0 and NaN included, with and without chunks and 2-D grids. Kept
+    // axes of 64, 72 and 96 (a multiple of 4) take the vec4 form: two quads per invocation
+    // as a CPU adapter runs it (72 and 96: the last group of alpha elements without a second
+    // quad) and one as a GPU does. The later passes sum in registers as a CPU adapter runs
+    // them and in shared memory as a GPU does. Every combination gives the same dalpha, and
+    // the same y and dx.
     for (shape, axes) in [
         (vec![700, 3, 70], Some(vec![1])),
         (vec![300, 40], None),
         (vec![5, 100, 3, 20], Some(vec![1, 2])),
         (vec![3, 33, 65, 130], Some(vec![1, 2])),
+        (vec![20, 5, 7, 64], Some(vec![1, 2])),
+        (vec![300, 6, 12], None),
+        (vec![90, 7, 96], Some(vec![1])),
     ] {
         for (binding, groups) in [(None, None), (Some(1 << 18), Some(12))] {
-            let run_with = |shared: bool| {
+            let run_with = |shared: bool, gpu_kernels: bool| {
                 let gpu = &gpu.with_limits_override(LimitsOverride {
                     max_binding_bytes: binding,
                     max_groups_per_dim: groups,
                     shared_memory_trees: shared,
+                    gpu_prelu: gpu_kernels,
                     ..LimitsOverride::default()
                 });
                 let mut l = layer(axes.clone());
@@ -334,17 +343,123 @@ fn the_register_tree_of_dalpha_gives_the_bits_of_the_shared_memory_tree() {
                 for v in x.iter_mut().take(n / 3).skip(n / 4) {
                     *v = 0.0;
                 }
-                run(gpu, &mut l, &shape, &x, &dy, &alpha).2
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                let (y, dx, dalpha) = run(gpu, &mut l, &shape, &x, &dy, &alpha);
+                [bits(&y), bits(&dx), bits(&dalpha)]
             };
-            let (registers, shared) = (run_with(false), run_with(true));
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&registers),
-                bits(&shared),
-                "{shape:?} {axes:?} binding {binding:?} groups {groups:?}"
-            );
+            let shared = run_with(true, true);
+            for gpu_kernels in [false, true] {
+                let registers = run_with(false, gpu_kernels);
+                for (k, what) in ["y", "dx", "dalpha"].iter().enumerate() {
+                    assert!(
+                        registers[k] == shared[k],
+                        "{what}: {shape:?} {axes:?} binding {binding:?} groups {groups:?} \
+                         gpu kernels {gpu_kernels}"
+                    );
+                }
+            }
         }
     }
+}
+
+#[test]
+fn alphas_of_every_class_against_special_inputs_give_the_reference_y_and_dx_in_f32_and_f16() {
+    let gpu = require_gpu!();
+    // Every x class against every alpha class: the rows of x are special values, the columns
+    // the alphas (zero, infinite and NaN ones, and in f16 ones that round to inf or to 0, side
+    // by side with plain ones in one SIMD group), through every walk of the forward. A CPU
+    // adapter's blocked loop takes [rows, 64] (vec4, a lane's alpha repeats every 2 steps),
+    // [rows, 4, 8] (1 step), [rows, 128] (4), [rows, 2, 128] (8) and [rows, 2] (scalar, 1);
+    // [rows, 5, 7] (a period of 35) takes the grid-stride loops. 16 workgroups make the
+    // blocks long enough for every phase of a lane's alphas. With the GPU's kernels
+    // (`gpu_prelu`) every shape takes the grid-stride loops: alpha fixed per invocation,
+    // or, under a grid of 12 workgroups (several steps per invocation), with and without a
+    // binding of 16396 bytes (chunks), decoded at every step where no stride of 12 or fewer
+    // workgroups is a multiple of the period (35).
+    let alphas = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        0.25,
+        1e5,
+        1e-9,
+        300.0,
+    ];
+    let mut xs = wgact::check::special_values();
+    xs.extend([70000.0, -70000.0, 1e-6, -1e-6, 2.0, -3.0]);
+    let configs = [
+        (vec![64], None, None),
+        (vec![4, 8], Some(16), None),
+        (vec![128], Some(16), None),
+        (vec![2, 128], Some(16), None),
+        (vec![2], Some(16), None),
+        (vec![5, 7], None, None),
+        (vec![64], Some(12), None),
+        (vec![5, 7], Some(12), None),
+        (vec![64], Some(12), Some(16396)),
+        (vec![5, 7], Some(12), Some(16396)),
+    ];
+    for ((cols, groups, binding), gpu_kernels) in configs
+        .into_iter()
+        .flat_map(|c| [(c.clone(), false), (c, true)])
+    {
+        let gpu = &gpu.with_limits_override(LimitsOverride {
+            max_groups_per_dim: groups,
+            max_binding_bytes: binding,
+            gpu_prelu: gpu_kernels,
+            ..LimitsOverride::default()
+        });
+        let count_a: usize = cols.iter().product();
+        // Enough rows that the grid-stride loops take several steps under 12 workgroups.
+        let rows = xs.len() * 32;
+        let shape: Vec<usize> = std::iter::once(rows).chain(cols.iter().copied()).collect();
+        let alpha: Vec<f32> = (0..count_a).map(|k| alphas[k % alphas.len()]).collect();
+        let n = rows * count_a;
+        let x: Vec<f32> = (0..n).map(|i| xs[(i / count_a) % xs.len()]).collect();
+        // 300 * 300 overflows half: dx's masked product is then NaN in f16, not 0.
+        let dy: Vec<f32> = (0..n).map(|i| [1.5, -0.75, 1e5, 300.0][i % 4]).collect();
+        for dtype in [wgpu_activations::DType::F32, wgpu_activations::DType::F16] {
+            let mut l = layer(None);
+            l.build(gpu, &shape).unwrap();
+            l.set_alpha(gpu, &alpha).unwrap();
+            let xt = Tensor::from_slice_as(gpu, &x, &shape, dtype).unwrap();
+            let dyt = Tensor::from_slice_as(gpu, &dy, &shape, dtype).unwrap();
+            let y = l.forward(gpu, &xt).unwrap().to_vec(gpu).unwrap();
+            let dx = l.backward(gpu, &xt, &dyt).unwrap().0.to_vec(gpu).unwrap();
+            let (y_ref, dx_ref) = match dtype {
+                wgpu_activations::DType::F32 => (
+                    reference::prelu_forward(&x, &shape, &alpha, &cols).unwrap(),
+                    reference::prelu_backward(&x, &dy, &shape, &alpha, &cols)
+                        .unwrap()
+                        .dx,
+                ),
+                wgpu_activations::DType::F16 => {
+                    let f16 = wgpu_activations::reference::f16::prelu_forward_f16;
+                    let g = wgpu_activations::reference::f16::prelu_backward_f16;
+                    // alpha is an f32 weight that an f16 layer uses rounded to half.
+                    let (xh, dyh, ah) = (round_half(&x), round_half(&dy), round_half(&alpha));
+                    (
+                        f16(&xh, &shape, &ah, &cols).unwrap(),
+                        g(&xh, &dyh, &shape, &ah, &cols).unwrap().dx,
+                    )
+                }
+            };
+            let what = format!(
+                "{shape:?} {dtype:?} groups {groups:?} binding {binding:?} gpu kernels {gpu_kernels}"
+            );
+            exact(&y, &y_ref).unwrap_or_else(|m| panic!("{what} y: {m}"));
+            exact(&dx, &dx_ref).unwrap_or_else(|m| panic!("{what} dx: {m}"));
+        }
+    }
+}
+
+/// Each value rounded to the nearest half, as an f16 tensor stores it.
+fn round_half(v: &[f32]) -> Vec<f32> {
+    v.iter()
+        .map(|&f| wgpu_activations::half::f16::from_f32(f).to_f32())
+        .collect()
 }
 
 #[test]
