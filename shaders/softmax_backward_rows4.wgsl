@@ -19,7 +19,7 @@ struct Unit4 {
 // y and dy of unit r of the lane's row (zeros where masked or past the row); its four kept
 // flags go to bits 4 (r % 8) of `kept`.
 fn load_y_dy4(ln: Lane, r: u32, kept: ptr<function, u32>) -> Unit4 {
-    let k = ln.j + r * LANES;
+    let k = ln.k0 / 4u + ln.j + r * LANES;
     if (!ln.valid || k >= ln.len / 4u) {
         return Unit4(vec4<f32>(0.0), vec4<f32>(0.0));
     }
@@ -27,12 +27,4 @@ fn load_y_dy4(ln: Lane, r: u32, kept: ptr<function, u32>) -> Unit4 {
     let keep = kept4(i);
     *kept |= bits4(keep) << (4u * (r % 8u));
     return Unit4(select(vec4<f32>(0.0), ld_y(i), keep), select(vec4<f32>(0.0), ld_dy(i), keep));
-}
-
-fn store_dx4(ln: Lane, r: u32, u: Unit4, total: f32, kept: u32) {
-    let k = ln.j + r * LANES;
-    if (ln.valid && k < ln.len / 4u) {
-        let g = (u.dy - vec4<f32>(total)) * u.y;
-        st_dx(ln.first / 4u + k, select(vec4<f32>(0.0), g, unbits4(kept >> (4u * (r % 8u)))));
-    }
 }

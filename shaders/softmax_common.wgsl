@@ -125,6 +125,7 @@ struct Lane {
     step: u32,   // local-index distance between neighbouring lanes of a row
     row: u32,    // row within the slice (may be >= params.rows: padding)
     chunk: u32,  // chunk of this piece (long rows), else 0
+    k0: u32,     // its first position along the axis: chunk * chunk_len (0 unchunked)
     valid: bool, // row < params.rows
     first: u32,  // element index of the row's first element
     len: u32,    // params.len and params.inner, read once (see lane_layout)
@@ -161,6 +162,7 @@ fn lane_layout(local: u32, wid: vec3<u32>, sg_lane: u32, sg_size: u32) -> Lane {
         ln.row = row_group * SLOTS + slot;
     }
     ln.chunk = chunk;
+    ln.k0 = chunk * params.chunk_len;
     ln.valid = ln.row < params.rows;
     // Outer indices lie len * inner apart. `len` is the piece's, not the axis's, but only a
     // group of whole outer indices (one piece, the whole axis) has more than one (plan::plan),

@@ -23,7 +23,7 @@ struct Acc4 {
 // Unit r of the lane's row: its kept, non-poisoning values (-inf elsewhere), folded into acc;
 // its four kept flags go to bits 4 (r % 8) of `kept`.
 fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>) -> vec4<f32> {
-    let k = ln.j + r * LANES;
+    let k = ln.k0 / 4u + ln.j + r * LANES;
     if (!ln.valid || k >= ln.len / 4u) {
         return vec4<f32>(neg_inf());
     }
@@ -36,13 +36,4 @@ fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>)
     let v = select(vec4<f32>(neg_inf()), xv, keep & !bad);
     (*acc).m = max_keep((*acc).m, max_keep(max_keep(v.x, v.y), max_keep(v.z, v.w)));
     return v;
-}
-
-// Stores unit r: `yv`, the row's NaN when poisoned, 0 where masked.
-fn store_y4(ln: Lane, r: u32, yv: vec4<f32>, nan_row: bool, kept: u32) {
-    let k = ln.j + r * LANES;
-    if (ln.valid && k < ln.len / 4u) {
-        let y = select(yv, vec4<f32>(wgact_nan1()), nan_row);
-        st_y(ln.first / 4u + k, select(vec4<f32>(0.0), y, unbits4(kept >> (4u * (r % 8u)))));
-    }
 }

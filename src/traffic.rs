@@ -4,9 +4,10 @@
 
 use crate::elementwise::Elementwise;
 use crate::error::Result;
+use crate::softmax::kernels::cpu_long_layout;
 use crate::softmax::plan::{axis_view, plan, resident_tail, Strategy};
 use crate::softmax::Softmax;
-use crate::{DType, Direction};
+use crate::{DType, Direction, Gpu};
 
 /// Bytes of one call on tensors of one dtype: `dtype.size_bytes()` per tensor element (4 for
 /// f32, 2 for f16 whether stored natively or packed two to a word); parameters and partial
@@ -74,6 +75,34 @@ impl Softmax {
         masked: bool,
         dtype: DType,
     ) -> Result<Traffic> {
+        self.traffic_of(None, shape, direction, masked, dtype)
+    }
+
+    /// As [`Softmax::traffic`], for a call on `gpu`: a CPU adapter with subgroups takes long
+    /// contiguous rows without the resident tail (each chunk held by one subgroup, see
+    /// `src/softmax/kernels.rs`), so they are read twice there.
+    ///
+    /// # Errors
+    /// As [`Softmax::traffic`].
+    pub fn traffic_on(
+        &self,
+        gpu: &Gpu,
+        shape: &[usize],
+        direction: Direction,
+        masked: bool,
+        dtype: DType,
+    ) -> Result<Traffic> {
+        self.traffic_of(Some(gpu), shape, direction, masked, dtype)
+    }
+
+    fn traffic_of(
+        &self,
+        gpu: Option<&Gpu>,
+        shape: &[usize],
+        direction: Direction,
+        masked: bool,
+        dtype: DType,
+    ) -> Result<Traffic> {
         const BINDING: usize = 128 << 20;
         const ALIGN: usize = 256 / F32 as usize;
         let view = axis_view(shape, self.axis())?;
@@ -85,6 +114,7 @@ impl Softmax {
         let e = elem(dtype);
         let ideal_bytes = (reads + 1) * n * e;
         let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
+        let resident = gpu.is_none_or(|gpu| cpu_long_layout(gpu, view, &plan, true).is_none());
         let chunk_len = plan.strategy.chunk_len() as u64;
         let mut design_bytes = 0;
         for group in &plan.groups {
@@ -94,7 +124,10 @@ impl Softmax {
                 design_bytes += (reads + 1) * elems * e;
                 continue;
             };
-            let tail = resident_tail(plan.strategy, group, direction) as u64;
+            let tail = match resident {
+                true => resident_tail(plan.strategy, group, direction) as u64,
+                false => 0,
+            };
             let chunks = group.row_chunks as u64;
             if tail == 0 {
                 // Each chunk's workgroup of the finishing pass reads all partials of its row.

@@ -3,7 +3,9 @@
 
 mod common;
 
-use wgpu_activations::{DType, Direction, Elementwise, Initializer, LeakyReLU, PReLU, Softmax};
+use wgpu_activations::{
+    DType, Direction, Elementwise, Initializer, LeakyReLU, LimitsOverride, PReLU, Softmax,
+};
 
 #[test]
 fn elementwise_layers_move_exactly_the_ideal_bytes() {
@@ -113,4 +115,50 @@ fn prelu_backward_reads_x_and_dy_once_and_adds_only_partial_sums() {
     assert!(layer
         .traffic(gpu, &[256, 8, 8, 32], Direction::Backward, DType::F32)
         .is_err());
+}
+
+#[test]
+fn softmax_traffic_on_a_gpu_context_follows_the_kernels_it_takes() {
+    let gpu = require_gpu!();
+    let as_gpu = gpu.with_limits_override(LimitsOverride {
+        gpu_softmax: true,
+        ..LimitsOverride::default()
+    });
+    let sm = Softmax::new(-1).unwrap();
+    let info = gpu.info();
+    let cpu_kernels = info.device_type == "Cpu"
+        && info.subgroup
+        && info.min_subgroup_size == info.max_subgroup_size
+        && (8..=64).contains(&info.min_subgroup_size);
+    let (rows, n) = (128u64, 128 * 32768u64);
+    for dir in Direction::ALL {
+        let plain = sm.traffic(&[128, 32768], dir, false, DType::F32).unwrap();
+        // The GPU's kernels: the plan's resident finish, as `traffic` says.
+        let on_gpu = sm
+            .traffic_on(&as_gpu, &[128, 32768], dir, false, DType::F32)
+            .unwrap();
+        assert_eq!(on_gpu, plain, "{dir:?}");
+        // A CPU adapter's: no resident tail, every chunk read twice, each finishing chunk
+        // reading its row's 8 partials.
+        let on = sm
+            .traffic_on(gpu, &[128, 32768], dir, false, DType::F32)
+            .unwrap();
+        let reads = if dir == Direction::Forward { 1 } else { 2 };
+        if cpu_kernels {
+            let partials = rows * 8 * 16 * 9;
+            assert_eq!(
+                on.design_bytes,
+                (2 * reads + 1) * 4 * n + partials,
+                "{dir:?}"
+            );
+            assert!(on.ratio() > plain.ratio(), "{dir:?}");
+        } else {
+            assert_eq!(on, plain, "{dir:?}");
+        }
+        // Rows up to 4096 are read once on both.
+        let short = sm
+            .traffic_on(gpu, &[128, 4096], dir, false, DType::F32)
+            .unwrap();
+        assert_eq!(short.ratio(), 1.0);
+    }
 }

@@ -164,6 +164,7 @@ impl SoftmaxKernelKey {
                 SoftmaxEntry::ForwardRows
                 | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::ForwardFinish
+                | SoftmaxEntry::ForwardFinish4
                 | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
             };
@@ -206,16 +207,26 @@ pub(crate) enum SoftmaxEntry {
     ForwardPartials,
     ForwardFinish,
     ForwardFinishResident,
+    /// Long rows on CPU adapters: [`SoftmaxEntry::ForwardPartials`] on vec4s, one chunk per
+    /// subgroup held in registers (see `record`).
+    ForwardPartials4,
+    /// Long rows on CPU adapters: each lane combines its row's partials itself, then writes
+    /// its chunk from registers.
+    ForwardFinish4,
     BackwardRows,
     /// [`SoftmaxEntry::BackwardRows`] on vec4s, as [`SoftmaxEntry::ForwardRows4`].
     BackwardRows4,
     BackwardPartials,
     BackwardFinish,
     BackwardFinishResident,
+    /// As [`SoftmaxEntry::ForwardPartials4`]: each chunk's sum of dy * y.
+    BackwardPartials4,
+    /// As [`SoftmaxEntry::ForwardFinish4`]: the row's sum from its partials, then dx.
+    BackwardFinish4,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 10] = [
+    pub(crate) const ALL: [SoftmaxEntry; 14] = [
         SoftmaxEntry::ForwardRows,
         SoftmaxEntry::ForwardRows4,
         SoftmaxEntry::ForwardPartials,
@@ -226,6 +237,10 @@ impl SoftmaxEntry {
         SoftmaxEntry::BackwardPartials,
         SoftmaxEntry::BackwardFinish,
         SoftmaxEntry::BackwardFinishResident,
+        SoftmaxEntry::ForwardPartials4,
+        SoftmaxEntry::ForwardFinish4,
+        SoftmaxEntry::BackwardPartials4,
+        SoftmaxEntry::BackwardFinish4,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
@@ -240,13 +255,19 @@ impl SoftmaxEntry {
             SoftmaxEntry::BackwardPartials => "backward_partials",
             SoftmaxEntry::BackwardFinish => "backward_finish",
             SoftmaxEntry::BackwardFinishResident => "backward_finish_resident",
+            SoftmaxEntry::ForwardPartials4 => "forward_partials4",
+            SoftmaxEntry::ForwardFinish4 => "forward_finish4",
+            SoftmaxEntry::BackwardPartials4 => "backward_partials4",
+            SoftmaxEntry::BackwardFinish4 => "backward_finish4",
         }
     }
 
     fn file(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows => include_str!("../../shaders/softmax_forward_rows.wgsl"),
-            SoftmaxEntry::ForwardRows4 => {
+            SoftmaxEntry::ForwardRows4
+            | SoftmaxEntry::ForwardPartials4
+            | SoftmaxEntry::ForwardFinish4 => {
                 include_str!("../../shaders/softmax_forward_rows4.wgsl")
             }
             SoftmaxEntry::ForwardPartials => {
@@ -259,7 +280,9 @@ impl SoftmaxEntry {
                 include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
             }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
-            SoftmaxEntry::BackwardRows4 => {
+            SoftmaxEntry::BackwardRows4
+            | SoftmaxEntry::BackwardPartials4
+            | SoftmaxEntry::BackwardFinish4 => {
                 include_str!("../../shaders/softmax_backward_rows4.wgsl")
             }
             SoftmaxEntry::BackwardPartials => {
@@ -296,6 +319,17 @@ impl SoftmaxEntry {
                     layouts.push((1, true, true, regs));
                 }
             }
+            SoftmaxEntry::ForwardPartials4
+            | SoftmaxEntry::ForwardFinish4
+            | SoftmaxEntry::BackwardPartials4
+            | SoftmaxEntry::BackwardFinish4 => {
+                for lanes in powers(64) {
+                    let units = plan::LONG_CHUNK_CONTIGUOUS / 4 / lanes;
+                    if units <= MAX_CPU_UNITS {
+                        layouts.push((lanes, false, false, units));
+                    }
+                }
+            }
             SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => {
                 layouts.extend(powers(WORKGROUP_SIZE).map(|l| (l, false, false, UNITS)));
                 for lanes in powers(64) {
@@ -313,6 +347,19 @@ impl SoftmaxEntry {
         layouts
     }
 
+    /// The vec4 kernels' store helper, for those that write the tensor.
+    fn stores(self) -> &'static str {
+        match self {
+            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::ForwardFinish4 => {
+                include_str!("../../shaders/softmax_forward_store4.wgsl")
+            }
+            SoftmaxEntry::BackwardRows4 | SoftmaxEntry::BackwardFinish4 => {
+                include_str!("../../shaders/softmax_backward_store4.wgsl")
+            }
+            _ => "",
+        }
+    }
+
     /// Whether the grid is row groups times chunks (the long kernels' first pass and
     /// per-chunk finish); the others run one workgroup per row group.
     fn chunked(self) -> bool {
@@ -322,13 +369,22 @@ impl SoftmaxEntry {
                 | SoftmaxEntry::ForwardFinish
                 | SoftmaxEntry::BackwardPartials
                 | SoftmaxEntry::BackwardFinish
+                | SoftmaxEntry::ForwardPartials4
+                | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::BackwardPartials4
+                | SoftmaxEntry::BackwardFinish4
         )
     }
 
     /// The unit of its tensor arrays (x, y, dy, dx, mask): `vec4<f32>` for the vec4 kernels.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            SoftmaxEntry::ForwardRows4 | SoftmaxEntry::BackwardRows4 => "vec4<f32>",
+            SoftmaxEntry::ForwardRows4
+            | SoftmaxEntry::BackwardRows4
+            | SoftmaxEntry::ForwardPartials4
+            | SoftmaxEntry::ForwardFinish4
+            | SoftmaxEntry::BackwardPartials4
+            | SoftmaxEntry::BackwardFinish4 => "vec4<f32>",
             _ => "f32",
         }
     }
@@ -337,7 +393,10 @@ impl SoftmaxEntry {
     fn writes_tensor(self) -> bool {
         !matches!(
             self,
-            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials
+            SoftmaxEntry::ForwardPartials
+                | SoftmaxEntry::BackwardPartials
+                | SoftmaxEntry::ForwardPartials4
+                | SoftmaxEntry::BackwardPartials4
         )
     }
 
@@ -352,7 +411,9 @@ impl SoftmaxEntry {
             | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardPartials
             | SoftmaxEntry::ForwardFinish
-            | SoftmaxEntry::ForwardFinishResident => {
+            | SoftmaxEntry::ForwardFinishResident
+            | SoftmaxEntry::ForwardPartials4
+            | SoftmaxEntry::ForwardFinish4 => {
                 vec![read("x")]
             }
             _ => vec![read("y"), read("dy")],
@@ -366,6 +427,8 @@ impl SoftmaxEntry {
                 | SoftmaxEntry::BackwardFinish
                 | SoftmaxEntry::ForwardFinishResident
                 | SoftmaxEntry::BackwardFinishResident
+                | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::BackwardFinish4
         ) {
             arrays.push(Array::read("partials", V));
         }
@@ -373,14 +436,17 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardRows
             | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardFinish
+            | SoftmaxEntry::ForwardFinish4
             | SoftmaxEntry::ForwardFinishResident => write("y"),
             SoftmaxEntry::BackwardRows
             | SoftmaxEntry::BackwardRows4
             | SoftmaxEntry::BackwardFinish
+            | SoftmaxEntry::BackwardFinish4
             | SoftmaxEntry::BackwardFinishResident => write("dx"),
-            SoftmaxEntry::ForwardPartials | SoftmaxEntry::BackwardPartials => {
-                Array::write("partials", V)
-            }
+            SoftmaxEntry::ForwardPartials
+            | SoftmaxEntry::BackwardPartials
+            | SoftmaxEntry::ForwardPartials4
+            | SoftmaxEntry::BackwardPartials4 => Array::write("partials", V),
         });
         arrays
     }
@@ -419,16 +485,21 @@ impl SoftmaxEntry {
              const LANES: u32 = {lanes}u;\nconst SLOTS: u32 = {}u;\n\
              const STRIDED: bool = {strided};\nconst SIDE_BY_SIDE: bool = {side_by_side};\n\
              const CHUNKED: bool = {};\n\
-             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}{}",
+             {}\n{SOFTMAX_COMMON}\n{reduce}\n{kept}\n{}\n{}\n{}",
             WORKGROUP_SIZE / lanes,
             self.chunked(),
             crate::COMMON_WGSL,
             self.file(),
+            self.stores(),
             match self {
                 SoftmaxEntry::ForwardRows
                 | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::BackwardRows
-                | SoftmaxEntry::BackwardRows4 => rows_entry(self, per_lane),
+                | SoftmaxEntry::BackwardRows4
+                | SoftmaxEntry::ForwardPartials4
+                | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::BackwardPartials4
+                | SoftmaxEntry::BackwardFinish4 => rows_entry(self, per_lane),
                 _ => String::new(),
             }
         )
@@ -443,6 +514,31 @@ impl SoftmaxEntry {
             reduction.label()
         )
     }
+}
+
+/// CPU adapters' long rows (see `record`): `(lanes, units)` when the adapter has subgroups of
+/// one size, the rows are contiguous, of whole vec4s, in vec4-aligned tensors (`aligned`),
+/// each group's rows lie in one binding, and a chunk makes a power of two of units a lane,
+/// at most MAX_CPU_UNITS.
+pub(crate) fn cpu_long_layout(
+    gpu: &crate::Gpu,
+    view: plan::AxisView,
+    plan: &plan::Plan,
+    aligned: bool,
+) -> Option<(u32, u32)> {
+    let lanes = gpu.cpu_subgroup_size()?;
+    let Strategy::Long { chunk_len, .. } = plan.strategy else {
+        return None;
+    };
+    let units = chunk_len / 4 / lanes;
+    (aligned
+        && view.inner == 1
+        && view.len.is_multiple_of(4)
+        && chunk_len == plan::LONG_CHUNK_CONTIGUOUS
+        && units.is_power_of_two()
+        && units <= MAX_CPU_UNITS
+        && plan.groups.iter().all(|g| g.pieces.len() == 1))
+    .then_some((lanes, units))
 }
 
 /// The entry point of a register kernel holding `per_lane` registers (scalar kernels) or vec4
@@ -528,6 +624,86 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             for r in 0..per_lane {
                 let k = r / per_word;
                 writeln!(w, "    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});").unwrap();
+            }
+        }
+        SoftmaxEntry::ForwardPartials4 | SoftmaxEntry::ForwardFinish4 => {
+            writeln!(w, "    var acc = Acc4(neg_inf(), 0u);").unwrap();
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let x{r} = load_x4(ln, {r}u, &acc, &kept{k});").unwrap();
+            }
+            if kernel == SoftmaxEntry::ForwardPartials4 {
+                // The chunk's (max, sum of exp(x - max)) pair and flags: (-inf, 0) when no kept
+                // value is finite.
+                w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
+                w.push_str("    let m = vec4<f32>(mf.m);\n");
+                for r in 0..per_lane {
+                    writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m);").unwrap();
+                }
+                let total = pairwise(&mut w, "e");
+                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+                w.push_str(
+                    "    if (ln.valid && ln.j == 0u) {\n\
+                     \x20       let s = select(total, 0.0, is_neg_inf(mf.m));\n\
+                     \x20       st_partials(partial_index(ln), vec4<f32>(mf.m, s, bitcast<f32>(mf.flags), 0.0));\n\
+                     \x20   }\n",
+                );
+            } else {
+                // Every lane folds its row's partials itself, in chunk order: the same pair on
+                // every lane, and no reduction across lanes.
+                w.push_str(
+                    "    var pair = vec2<f32>(neg_inf(), 0.0);\n\
+                     \x20   var flags = 0u;\n\
+                     \x20   if (ln.valid) {\n\
+                     \x20       for (var c = 0u; c < params.row_chunks; c++) {\n\
+                     \x20           let p = ld_partials(ln.row * params.row_chunks + c);\n\
+                     \x20           pair = combine_pairs(pair, p.xy);\n\
+                     \x20           flags |= bitcast<u32>(p.z);\n\
+                     \x20       }\n\
+                     \x20   }\n\
+                     \x20   let m = vec4<f32>(pair.x);\n",
+                );
+                for r in 0..per_lane {
+                    writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m);").unwrap();
+                }
+                w.push_str("    let inv = 1.0 / pair.y;\n");
+                w.push_str("    let nan = row_is_nan(pair.x, flags);\n");
+                for r in 0..per_lane {
+                    let k = r / per_word;
+                    writeln!(w, "    store_y4(ln, {r}u, e0_{r} * inv, nan, kept{k});").unwrap();
+                }
+            }
+        }
+        SoftmaxEntry::BackwardPartials4 | SoftmaxEntry::BackwardFinish4 => {
+            for r in 0..per_lane {
+                let k = r / per_word;
+                writeln!(w, "    let u{r} = load_y_dy4(ln, {r}u, &kept{k});").unwrap();
+            }
+            if kernel == SoftmaxEntry::BackwardPartials4 {
+                for r in 0..per_lane {
+                    writeln!(w, "    let p0_{r} = u{r}.dy * u{r}.y;").unwrap();
+                }
+                let total = pairwise(&mut w, "p");
+                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+                w.push_str(
+                    "    if (ln.valid && ln.j == 0u) {\n\
+                     \x20       st_partials(partial_index(ln), vec4<f32>(total, 0.0, 0.0, 0.0));\n\
+                     \x20   }\n",
+                );
+            } else {
+                // The row's sum from its partials, in chunk order, on every lane.
+                w.push_str(
+                    "    var total = 0.0;\n\
+                     \x20   if (ln.valid) {\n\
+                     \x20       for (var c = 0u; c < params.row_chunks; c++) {\n\
+                     \x20           total += ld_partials(ln.row * params.row_chunks + c).x;\n\
+                     \x20       }\n\
+                     \x20   }\n",
+                );
+                for r in 0..per_lane {
+                    let k = r / per_word;
+                    writeln!(w, "    store_dx4(ln, {r}u, u{r}, total, kept{k});").unwrap();
+                }
             }
         }
         _ => unreachable!("only the register kernels are generated"),
@@ -641,7 +817,36 @@ pub(crate) fn record(
             slots: WORKGROUP_SIZE,
         };
     }
+    // CPU adapters with subgroups: contiguous long rows of whole vec4s (in one binding) take
+    // the same chunks of LONG_CHUNK_CONTIGUOUS elements, each held by one subgroup in
+    // registers (no workgroup barrier, as above), and a finish whose lanes each fold their
+    // row's partials themselves (no reduction at all). No resident tail: x is read twice.
+    let cpu_long = cpu_long_layout(gpu, view, &plan, tensors.iter().all(|t| t.vec4_aligned(0)));
+    if let (
+        Some((lanes, units)),
+        Strategy::Long {
+            chunk_len, chunks, ..
+        },
+    ) = (cpu_long, strategy)
+    {
+        per_lane = units;
+        strategy = Strategy::Long {
+            lanes,
+            slots: WORKGROUP_SIZE / lanes,
+            chunk_len,
+            chunks,
+        };
+    }
+    let vec4 = vec4 || cpu_long.is_some();
     let (first, second) = match (pass, strategy) {
+        (Direction::Forward, _) if cpu_long.is_some() => (
+            SoftmaxEntry::ForwardPartials4,
+            Some(SoftmaxEntry::ForwardFinish4),
+        ),
+        (Direction::Backward, _) if cpu_long.is_some() => (
+            SoftmaxEntry::BackwardPartials4,
+            Some(SoftmaxEntry::BackwardFinish4),
+        ),
         (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
             (SoftmaxEntry::ForwardRows4, None)
         }
@@ -681,7 +886,11 @@ pub(crate) fn record(
                 SoftmaxEntry::ForwardRows
                 | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::BackwardRows
-                | SoftmaxEntry::BackwardRows4 => per_lane,
+                | SoftmaxEntry::BackwardRows4
+                | SoftmaxEntry::ForwardPartials4
+                | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::BackwardPartials4
+                | SoftmaxEntry::BackwardFinish4 => per_lane,
                 _ => 0,
             },
             store,
@@ -694,11 +903,11 @@ pub(crate) fn record(
         Direction::Forward => SoftmaxEntry::ForwardFinishResident,
         Direction::Backward => SoftmaxEntry::BackwardFinishResident,
     };
-    let resident_kernel = if plan
-        .groups
-        .iter()
-        .any(|g| plan::resident_tail(strategy, g, pass) > 0)
-    {
+    let resident_tail = |g: &plan::RowGroup| match cpu_long {
+        Some(_) => 0,
+        None => plan::resident_tail(strategy, g, pass),
+    };
+    let resident_kernel = if plan.groups.iter().any(|g| resident_tail(g) > 0) {
         Some(load(resident_kernel)?)
     } else {
         None
@@ -725,7 +934,7 @@ pub(crate) fn record(
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
         // Resident: pass 1 reduces all but the tail's chunks; the finish is one dispatch of one
         // workgroup per row group (its params differ only in `chunks`).
-        let tail = plan::resident_tail(strategy, group, pass);
+        let tail = resident_tail(group);
         let mut dispatches = Vec::with_capacity(group.pieces.len());
         for piece in &group.pieces {
             let piece_chunks = piece.chunks - tail;

@@ -13,6 +13,8 @@ pub(crate) const REGS: u32 = 16;
 pub(crate) const MAX_REGISTER_ROW: usize = (WORKGROUP_SIZE * REGS) as usize;
 /// Elements per lane per chunk in the long-row kernels.
 const LONG_PER_LANE: u32 = 16;
+/// A contiguous long row's chunk: the whole workgroup's lanes, 16 elements each.
+pub(crate) const LONG_CHUNK_CONTIGUOUS: u32 = WORKGROUP_SIZE * LONG_PER_LANE;
 /// Long strided rows put at most this many rows side by side in a workgroup.
 const LONG_STRIDED_MAX_SLOTS: u32 = 16;
 

@@ -390,7 +390,7 @@ fn softmax_case(
 ) -> Result<Workload> {
     let n = wgpu_activations::element_count(shape).unwrap_or(0);
     let layer = Softmax::new(axis)?;
-    let traffic = layer.traffic(shape, direction, false, dtype)?;
+    let traffic = layer.traffic_on(gpu, shape, direction, false, dtype)?;
     let x = random_tensor(gpu, n, dtype, seed)?.reshape(shape)?;
     let out = Tensor::zeros_of(gpu, shape, dtype)?;
     Ok(match direction {

@@ -758,17 +758,20 @@ fn run_both_ways(
 #[test]
 fn cpu_adapter_kernels_and_gpu_kernels_agree() {
     // On a CPU adapter with subgroups (lavapipe), contiguous rows of whole vec4s longer than
-    // 16 elements a lane take one subgroup each with more vec4s a lane, and strided rows of up
-    // to 128 one lane each; `gpu_softmax` gives the kernels a GPU takes (16 elements a lane,
-    // rows across subgroups). Both against the
+    // 16 elements a lane take one subgroup each with more vec4s a lane (rows past 4096: each
+    // chunk), and strided rows keep a row's lanes inside one subgroup; `gpu_softmax` gives
+    // the kernels a GPU takes (16 elements a lane, rows across subgroups). Both against the
     // reference and against each other, masked or not, out of place and in place; rows not
-    // of whole vec4s (130) take the scalar kernels on both.
+    // of whole vec4s (130, 8190) take the scalar kernels on both.
     let gpu = require_gpu!();
     let as_gpu = gpu.with_limits_override(LimitsOverride {
         gpu_softmax: true,
         ..LimitsOverride::default()
     });
-    for len in [132usize, 260, 1028, 4096, 130] {
+    // Rows past 4096 (two passes): on a CPU adapter each chunk of 4096 in one subgroup's
+    // registers and a finish that folds the row's partials per lane; on a GPU the workgroup
+    // chunks (and the resident finish where there are enough rows).
+    for len in [132usize, 260, 1028, 4096, 130, 8192, 12292, 8190] {
         let rows = 19;
         let n = rows * len;
         let x = sm::logits(n, 8.0, len as u64);
