@@ -585,70 +585,36 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             t
         }
     };
+    let words = |r: u32| r / per_word;
+    // Every register's line of one kind.
+    let each = |w: &mut String, line: &dyn Fn(u32, u32) -> String| {
+        for r in 0..per_lane {
+            w.push_str(&line(r, words(r)));
+        }
+    };
+    let (exp, y, dy) = if vec4 {
+        ("exp_nonpos4", "y", "dy")
+    } else {
+        // Scalar units are vec2(y, dy).
+        ("exp_nonpos", "x", "y")
+    };
+    let write_partial = |w: &mut String, value: &str| {
+        writeln!(
+            w,
+            "    if (ln.valid && ln.j == 0u) {{\n        st_partials(partial_index(ln), {value});\n    }}"
+        )
+        .unwrap();
+    };
     match kernel {
-        SoftmaxEntry::ForwardRows | SoftmaxEntry::ForwardRows4 => {
+        SoftmaxEntry::ForwardRows
+        | SoftmaxEntry::ForwardRows4
+        | SoftmaxEntry::ForwardPartials4
+        | SoftmaxEntry::ForwardFinish4 => {
             writeln!(w, "    var acc = Acc{sfx}(neg_inf(), 0u);").unwrap();
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    let x{r} = load_x{sfx}(ln, {r}u, &acc, &kept{k});").unwrap();
-            }
-            w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
-            let (exp, m) = if vec4 {
-                ("exp_nonpos4", "vec4<f32>(mf.m)")
-            } else {
-                ("exp_nonpos", "mf.m")
-            };
-            writeln!(w, "    let m = {m};").unwrap();
-            for r in 0..per_lane {
-                writeln!(w, "    let e0_{r} = {exp}(x{r} - m);").unwrap();
-            }
-            let total = pairwise(&mut w, "e");
-            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
-            w.push_str("    let inv = 1.0 / total;\n");
-            w.push_str("    let nan = row_is_nan(mf.m, mf.flags);\n");
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    store_y{sfx}(ln, {r}u, e0_{r} * inv, nan, kept{k});").unwrap();
-            }
-        }
-        SoftmaxEntry::BackwardRows | SoftmaxEntry::BackwardRows4 => {
-            // Scalar units are vec2(y, dy).
-            let (y, dy) = if vec4 { ("y", "dy") } else { ("x", "y") };
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    let u{r} = load_y_dy{sfx}(ln, {r}u, &kept{k});").unwrap();
-                writeln!(w, "    let p0_{r} = u{r}.{dy} * u{r}.{y};").unwrap();
-            }
-            let total = pairwise(&mut w, "p");
-            writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});").unwrap();
-            }
-        }
-        SoftmaxEntry::ForwardPartials4 | SoftmaxEntry::ForwardFinish4 => {
-            writeln!(w, "    var acc = Acc4(neg_inf(), 0u);").unwrap();
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    let x{r} = load_x4(ln, {r}u, &acc, &kept{k});").unwrap();
-            }
-            if kernel == SoftmaxEntry::ForwardPartials4 {
-                // The chunk's (max, sum of exp(x - max)) pair and flags: (-inf, 0) when no kept
-                // value is finite.
-                w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
-                w.push_str("    let m = vec4<f32>(mf.m);\n");
-                for r in 0..per_lane {
-                    writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m);").unwrap();
-                }
-                let total = pairwise(&mut w, "e");
-                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
-                w.push_str(
-                    "    if (ln.valid && ln.j == 0u) {\n\
-                     \x20       let s = select(total, 0.0, is_neg_inf(mf.m));\n\
-                     \x20       st_partials(partial_index(ln), vec4<f32>(mf.m, s, bitcast<f32>(mf.flags), 0.0));\n\
-                     \x20   }\n",
-                );
-            } else {
+            each(&mut w, &|r, k| {
+                format!("    let x{r} = load_x{sfx}(ln, {r}u, &acc, &kept{k});\n")
+            });
+            if kernel == SoftmaxEntry::ForwardFinish4 {
                 // Every lane folds its row's partials itself, in chunk order: the same pair on
                 // every lane, and no reduction across lanes.
                 w.push_str(
@@ -661,36 +627,44 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
                      \x20           flags |= bitcast<u32>(p.z);\n\
                      \x20       }\n\
                      \x20   }\n\
-                     \x20   let m = vec4<f32>(pair.x);\n",
-                );
-                for r in 0..per_lane {
-                    writeln!(w, "    let e0_{r} = exp_nonpos4(x{r} - m);").unwrap();
-                }
-                w.push_str("    let inv = 1.0 / pair.y;\n");
-                w.push_str("    let nan = row_is_nan(pair.x, flags);\n");
-                for r in 0..per_lane {
-                    let k = r / per_word;
-                    writeln!(w, "    store_y4(ln, {r}u, e0_{r} * inv, nan, kept{k});").unwrap();
-                }
-            }
-        }
-        SoftmaxEntry::BackwardPartials4 | SoftmaxEntry::BackwardFinish4 => {
-            for r in 0..per_lane {
-                let k = r / per_word;
-                writeln!(w, "    let u{r} = load_y_dy4(ln, {r}u, &kept{k});").unwrap();
-            }
-            if kernel == SoftmaxEntry::BackwardPartials4 {
-                for r in 0..per_lane {
-                    writeln!(w, "    let p0_{r} = u{r}.dy * u{r}.y;").unwrap();
-                }
-                let total = pairwise(&mut w, "p");
-                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
-                w.push_str(
-                    "    if (ln.valid && ln.j == 0u) {\n\
-                     \x20       st_partials(partial_index(ln), vec4<f32>(total, 0.0, 0.0, 0.0));\n\
-                     \x20   }\n",
+                     \x20   let mf = MaxFlags(pair.x, flags);\n\
+                     \x20   let total = pair.y;\n",
                 );
             } else {
+                w.push_str("    let mf = reduce_max_flags(ln, acc.m, acc.flags);\n");
+            }
+            let m = if vec4 { "vec4<f32>(mf.m)" } else { "mf.m" };
+            writeln!(w, "    let m = {m};").unwrap();
+            each(&mut w, &|r, _| {
+                format!("    let e0_{r} = {exp}(x{r} - m);\n")
+            });
+            if kernel != SoftmaxEntry::ForwardFinish4 {
+                let total = pairwise(&mut w, "e");
+                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            }
+            if kernel == SoftmaxEntry::ForwardPartials4 {
+                // The chunk's (max, sum of exp(x - max)) pair and flags: (-inf, 0) when no
+                // kept value is finite.
+                write_partial(
+                    &mut w,
+                    "vec4<f32>(mf.m, select(total, 0.0, is_neg_inf(mf.m)), bitcast<f32>(mf.flags), 0.0)",
+                );
+            } else {
+                w.push_str("    let inv = 1.0 / total;\n");
+                w.push_str("    let nan = row_is_nan(mf.m, mf.flags);\n");
+                each(&mut w, &|r, k| {
+                    format!("    store_y{sfx}(ln, {r}u, e0_{r} * inv, nan, kept{k});\n")
+                });
+            }
+        }
+        SoftmaxEntry::BackwardRows
+        | SoftmaxEntry::BackwardRows4
+        | SoftmaxEntry::BackwardPartials4
+        | SoftmaxEntry::BackwardFinish4 => {
+            each(&mut w, &|r, k| {
+                format!("    let u{r} = load_y_dy{sfx}(ln, {r}u, &kept{k});\n")
+            });
+            if kernel == SoftmaxEntry::BackwardFinish4 {
                 // The row's sum from its partials, in chunk order, on every lane.
                 w.push_str(
                     "    var total = 0.0;\n\
@@ -700,10 +674,19 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
                      \x20       }\n\
                      \x20   }\n",
                 );
-                for r in 0..per_lane {
-                    let k = r / per_word;
-                    writeln!(w, "    store_dx4(ln, {r}u, u{r}, total, kept{k});").unwrap();
-                }
+            } else {
+                each(&mut w, &|r, _| {
+                    format!("    let p0_{r} = u{r}.{dy} * u{r}.{y};\n")
+                });
+                let total = pairwise(&mut w, "p");
+                writeln!(w, "    let total = reduce_sum(ln, {total});").unwrap();
+            }
+            if kernel == SoftmaxEntry::BackwardPartials4 {
+                write_partial(&mut w, "vec4<f32>(total, 0.0, 0.0, 0.0)");
+            } else {
+                each(&mut w, &|r, k| {
+                    format!("    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});\n")
+                });
             }
         }
         _ => unreachable!("only the register kernels are generated"),
