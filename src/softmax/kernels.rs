@@ -347,6 +347,22 @@ impl SoftmaxEntry {
         layouts
     }
 
+    /// The register kernels: their entry point is generated (`rows_entry`) for the registers
+    /// a lane holds.
+    fn registers(self) -> bool {
+        matches!(
+            self,
+            SoftmaxEntry::ForwardRows
+                | SoftmaxEntry::ForwardRows4
+                | SoftmaxEntry::BackwardRows
+                | SoftmaxEntry::BackwardRows4
+                | SoftmaxEntry::ForwardPartials4
+                | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::BackwardPartials4
+                | SoftmaxEntry::BackwardFinish4
+        )
+    }
+
     /// The vec4 kernels' store helper, for those that write the tensor.
     fn stores(self) -> &'static str {
         match self {
@@ -491,16 +507,10 @@ impl SoftmaxEntry {
             crate::COMMON_WGSL,
             self.file(),
             self.stores(),
-            match self {
-                SoftmaxEntry::ForwardRows
-                | SoftmaxEntry::ForwardRows4
-                | SoftmaxEntry::BackwardRows
-                | SoftmaxEntry::BackwardRows4
-                | SoftmaxEntry::ForwardPartials4
-                | SoftmaxEntry::ForwardFinish4
-                | SoftmaxEntry::BackwardPartials4
-                | SoftmaxEntry::BackwardFinish4 => rows_entry(self, per_lane),
-                _ => String::new(),
+            if self.registers() {
+                rows_entry(self, per_lane)
+            } else {
+                String::new()
             }
         )
     }
@@ -865,17 +875,7 @@ pub(crate) fn record(
             lanes: strategy.lanes(),
             strided: view.inner > 1,
             side_by_side,
-            per_lane: match kernel {
-                SoftmaxEntry::ForwardRows
-                | SoftmaxEntry::ForwardRows4
-                | SoftmaxEntry::BackwardRows
-                | SoftmaxEntry::BackwardRows4
-                | SoftmaxEntry::ForwardPartials4
-                | SoftmaxEntry::ForwardFinish4
-                | SoftmaxEntry::BackwardPartials4
-                | SoftmaxEntry::BackwardFinish4 => per_lane,
-                _ => 0,
-            },
+            per_lane: if kernel.registers() { per_lane } else { 0 },
             store,
         };
         gpu.kernel(key, || key.source())
