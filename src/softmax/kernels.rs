@@ -165,6 +165,7 @@ impl SoftmaxKernelKey {
                 | SoftmaxEntry::ForwardRows4
                 | SoftmaxEntry::ForwardFinish
                 | SoftmaxEntry::ForwardFinish4
+                | SoftmaxEntry::ForwardCols4
                 | SoftmaxEntry::ForwardFinishResident => arrays.in_place("x", "y"),
                 _ => arrays.in_place("dy", "dx"),
             };
@@ -223,10 +224,14 @@ pub(crate) enum SoftmaxEntry {
     BackwardPartials4,
     /// As [`SoftmaxEntry::ForwardFinish4`]: the row's sum from its partials, then dx.
     BackwardFinish4,
+    /// Strided rows on CPU adapters: four neighbouring rows a lane in vec4s (see `record`).
+    ForwardCols4,
+    /// As [`SoftmaxEntry::ForwardCols4`].
+    BackwardCols4,
 }
 
 impl SoftmaxEntry {
-    pub(crate) const ALL: [SoftmaxEntry; 14] = [
+    pub(crate) const ALL: [SoftmaxEntry; 16] = [
         SoftmaxEntry::ForwardRows,
         SoftmaxEntry::ForwardRows4,
         SoftmaxEntry::ForwardPartials,
@@ -241,6 +246,8 @@ impl SoftmaxEntry {
         SoftmaxEntry::ForwardFinish4,
         SoftmaxEntry::BackwardPartials4,
         SoftmaxEntry::BackwardFinish4,
+        SoftmaxEntry::ForwardCols4,
+        SoftmaxEntry::BackwardCols4,
     ];
 
     pub(crate) fn entry(self) -> &'static str {
@@ -259,6 +266,8 @@ impl SoftmaxEntry {
             SoftmaxEntry::ForwardFinish4 => "forward_finish4",
             SoftmaxEntry::BackwardPartials4 => "backward_partials4",
             SoftmaxEntry::BackwardFinish4 => "backward_finish4",
+            SoftmaxEntry::ForwardCols4 => "forward_cols4",
+            SoftmaxEntry::BackwardCols4 => "backward_cols4",
         }
     }
 
@@ -280,6 +289,10 @@ impl SoftmaxEntry {
                 include_str!("../../shaders/softmax_forward_finish_resident.wgsl")
             }
             SoftmaxEntry::BackwardRows => include_str!("../../shaders/softmax_backward_rows.wgsl"),
+            SoftmaxEntry::ForwardCols4 => include_str!("../../shaders/softmax_forward_cols4.wgsl"),
+            SoftmaxEntry::BackwardCols4 => {
+                include_str!("../../shaders/softmax_backward_cols4.wgsl")
+            }
             SoftmaxEntry::BackwardRows4
             | SoftmaxEntry::BackwardPartials4
             | SoftmaxEntry::BackwardFinish4 => {
@@ -318,6 +331,9 @@ impl SoftmaxEntry {
                 for regs in powers(MAX_CPU_REGS).filter(|&r| r > REGS) {
                     layouts.push((1, true, true, regs));
                 }
+            }
+            SoftmaxEntry::ForwardCols4 | SoftmaxEntry::BackwardCols4 => {
+                layouts.extend(powers(64).map(|l| (l, true, false, REGS)));
             }
             SoftmaxEntry::ForwardPartials4
             | SoftmaxEntry::ForwardFinish4
@@ -360,6 +376,8 @@ impl SoftmaxEntry {
                 | SoftmaxEntry::ForwardFinish4
                 | SoftmaxEntry::BackwardPartials4
                 | SoftmaxEntry::BackwardFinish4
+                | SoftmaxEntry::ForwardCols4
+                | SoftmaxEntry::BackwardCols4
         )
     }
 
@@ -400,7 +418,9 @@ impl SoftmaxEntry {
             | SoftmaxEntry::ForwardPartials4
             | SoftmaxEntry::ForwardFinish4
             | SoftmaxEntry::BackwardPartials4
-            | SoftmaxEntry::BackwardFinish4 => "vec4<f32>",
+            | SoftmaxEntry::BackwardFinish4
+            | SoftmaxEntry::ForwardCols4
+            | SoftmaxEntry::BackwardCols4 => "vec4<f32>",
             _ => "f32",
         }
     }
@@ -429,7 +449,8 @@ impl SoftmaxEntry {
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinishResident
             | SoftmaxEntry::ForwardPartials4
-            | SoftmaxEntry::ForwardFinish4 => {
+            | SoftmaxEntry::ForwardFinish4
+            | SoftmaxEntry::ForwardCols4 => {
                 vec![read("x")]
             }
             _ => vec![read("y"), read("dy")],
@@ -453,11 +474,13 @@ impl SoftmaxEntry {
             | SoftmaxEntry::ForwardRows4
             | SoftmaxEntry::ForwardFinish
             | SoftmaxEntry::ForwardFinish4
+            | SoftmaxEntry::ForwardCols4
             | SoftmaxEntry::ForwardFinishResident => write("y"),
             SoftmaxEntry::BackwardRows
             | SoftmaxEntry::BackwardRows4
             | SoftmaxEntry::BackwardFinish
             | SoftmaxEntry::BackwardFinish4
+            | SoftmaxEntry::BackwardCols4
             | SoftmaxEntry::BackwardFinishResident => write("dx"),
             SoftmaxEntry::ForwardPartials
             | SoftmaxEntry::BackwardPartials
@@ -573,8 +596,9 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     for k in 0..per_lane.div_ceil(per_word) {
         writeln!(w, "    var kept{k} = 0u;").unwrap();
     }
-    // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the scalar total.
-    let pairwise = |w: &mut String, p: &str| -> String {
+    // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the total's name
+    // (a vec4 of four rows' sums in the strided vec4 kernels).
+    let pairwise_rows = |w: &mut String, p: &str| -> String {
         let (mut level, mut n) = (0, per_lane);
         while n > 1 {
             n /= 2;
@@ -588,7 +612,11 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             }
             level += 1;
         }
-        let t = format!("{p}{level}_0");
+        format!("{p}{level}_0")
+    };
+    // The total of one row: a vec4's four components pairwise in the vec4 row kernels.
+    let pairwise = |w: &mut String, p: &str| -> String {
+        let t = pairwise_rows(w, p);
         if vec4 {
             format!("({t}.x + {t}.y) + ({t}.z + {t}.w)")
         } else {
@@ -698,6 +726,32 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
                     format!("    store_dx{sfx}(ln, {r}u, u{r}, total, kept{k});\n")
                 });
             }
+        }
+        SoftmaxEntry::ForwardCols4 => {
+            w.push_str("    var acc = AccCols4(vec4<f32>(neg_inf()), vec4<u32>(0u));\n");
+            each(&mut w, &|r, k| {
+                format!("    let x{r} = load_cols4(ln, {r}u, &acc, &kept{k});\n")
+            });
+            w.push_str("    let mf = reduce_max_flags_cols4(acc);\n");
+            each(&mut w, &|r, _| {
+                format!("    let e0_{r} = exp_nonpos4(x{r} - mf.m);\n")
+            });
+            let total = pairwise_rows(&mut w, "e");
+            writeln!(w, "    let inv = 1.0 / reduce_sum_cols4({total});").unwrap();
+            w.push_str("    let nan = rows_are_nan4(mf.m, mf.flags);\n");
+            each(&mut w, &|r, k| {
+                format!("    store_cols4(ln, {r}u, e0_{r} * inv, nan, kept{k});\n")
+            });
+        }
+        SoftmaxEntry::BackwardCols4 => {
+            each(&mut w, &|r, k| {
+                format!("    let u{r} = load_y_dy_cols4(ln, {r}u, &kept{k});\n    let p0_{r} = u{r}.dy * u{r}.y;\n")
+            });
+            let total = pairwise_rows(&mut w, "p");
+            writeln!(w, "    let total = reduce_sum_cols4({total});").unwrap();
+            each(&mut w, &|r, k| {
+                format!("    store_dx_cols4(ln, {r}u, u{r}, total, kept{k});\n")
+            });
         }
         _ => unreachable!("only the register kernels are generated"),
     }
@@ -830,8 +884,25 @@ pub(crate) fn record(
             chunks,
         };
     }
-    let vec4 = vec4 || cpu_long.is_some();
+    // ... and where their inner indices come in fours (every group's too), four neighbouring
+    // rows share a lane as the components of vec4s: one 16-byte load per position for four
+    // rows. The kernels then count rows, inner indices and elements in vec4s.
+    let cols4 = registers
+        && !side_by_side
+        && view.inner > 1
+        && view.inner.is_multiple_of(4)
+        && gpu.cpu_subgroup_size().is_some()
+        && tensors.iter().all(|t| t.vec4_aligned(0))
+        && plan.groups.iter().all(|g| {
+            g.inner_start.is_multiple_of(4)
+                && g.inner_count.is_multiple_of(4)
+                && g.pieces.iter().all(|p| p.base.is_multiple_of(4))
+        });
+    let quad = if cols4 { 4 } else { 1 };
+    let vec4 = vec4 || cpu_long.is_some() || cols4;
     let (first, second) = match (pass, strategy) {
+        (Direction::Forward, _) if cols4 => (SoftmaxEntry::ForwardCols4, None),
+        (Direction::Backward, _) if cols4 => (SoftmaxEntry::BackwardCols4, None),
         (Direction::Forward, _) if cpu_long.is_some() => (
             SoftmaxEntry::ForwardPartials4,
             Some(SoftmaxEntry::ForwardFinish4),
@@ -913,7 +984,7 @@ pub(crate) fn record(
     };
 
     for group in &plan.groups {
-        let rows = group.rows();
+        let rows = group.rows() / quad;
         let row_groups = rows.div_ceil(strategy.slots() as usize) as u64;
         // Resident: pass 1 reduces all but the tail's chunks; the finish is one dispatch of one
         // workgroup per row group (its params differ only in `chunks`).
@@ -926,12 +997,12 @@ pub(crate) fn record(
             let params = SoftmaxParams {
                 rows: rows as u32,
                 len: piece.k_len as u32,
-                inner: view.inner as u32,
-                base: piece.base as u32,
+                inner: (view.inner / quad) as u32,
+                base: (piece.base / quad) as u32,
                 chunk_len: strategy.chunk_len(),
                 chunks: piece_chunks,
                 groups_x: groups[0],
-                inner_count: group.inner_count as u32,
+                inner_count: (group.inner_count / quad) as u32,
                 chunk_base: piece.chunk_base,
                 row_chunks: group.row_chunks - tail,
                 _pad: [0; 2],
