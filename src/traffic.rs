@@ -4,7 +4,7 @@
 
 use crate::elementwise::Elementwise;
 use crate::error::Result;
-use crate::softmax::kernels::cpu_long_layout;
+use crate::softmax::choice::{choose, Adapter, Kernels};
 use crate::softmax::plan::{axis_view, plan, resident_tail, Strategy};
 use crate::softmax::Softmax;
 use crate::{DType, Direction, Gpu};
@@ -114,7 +114,14 @@ impl Softmax {
         let e = elem(dtype);
         let ideal_bytes = (reads + 1) * n * e;
         let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
-        let resident = gpu.is_none_or(|gpu| cpu_long_layout(gpu, view, &plan, true).is_none());
+        // The library's own tensors start on whole vec4s.
+        let resident = gpu.is_none_or(|gpu| {
+            let adapter = Adapter {
+                cpu: gpu.cpu_softmax(),
+                cpu_subgroup: gpu.cpu_subgroup_size(),
+            };
+            choose(adapter, view, &plan, true).kernels != Kernels::Long4
+        });
         let chunk_len = plan.strategy.chunk_len() as u64;
         let mut design_bytes = 0;
         for group in &plan.groups {

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
+use super::choice::{self, Adapter, Choice, Kernels, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS};
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
 
 const SOFTMAX_COMMON: &str = include_str!("../../shaders/softmax_common.wgsl");
@@ -91,14 +92,6 @@ impl Reduction {
         }
     }
 }
-
-/// vec4 units per lane of the vec4 register kernels where a row may span subgroups: REGS
-/// elements, as the scalar kernels.
-const UNITS: u32 = REGS / 4;
-/// The most vec4 units a lane holds in the one-subgroup rows of CPU adapters (see `record`).
-const MAX_CPU_UNITS: u32 = 128;
-/// The most registers a lane holds in the one-lane strided rows of CPU adapters.
-const MAX_CPU_REGS: u32 = 128;
 
 /// The pipeline key of a softmax kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -549,31 +542,6 @@ impl SoftmaxEntry {
     }
 }
 
-/// CPU adapters' long rows (see `record`): `(lanes, units)` when the adapter has subgroups of
-/// one size, the rows are contiguous, of whole vec4s, in vec4-aligned tensors (`aligned`),
-/// each group's rows lie in one binding, and a chunk makes a power of two of units a lane,
-/// at most MAX_CPU_UNITS.
-pub(crate) fn cpu_long_layout(
-    gpu: &crate::Gpu,
-    view: plan::AxisView,
-    plan: &plan::Plan,
-    aligned: bool,
-) -> Option<(u32, u32)> {
-    let lanes = gpu.cpu_subgroup_size()?;
-    let Strategy::Long { chunk_len, .. } = plan.strategy else {
-        return None;
-    };
-    let units = chunk_len / 4 / lanes;
-    (aligned
-        && view.inner == 1
-        && view.len.is_multiple_of(4)
-        && chunk_len == plan::LONG_CHUNK_CONTIGUOUS
-        && units.is_power_of_two()
-        && units <= MAX_CPU_UNITS
-        && plan.groups.iter().all(|g| g.pieces.len() == 1))
-    .then_some((lanes, units))
-}
-
 /// The entry point of a register kernel holding `per_lane` registers (scalar kernels) or vec4
 /// units (vec4 kernels) a lane, a power of two: the helpers of the kernel's file called once
 /// per register, written out, and the registers summed pairwise (r with r + per_lane/2, and
@@ -803,130 +771,57 @@ pub(crate) fn record(
     let max_groups = gpu.max_groups_per_dim();
     let max_partials = (gpu.max_binding_bytes() / 16) as usize;
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
-    let strategy = plan.strategy;
-
-    // Contiguous rows of whole vec4s take the vec4 register kernels (a binding starts on a
-    // multiple of `align_elems` >= 4 elements, and every group on a whole row, so each row
-    // starts on a whole vec4 too). Better on every adapter: a GPU's lanes read neighbouring
-    // 16-byte units, and lavapipe, which loads each component per lane anyway, computes one
-    // index and runs one bounds check per vec4 instead of per element (the scalar kernel's
-    // loads alone ran at about a third of the copy roof).
-    let vec4 = matches!(strategy, Strategy::Registers { .. })
-        && view.inner == 1
-        && view.len.is_multiple_of(4)
-        && tensors.iter().all(|t| t.vec4_aligned(0));
-    // CPU adapters: rows that the register kernels would spread over several subgroups take
-    // one subgroup each instead, every lane holding more units, so that no reduction meets
-    // at a workgroup barrier. On lavapipe a barrier suspends and resumes each SIMD coroutine
-    // of the workgroup with its live registers: backward rows of 4096 ran at 0.30 of the copy
-    // roof with their one barrier and at 0.83 with it removed (a measurement, not a kernel).
-    // A GPU keeps UNITS a lane: its barriers are cheap and its registers few.
-    // Strided rows (inner > 1) of up to MAX_CPU_REGS elements take one lane each: nothing
-    // to reduce across lanes, and neighbouring lanes still read neighbouring inner indices.
-    let registers = matches!(strategy, Strategy::Registers { .. });
-    let mut per_lane = match (registers, vec4) {
-        (true, true) => UNITS,
-        (true, false) => REGS,
-        (false, _) => 0,
+    let adapter = Adapter {
+        cpu: gpu.cpu_softmax(),
+        cpu_subgroup: gpu.cpu_subgroup_size(),
     };
-    let mut strategy = strategy;
-    if let Some(size) = gpu.cpu_subgroup_size() {
-        let len4 = (view.len / 4) as u32;
-        let want = len4.div_ceil(size).next_power_of_two();
-        if vec4 && want > UNITS && want <= MAX_CPU_UNITS {
-            per_lane = want;
-            strategy = Strategy::Registers {
-                lanes: size,
-                slots: WORKGROUP_SIZE / size,
-            };
-        }
-    }
-    // Strided rows: side by side on a GPU (see the key's `side_by_side`). On a CPU adapter with
-    // subgroups, rows of at most one subgroup of lanes have their lanes next to each other
-    // instead: each reduction stays inside a subgroup, with no workgroup barrier (lavapipe
-    // loads every lane's element separately anyway, so the rows side by side bought nothing).
-    // Without subgroups, rows of up to MAX_CPU_REGS take one lane each.
-    let mut side_by_side = view.inner > 1;
-    let want = (view.len as u32).next_power_of_two();
-    if let Some(size) = gpu.cpu_subgroup_size() {
-        if registers && view.inner > 1 && strategy.lanes() <= size {
-            side_by_side = false;
-        }
-    } else if gpu.cpu_softmax()
-        && registers
-        && view.inner > 1
-        && want > REGS
-        && want <= MAX_CPU_REGS
-    {
-        per_lane = want;
-        strategy = Strategy::Registers {
-            lanes: 1,
-            slots: WORKGROUP_SIZE,
-        };
-    }
-    // CPU adapters with subgroups: contiguous long rows of whole vec4s (in one binding) take
-    // the same chunks of LONG_CHUNK_CONTIGUOUS elements, each held by one subgroup in
-    // registers (no workgroup barrier, as above), and a finish whose lanes each fold their
-    // row's partials themselves (no reduction at all). No resident tail: x is read twice.
-    let cpu_long = cpu_long_layout(gpu, view, &plan, tensors.iter().all(|t| t.vec4_aligned(0)));
-    if let (
-        Some((lanes, units)),
-        Strategy::Long {
-            chunk_len, chunks, ..
-        },
-    ) = (cpu_long, strategy)
-    {
-        per_lane = units;
-        strategy = Strategy::Long {
-            lanes,
-            slots: WORKGROUP_SIZE / lanes,
-            chunk_len,
-            chunks,
-        };
-    }
-    // ... and where their inner indices come in fours (every group's too), four neighbouring
-    // rows share a lane as the components of vec4s: one 16-byte load per position for four
-    // rows. The kernels then count rows, inner indices and elements in vec4s.
-    let cols4 = registers
-        && !side_by_side
-        && view.inner > 1
-        && view.inner.is_multiple_of(4)
-        && gpu.cpu_subgroup_size().is_some()
-        && tensors.iter().all(|t| t.vec4_aligned(0))
-        && plan.groups.iter().all(|g| {
-            g.inner_start.is_multiple_of(4)
-                && g.inner_count.is_multiple_of(4)
-                && g.pieces.iter().all(|p| p.base.is_multiple_of(4))
-        });
-    let quad = if cols4 { 4 } else { 1 };
-    let vec4 = vec4 || cpu_long.is_some() || cols4;
-    let (first, second) = match (pass, strategy) {
-        (Direction::Forward, _) if cols4 => (SoftmaxEntry::ForwardCols4, None),
-        (Direction::Backward, _) if cols4 => (SoftmaxEntry::BackwardCols4, None),
-        (Direction::Forward, _) if cpu_long.is_some() => (
-            SoftmaxEntry::ForwardPartials4,
-            Some(SoftmaxEntry::ForwardFinish4),
+    let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
+    let choice = choice::choose(adapter, view, &plan, aligned);
+    let Choice {
+        strategy,
+        per_lane,
+        side_by_side,
+        quad,
+        ..
+    } = choice;
+    let vec4 = choice.vec4();
+    let (forward, backward) = match choice.kernels {
+        Kernels::Rows => (
+            (SoftmaxEntry::ForwardRows, None),
+            (SoftmaxEntry::BackwardRows, None),
         ),
-        (Direction::Backward, _) if cpu_long.is_some() => (
-            SoftmaxEntry::BackwardPartials4,
-            Some(SoftmaxEntry::BackwardFinish4),
+        Kernels::Rows4 => (
+            (SoftmaxEntry::ForwardRows4, None),
+            (SoftmaxEntry::BackwardRows4, None),
         ),
-        (Direction::Forward, Strategy::Registers { .. }) if vec4 => {
-            (SoftmaxEntry::ForwardRows4, None)
-        }
-        (Direction::Backward, Strategy::Registers { .. }) if vec4 => {
-            (SoftmaxEntry::BackwardRows4, None)
-        }
-        (Direction::Forward, Strategy::Registers { .. }) => (SoftmaxEntry::ForwardRows, None),
-        (Direction::Backward, Strategy::Registers { .. }) => (SoftmaxEntry::BackwardRows, None),
-        (Direction::Forward, Strategy::Long { .. }) => (
-            SoftmaxEntry::ForwardPartials,
-            Some(SoftmaxEntry::ForwardFinish),
+        Kernels::Cols4 => (
+            (SoftmaxEntry::ForwardCols4, None),
+            (SoftmaxEntry::BackwardCols4, None),
         ),
-        (Direction::Backward, Strategy::Long { .. }) => (
-            SoftmaxEntry::BackwardPartials,
-            Some(SoftmaxEntry::BackwardFinish),
+        Kernels::Long => (
+            (
+                SoftmaxEntry::ForwardPartials,
+                Some(SoftmaxEntry::ForwardFinish),
+            ),
+            (
+                SoftmaxEntry::BackwardPartials,
+                Some(SoftmaxEntry::BackwardFinish),
+            ),
         ),
+        Kernels::Long4 => (
+            (
+                SoftmaxEntry::ForwardPartials4,
+                Some(SoftmaxEntry::ForwardFinish4),
+            ),
+            (
+                SoftmaxEntry::BackwardPartials4,
+                Some(SoftmaxEntry::BackwardFinish4),
+            ),
+        ),
+    };
+    let (first, second) = match pass {
+        Direction::Forward => forward,
+        Direction::Backward => backward,
     };
     let info = gpu.info();
     let subgroup = gpu
@@ -957,9 +852,9 @@ pub(crate) fn record(
         Direction::Forward => SoftmaxEntry::ForwardFinishResident,
         Direction::Backward => SoftmaxEntry::BackwardFinishResident,
     };
-    let resident_tail = |g: &plan::RowGroup| match cpu_long {
-        Some(_) => 0,
-        None => plan::resident_tail(strategy, g, pass),
+    let resident_tail = |g: &plan::RowGroup| match choice.kernels {
+        Kernels::Long => plan::resident_tail(strategy, g, pass),
+        _ => 0,
     };
     let resident_kernel = if plan.groups.iter().any(|g| resident_tail(g) > 0) {
         Some(load(resident_kernel)?)

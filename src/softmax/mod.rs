@@ -14,7 +14,8 @@
 //! otherwise), or with shared-memory trees (the fallback); the choice is a pipeline variant
 //! made on the host per call (see `kernels::Reduction::pick`), never a branch on data.
 
-pub(crate) mod kernels;
+pub(crate) mod choice;
+mod kernels;
 #[cfg(test)]
 pub(crate) use kernels::uniform_layouts;
 pub(crate) mod plan;
