@@ -21,7 +21,7 @@
 // neighbouring invocations read neighbouring elements of one row; strided rows (inner > 1)
 // on a GPU put the rows next to each other (SIDE_BY_SIDE), so neighbouring invocations read
 // neighbouring inner indices: coalesced without a transpose. On a CPU adapter strided rows
-// keep a row's lanes together inside a subgroup (see src/softmax/kernels.rs).
+// keep a row's lanes together inside a subgroup (see src/softmax/choice.rs).
 
 struct SoftmaxParams {
     rows: u32,       // rows in this group (outers * inner_count)

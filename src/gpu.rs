@@ -807,7 +807,7 @@ impl Gpu {
     }
 
     /// On a CPU adapter with subgroups of one known size (min == max, a power of two up to 64):
-    /// that size, the lanes of softmax's one-subgroup rows (src/softmax/kernels.rs).
+    /// that size, the lanes of softmax's one-subgroup rows (src/softmax/choice.rs).
     pub(crate) fn cpu_subgroup_size(&self) -> Option<u32> {
         let size = self.info.min_subgroup_size;
         (self.cpu_softmax()
