@@ -42,7 +42,6 @@ pub struct CopyPlan {
     dispatches: Vec<(wgpu::BindGroup, u32)>,
     /// Workgroups of the first (largest) dispatch.
     pub groups: u32,
-    pub copy_loop: CopyLoop,
     /// The library destroys a tensor's buffer when its last clone drops: these keep the
     /// bound buffers alive as long as the plan.
     _bound: [Tensor; 2],
@@ -93,8 +92,8 @@ pub(crate) fn scoped<T>(gpu: &Gpu, during: &str, f: impl FnOnce() -> T) -> Resul
 
 impl CopyPlan {
     /// Plans `dst = src` (their bytes, whatever the dtype) on at most `max_groups`
-    /// workgroups per dispatch, with `copy_loop`. Both tensors must be the library's own (offset 0, padded to
-    /// whole vec4s) and of equal length and dtype.
+    /// workgroups per dispatch, with `copy_loop`. Both tensors must be the library's own
+    /// (offset 0, padded to whole vec4s) and of equal length and dtype.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for unequal lengths, GPU errors while building.
@@ -180,7 +179,6 @@ impl CopyPlan {
                 pipeline,
                 dispatches,
                 groups,
-                copy_loop,
                 _bound: [src.clone(), dst.clone()],
             }
         })
