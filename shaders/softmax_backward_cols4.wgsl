@@ -1,7 +1,7 @@
 // Softmax backward, strided vec4 kernel (CPU adapters with subgroups): dx = (dy - sum(dy * y))
 // * y for four neighbouring strided rows a lane, as softmax_forward_cols4.wgsl (components are
-// rows, a quad's lanes inside one subgroup, indices in vec4 units). Masked positions give
-// dx = 0 and are left out of the sum.
+// rows, a quad's lanes inside one subgroup, indices in vec4 units; the reductions are in
+// shaders/softmax_cols4.wgsl). Masked positions give dx = 0 and are left out of the sum.
 //
 // The entry point `backward_cols4` is generated (src/softmax/kernels.rs, `rows_entry`).
 //
@@ -24,15 +24,6 @@ fn load_y_dy_cols4(ln: Lane, r: u32, kept: ptr<function, u32>) -> UnitCols4 {
     let keep = kept4(i);
     *kept |= bits4(keep) << (4u * (r % 8u));
     return UnitCols4(select(vec4<f32>(0.0), ld_y(i), keep), select(vec4<f32>(0.0), ld_dy(i), keep));
-}
-
-// The row quad's sums over its lanes, per component, by the butterfly of reduce_sum.
-fn reduce_sum_cols4(v: vec4<f32>) -> vec4<f32> {
-    var s = v;
-    for (var off = 1u; off < LANES; off = off * 2u) {
-        s = s + subgroupShuffleXor(s, off);
-    }
-    return s;
 }
 
 fn store_dx_cols4(ln: Lane, r: u32, u: UnitCols4, total: vec4<f32>, kept: u32) {

@@ -17,10 +17,9 @@ fn backward_finish(ids: Ids) {
         }
     }
     let total = reduce_sum(ln, sum);
-    let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, ln.len);
+    let end = min(ln.k0 + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += LANES) {
+        for (var k = ln.k0 + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             var g = 0.0;
             if (kept(i)) {

@@ -10,10 +10,9 @@
 fn backward_partials(ids: Ids) {
     let ln = lane_of(ids);
     var sum = 0.0;
-    let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, ln.len);
+    let end = min(ln.k0 + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += LANES) {
+        for (var k = ln.k0 + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             if (kept(i)) {
                 sum += ld_dy(i) * ld_y(i);

@@ -1,9 +1,10 @@
 // Softmax forward, strided vec4 kernel (CPU adapters with subgroups): strided rows whose inner
 // indices come in fours, four neighbouring rows to a lane: component c of a vec4 belongs to row
 // 4q + c, so each load is one 16-byte unit for four rows. A row quad's LANES lanes are next to
-// each other inside one subgroup and reduce by butterflies, per component. The dispatcher gives
-// rows, inner, inner_count and base in vec4 units, so lane_layout's `first` and `elem` are vec4
-// indices. Per element the rules, and per row the order of the sum, are the scalar kernel's.
+// each other inside one subgroup and reduce by butterflies, per component
+// (shaders/softmax_cols4.wgsl, included beside this file). The dispatcher gives rows, inner,
+// inner_count and base in vec4 units, so lane_layout's `first` and `elem` are vec4 indices.
+// Per element the rules, and per row the order of the sum, are the scalar kernel's.
 //
 // The entry point `forward_cols4` is generated (src/softmax/kernels.rs, `rows_entry`): the
 // helpers below once per register, written out, and the registers summed pairwise.
@@ -12,11 +13,6 @@
 //   @binding(0) params  uniform SoftmaxParams
 //   reads:  x (array<vec4<f32>>), then mask (array<vec4<f32>>) in the masked variant
 //   writes: y (array<vec4<f32>>)
-
-struct AccCols4 {
-    m: vec4<f32>,
-    flags: vec4<u32>,
-}
 
 // Position j + r * LANES of the lane's four rows: kept, non-poisoning values (-inf elsewhere),
 // folded into acc per row; the four kept flags go to bits 4 (r % 8) of `kept`.
@@ -35,33 +31,6 @@ fn load_cols4(ln: Lane, r: u32, acc: ptr<function, AccCols4>, kept: ptr<function
     let v = select(vec4<f32>(neg_inf()), xv, keep & !bad);
     (*acc).m = select((*acc).m, v, v > (*acc).m);
     return v;
-}
-
-// The row quad's max and flags over its lanes, per component (exact in any order).
-fn reduce_max_flags_cols4(acc: AccCols4) -> AccCols4 {
-    var r = acc;
-    for (var off = 1u; off < LANES; off = off * 2u) {
-        let m = subgroupShuffleXor(r.m, off);
-        r.m = select(r.m, m, m > r.m);
-        r.flags = r.flags | subgroupShuffleXor(r.flags, off);
-    }
-    return r;
-}
-
-// The row quad's sums over its lanes, per component, by the butterfly of reduce_sum.
-fn reduce_sum_cols4(v: vec4<f32>) -> vec4<f32> {
-    var s = v;
-    for (var off = 1u; off < LANES; off = off * 2u) {
-        s = s + subgroupShuffleXor(s, off);
-    }
-    return s;
-}
-
-// row_is_nan per component.
-fn rows_are_nan4(m: vec4<f32>, flags: vec4<u32>) -> vec4<bool> {
-    let kept_inf = ((flags & vec4<u32>(FLAG_KEPT)) != vec4<u32>(0u)) &
-        (bitcast<vec4<u32>>(m) == vec4<u32>(NEG_INF_BITS));
-    return ((flags & vec4<u32>(FLAG_BAD)) != vec4<u32>(0u)) | kept_inf;
 }
 
 // Stores position j + r * LANES of the four rows: `yv`, NaN in poisoned rows, 0 where masked.

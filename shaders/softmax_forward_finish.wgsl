@@ -24,10 +24,9 @@ fn forward_finish(ids: Ids) {
     let row_max = r.pair.x;
     let inv = 1.0 / r.pair.y;
     let nan_row = row_is_nan(row_max, r.flags);
-    let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, ln.len);
+    let end = min(ln.k0 + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += LANES) {
+        for (var k = ln.k0 + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             var yv = 0.0;
             if (kept(i)) {

@@ -13,10 +13,9 @@ fn forward_partials(ids: Ids) {
     let ln = lane_of(ids);
     var pair = vec2<f32>(neg_inf(), 0.0);
     var flags = 0u;
-    let start = ln.chunk * params.chunk_len;
-    let end = min(start + params.chunk_len, ln.len);
+    let end = min(ln.k0 + params.chunk_len, ln.len);
     if (ln.valid) {
-        for (var k = start + ln.j; k < end; k += LANES) {
+        for (var k = ln.k0 + ln.j; k < end; k += LANES) {
             let i = elem(ln, k);
             if (kept(i)) {
                 let xv = ld_x(i);

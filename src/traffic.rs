@@ -116,11 +116,7 @@ impl Softmax {
         let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
         // The library's own tensors start on whole vec4s.
         let resident = gpu.is_none_or(|gpu| {
-            let adapter = Adapter {
-                cpu: gpu.cpu_softmax(),
-                cpu_subgroup: gpu.cpu_subgroup_size(),
-            };
-            choose(adapter, view, &plan, true).kernels != Kernels::Long4
+            choose(Adapter::of(gpu), view, &plan, true).kernels != Kernels::Long4
         });
         let chunk_len = plan.strategy.chunk_len() as u64;
         let mut design_bytes = 0;

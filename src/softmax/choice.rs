@@ -31,6 +31,16 @@ pub(crate) struct Adapter {
     pub cpu_subgroup: Option<u32>,
 }
 
+impl Adapter {
+    /// What `gpu` is, for softmax.
+    pub(crate) fn of(gpu: &crate::Gpu) -> Adapter {
+        Adapter {
+            cpu: gpu.cpu_softmax(),
+            cpu_subgroup: gpu.cpu_subgroup_size(),
+        }
+    }
+}
+
 /// The kernels of a call (forward or backward alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kernels {

@@ -55,11 +55,16 @@ impl Reduction {
         }
     }
 
-    /// The reduction for rows of `strategy` (`strided` when `inner > 1`) on a device with
+    /// The reduction for rows of `strategy` (`side_by_side`: a row's lanes lie `slots` apart,
+    /// see [`SoftmaxKernelKey::side_by_side`]) on a device with
     /// `subgroup` support of sizes `min..=max`. Subgroups are used only when their sizes are
     /// powers of two dividing the workgroup (so the subgroups tile it as aligned blocks), and
     /// only where the cross step reads at most [`MAX_CROSS_READS`] partials per lane.
-    pub(crate) fn pick(strategy: Strategy, strided: bool, subgroup: Option<(u32, u32)>) -> Self {
+    pub(crate) fn pick(
+        strategy: Strategy,
+        side_by_side: bool,
+        subgroup: Option<(u32, u32)>,
+    ) -> Self {
         let Some((min, max)) = subgroup else {
             return Reduction::Tree;
         };
@@ -71,12 +76,12 @@ impl Reduction {
         if !usable {
             return Reduction::Tree;
         }
-        let step = if strided { strategy.slots() } else { 1 };
+        let step = if side_by_side { strategy.slots() } else { 1 };
         let span = strategy.lanes() * step;
         // Partials each lane reads in the cross step, at the smallest subgroup size. Contiguous
         // rows wider than a subgroup reduce theirs with a second butterfly (`lanes / min / min`
-        // reads, at most 4); strided ones read them all.
-        let reads = if !strided {
+        // reads, at most 4); rows side by side read them all.
+        let reads = if !side_by_side {
             (span / min).div_ceil(min)
         } else if step >= min {
             strategy.lanes()
@@ -374,14 +379,18 @@ impl SoftmaxEntry {
         )
     }
 
-    /// The vec4 kernels' store helper, for those that write the tensor.
-    fn stores(self) -> &'static str {
+    /// A second file of helpers: the vec4 row kernels' store, for those that write the tensor
+    /// (the partials passes write none); the strided vec4 kernels' shared reductions.
+    fn helpers(self) -> &'static str {
         match self {
             SoftmaxEntry::ForwardRows4 | SoftmaxEntry::ForwardFinish4 => {
                 include_str!("../../shaders/softmax_forward_store4.wgsl")
             }
             SoftmaxEntry::BackwardRows4 | SoftmaxEntry::BackwardFinish4 => {
                 include_str!("../../shaders/softmax_backward_store4.wgsl")
+            }
+            SoftmaxEntry::ForwardCols4 | SoftmaxEntry::BackwardCols4 => {
+                include_str!("../../shaders/softmax_cols4.wgsl")
             }
             _ => "",
         }
@@ -522,7 +531,7 @@ impl SoftmaxEntry {
             self.chunked(),
             crate::COMMON_WGSL,
             self.file(),
-            self.stores(),
+            self.helpers(),
             if self.registers() {
                 rows_entry(self, per_lane)
             } else {
@@ -771,12 +780,8 @@ pub(crate) fn record(
     let max_groups = gpu.max_groups_per_dim();
     let max_partials = (gpu.max_binding_bytes() / 16) as usize;
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
-    let adapter = Adapter {
-        cpu: gpu.cpu_softmax(),
-        cpu_subgroup: gpu.cpu_subgroup_size(),
-    };
     let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
-    let choice = choice::choose(adapter, view, &plan, aligned);
+    let choice = choice::choose(Adapter::of(gpu), view, &plan, aligned);
     let Choice {
         strategy,
         per_lane,
