@@ -17,6 +17,9 @@ use super::plan::{AxisView, Plan, Strategy, LONG_CHUNK_CONTIGUOUS, REGS, WORKGRO
 pub(crate) const UNITS: u32 = REGS / 4;
 /// The most vec4 units a lane holds in a CPU adapter's one-subgroup rows and chunks.
 pub(crate) const MAX_CPU_UNITS: u32 = 128;
+/// The most vec4 units a lane holds in the strided vec4 kernels (`Cols4`): the plan's 16, or
+/// up to this many where fewer lanes a row quad fill a cache line.
+pub(crate) const MAX_COLS_UNITS: u32 = 32;
 /// The most registers a lane holds in the one-lane strided rows of CPU adapters without
 /// subgroups.
 pub(crate) const MAX_CPU_REGS: u32 = 128;
@@ -130,6 +133,21 @@ pub(crate) fn choose(adapter: Adapter, view: AxisView, plan: &Plan, aligned: boo
                         if aligned && view.inner.is_multiple_of(4) && fours {
                             choice.kernels = Kernels::Cols4;
                             choice.quad = 4;
+                            // Fewer lanes a quad, so that a subgroup's quads fill one 64-byte
+                            // cache line per position, where a lane then holds at most
+                            // MAX_COLS_UNITS. Rows of 64 lying 64 KiB apart (axis 1 of
+                            // 4x64x128x128) on lavapipe's subgroups of 8: two lanes a quad, four
+                            // quads a subgroup, 32 vec4s a lane ran at 0.46 / 0.50 of copy, four
+                            // lanes (two quads, half a line per position) at 0.36 / 0.40, one
+                            // lane (64 vec4s a lane) at 0.19 / 0.22. Positions a 64 KiB stride
+                            // apart share a cache set, so a line's other half is likely evicted
+                            // before the next subgroup reads it.
+                            let line = (size / 4).max(1);
+                            let units = (view.len as u32).div_ceil(line).next_power_of_two();
+                            if lanes > line && units <= MAX_COLS_UNITS {
+                                choice.strategy = registers(line);
+                                choice.per_lane = units.max(REGS);
+                            }
                         }
                     }
                     // CPU without subgroups: rows of up to MAX_CPU_REGS one lane each, with
@@ -238,6 +256,22 @@ mod tests {
         assert_eq!(
             (c.kernels, c.side_by_side, c.quad),
             (Kernels::Cols4, false, 4)
+        );
+        // Rows of 33..64: two lanes a quad of up to 32 vec4s, four quads (a 64-byte line) a
+        // subgroup; rows of 65..128 keep the plan's lanes (8) of 16.
+        for len in [33, 64] {
+            let c = pick(LAVAPIPE, 4, len, 16384, true);
+            assert_eq!(
+                (c.kernels, c.strategy.lanes(), c.per_lane),
+                (Kernels::Cols4, 2, 32)
+            );
+        }
+        let c = pick(LAVAPIPE, 4, 20, 16384, true);
+        assert_eq!((c.strategy.lanes(), c.per_lane), (2, 16));
+        let c = pick(LAVAPIPE, 4, 100, 16384, true);
+        assert_eq!(
+            (c.kernels, c.strategy.lanes(), c.per_lane),
+            (Kernels::Cols4, 8, 16)
         );
         let c = pick(LAVAPIPE, 4, 64, 16383, true);
         assert_eq!(

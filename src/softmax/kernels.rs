@@ -14,7 +14,9 @@ use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
-use super::choice::{self, Adapter, Choice, Kernels, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS};
+use super::choice::{
+    self, Adapter, Choice, Kernels, MAX_COLS_UNITS, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS,
+};
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
 
 const SOFTMAX_COMMON: &str = include_str!("../../shaders/softmax_common.wgsl");
@@ -313,7 +315,8 @@ impl SoftmaxEntry {
     /// contiguous, strided side by side, or strided with neighbouring lanes (CPU adapters), or
     /// (CPU adapters without usable subgroups) strided rows of one lane with up to
     /// MAX_CPU_REGS. The vec4 ones: contiguous rows, UNITS a lane, or (CPU adapters) more on
-    /// up to 64 lanes. The long kernels: no registers.
+    /// up to 64 lanes; strided (CPU adapters), REGS or MAX_COLS_UNITS a lane. The long kernels:
+    /// no registers.
     fn layouts(self) -> Vec<(u32, bool, bool, u32)> {
         let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
         let mut layouts = Vec::new();
@@ -331,7 +334,12 @@ impl SoftmaxEntry {
                 }
             }
             SoftmaxEntry::ForwardCols4 | SoftmaxEntry::BackwardCols4 => {
-                layouts.extend(powers(64).map(|l| (l, true, false, REGS)));
+                for lanes in powers(64) {
+                    layouts.extend([
+                        (lanes, true, false, REGS),
+                        (lanes, true, false, MAX_COLS_UNITS),
+                    ]);
+                }
             }
             SoftmaxEntry::ForwardPartials4
             | SoftmaxEntry::ForwardFinish4

@@ -794,10 +794,12 @@ fn cpu_adapter_kernels_and_gpu_kernels_agree() {
             }
         }
     }
-    // Strided rows of 17..128 elements take one lane each on a CPU adapter (up to 128
-    // registers), 16 registers a lane across lanes on a GPU.
+    // Strided rows on a CPU adapter: a row's lanes inside one subgroup, four rows a lane in
+    // vec4s where the inner indices come in fours (two lanes of up to 32 vec4s for rows of
+    // 33..64: [3, 64, 40], [2, 37, 24]); 16 registers a lane, rows side by side, on a GPU.
     for (shape, axis) in [
         (vec![3usize, 64, 40], 1i64),
+        (vec![2, 37, 24], 1),
         (vec![4, 100, 8], 1),
         (vec![20, 12], 0),
         (vec![2, 5, 4], 1),
