@@ -11,6 +11,7 @@
 //! ran at 0.30 of the copy roof with their one barrier and at 0.83 with it removed).
 
 use super::plan::{AxisView, Plan, Strategy, LONG_CHUNK_CONTIGUOUS, REGS, WORKGROUP_SIZE};
+use crate::direction::Direction;
 
 /// vec4 units per lane of the vec4 register kernels where a row may span subgroups: REGS
 /// elements, as the scalar kernels.
@@ -85,9 +86,28 @@ impl Choice {
     }
 }
 
-/// The kernels and layout of a call on `adapter` along `view`, cut as `plan`; `aligned`: every
-/// tensor starts on a whole vec4.
-pub(crate) fn choose(adapter: Adapter, view: AxisView, plan: &Plan, aligned: bool) -> Choice {
+/// Where every tensor of a call starts (the tensors' own offsets: a buffer itself is taken to
+/// start on a cache line, as the allocators of the adapters we know place it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Start {
+    /// Some tensor starts inside a vec4.
+    Unaligned,
+    /// On whole vec4s (16 bytes of f32).
+    Vec4,
+    /// On whole 64-byte lines, f32.
+    Line,
+}
+
+/// The kernels and layout of a call on `adapter` along `view`, cut as `plan`, in direction
+/// `pass`, its tensors starting at `start`.
+pub(crate) fn choose(
+    adapter: Adapter,
+    view: AxisView,
+    plan: &Plan,
+    start: Start,
+    pass: Direction,
+) -> Choice {
+    let aligned = start >= Start::Vec4;
     let strided = view.inner > 1;
     let whole_vec4s = aligned && view.len.is_multiple_of(4);
     let registers = |lanes: u32| Strategy::Registers {
@@ -133,18 +153,21 @@ pub(crate) fn choose(adapter: Adapter, view: AxisView, plan: &Plan, aligned: boo
                         if aligned && view.inner.is_multiple_of(4) && fours {
                             choice.kernels = Kernels::Cols4;
                             choice.quad = 4;
-                            // Fewer lanes a quad, so that a subgroup's quads fill one 64-byte
-                            // cache line per position, where a lane then holds at most
-                            // MAX_COLS_UNITS. Rows of 64 lying 64 KiB apart (axis 1 of
-                            // 4x64x128x128) on lavapipe's subgroups of 8: two lanes a quad, four
-                            // quads a subgroup, 32 vec4s a lane ran at 0.46 / 0.50 of copy, four
-                            // lanes (two quads, half a line per position) at 0.36 / 0.40, one
-                            // lane (64 vec4s a lane) at 0.19 / 0.22. Positions a 64 KiB stride
-                            // apart share a cache set, so a line's other half is likely evicted
-                            // before the next subgroup reads it.
+                            // Forward, f32 tensors on whole lines: fewer lanes a quad, so that a
+                            // subgroup's quads fill one 64-byte line per position, where a lane
+                            // then holds at most MAX_COLS_UNITS. Rows of 64 lying 64 KiB apart
+                            // (axis 1 of 4x64x128x128) on lavapipe's subgroups of 8, in one
+                            // process with controlled offsets: two lanes a quad, four quads a
+                            // subgroup, 32 vec4s a lane took 5.5 ms forward against 7.7 with four
+                            // lanes (two quads, half a line), but 9 ms when y was 16 – 48 bytes
+                            // off a line (each subgroup's quads then straddle two lines shared
+                            // with its neighbour), and backward (y and dy held: 64 vec4s a lane)
+                            // it was never faster (7.6 against 7.7 on lines, 10 – 15 against 8
+                            // off them). One lane a quad (64 vec4s) ran at half the speed.
                             let line = (size / 4).max(1);
                             let units = (view.len as u32).div_ceil(line).next_power_of_two();
-                            if lanes > line && units <= MAX_COLS_UNITS {
+                            let wide = lanes > line && units <= MAX_COLS_UNITS;
+                            if wide && start == Start::Line && pass == Direction::Forward {
                                 choice.strategy = registers(line);
                                 choice.per_lane = units.max(REGS);
                             }
@@ -213,9 +236,25 @@ mod tests {
     };
 
     fn pick(adapter: Adapter, outer: usize, len: usize, inner: usize, aligned: bool) -> Choice {
+        let start = if aligned {
+            Start::Line
+        } else {
+            Start::Unaligned
+        };
+        pick_at(adapter, outer, len, inner, start, Direction::Forward)
+    }
+
+    fn pick_at(
+        adapter: Adapter,
+        outer: usize,
+        len: usize,
+        inner: usize,
+        start: Start,
+        pass: Direction,
+    ) -> Choice {
         let view = AxisView { outer, len, inner };
         let p = plan(view, 1 << 25, 64, 1 << 23).unwrap();
-        choose(adapter, view, &p, aligned)
+        choose(adapter, view, &p, start, pass)
     }
 
     #[test]
@@ -257,14 +296,25 @@ mod tests {
             (c.kernels, c.side_by_side, c.quad),
             (Kernels::Cols4, false, 4)
         );
-        // Rows of 33..64: two lanes a quad of up to 32 vec4s, four quads (a 64-byte line) a
-        // subgroup; rows of 65..128 keep the plan's lanes (8) of 16.
+        // Rows of 33..64 forward, tensors on lines: two lanes a quad of up to 32 vec4s, four
+        // quads (a 64-byte line) a subgroup; backward, or off a line, the plan's four lanes of
+        // 16; rows of 65..128 keep the plan's lanes (8) of 16.
         for len in [33, 64] {
             let c = pick(LAVAPIPE, 4, len, 16384, true);
             assert_eq!(
                 (c.kernels, c.strategy.lanes(), c.per_lane),
                 (Kernels::Cols4, 2, 32)
             );
+            for (start, pass) in [
+                (Start::Vec4, Direction::Forward),
+                (Start::Line, Direction::Backward),
+            ] {
+                let c = pick_at(LAVAPIPE, 4, len, 16384, start, pass);
+                assert_eq!(
+                    (c.kernels, c.strategy.lanes(), c.per_lane),
+                    (Kernels::Cols4, 4, 16)
+                );
+            }
         }
         let c = pick(LAVAPIPE, 4, 20, 16384, true);
         assert_eq!((c.strategy.lanes(), c.per_lane), (2, 16));

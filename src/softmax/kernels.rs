@@ -15,7 +15,7 @@ use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
 use super::choice::{
-    self, Adapter, Choice, Kernels, MAX_COLS_UNITS, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS,
+    self, Adapter, Choice, Kernels, Start, MAX_COLS_UNITS, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS,
 };
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
 
@@ -827,8 +827,19 @@ pub(crate) fn record(
     let max_groups = gpu.max_groups_per_dim();
     let max_partials = (gpu.max_binding_bytes() / 16) as usize;
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
+    let store = gpu.store(crate::tensor::common_dtype(
+        &tensors,
+        &["softmax input", "softmax input", "mask", "output"],
+    )?);
     let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
-    let choice = choice::choose(Adapter::of(gpu), view, &plan, aligned);
+    let start = if !aligned {
+        Start::Unaligned
+    } else if store == Store::F32 && tensors.iter().all(|t| t.offset().is_multiple_of(16)) {
+        Start::Line
+    } else {
+        Start::Vec4
+    };
+    let choice = choice::choose(Adapter::of(gpu), view, &plan, start, pass);
     let Choice {
         strategy,
         per_lane,
@@ -880,10 +891,6 @@ pub(crate) fn record(
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, side_by_side, subgroup);
-    let store = gpu.store(crate::tensor::common_dtype(
-        &tensors,
-        &["softmax input", "softmax input", "mask", "output"],
-    )?);
     let load = |kernel: SoftmaxEntry| {
         let key = SoftmaxKernelKey {
             kernel,
