@@ -588,7 +588,8 @@ const FOLD_SUMS: &str = "    var total = 0.0;
 /// per register, written out, and the registers summed pairwise (r with r + per_lane/2, and
 /// so on down, as `sum_regs`; then a vec4's four components), so that a lane's sum has depth
 /// log2 of its elements. The long CPU kernels stream instead where they can: the finishes
-/// hold nothing, and the backward partials sum adjacent units first (the same depth).
+/// hold nothing (a loop over the units), and the backward partials sum adjacent units first
+/// (the same depth).
 fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     use std::fmt::Write;
     let vec4 = kernel.unit() != "f32";
@@ -603,7 +604,16 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     )
     .unwrap();
     w.push_str("    let ln = lane_of(ids);\n");
-    for k in 0..per_lane.div_ceil(per_word) {
+    // The finishes loop (below) and keep their flags per unit.
+    let finish = matches!(
+        kernel,
+        SoftmaxEntry::ForwardFinish4 | SoftmaxEntry::BackwardFinish4
+    );
+    for k in 0..if finish {
+        0
+    } else {
+        per_lane.div_ceil(per_word)
+    } {
         writeln!(w, "    var kept{k} = 0u;").unwrap();
     }
     // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the total's name
@@ -656,28 +666,31 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     match kernel {
         // The finishes know the row's max and sum (or Σ dy·y) from the partials before they
         // load anything, so each unit is loaded, finished and stored in turn and nothing is
-        // held: the same arithmetic as holding the chunk (same bits), without 128 vec4s a
-        // lane spilled and reloaded (rows of 32768 on lavapipe, minimum of 6 interleaved
-        // runs: forward 8.85 -> 8.34 ms, backward 11.73 -> 11.28 ms).
+        // held: the same arithmetic as holding the chunk (same bits). And since nothing is
+        // held, the units are a loop rather than written out: 128 units of straight-line
+        // gathers and scatters overflow the instruction cache. Rows of 32768 on lavapipe,
+        // minimum of 4 – 6 interleaved runs: held 8.85 / 11.73 ms (forward / backward),
+        // streamed 8.34 / 11.28, looped 7.16 / 9.24; the finish alone 5.36 -> 4.16 ms forward,
+        // 6.86 -> 4.70 backward.
         SoftmaxEntry::ForwardFinish4 => {
             writeln!(w, "    var acc = Acc4(neg_inf(), 0u);").unwrap();
             w.push_str(FOLD_PAIRS);
             w.push_str(
                 "    let m = vec4<f32>(mf.m);\n    let inv = 1.0 / total;\n    let nan = row_is_nan(mf.m, mf.flags);\n",
             );
-            each(&mut w, &|r, k| {
-                format!(
-                    "    let x{r} = load_x4(ln, {r}u, &acc, &kept{k});\n    store_y4(ln, {r}u, {exp}(x{r} - m) * inv, nan, kept{k});\n"
-                )
-            });
+            writeln!(
+                w,
+                "    for (var r = 0u; r < {per_lane}u; r++) {{\n        var kept = 0u;\n        let x = load_x4(ln, r, &acc, &kept);\n        store_y4(ln, r, {exp}(x - m) * inv, nan, kept);\n    }}"
+            )
+            .unwrap();
         }
         SoftmaxEntry::BackwardFinish4 => {
             w.push_str(FOLD_SUMS);
-            each(&mut w, &|r, k| {
-                format!(
-                    "    let u{r} = load_y_dy4(ln, {r}u, &kept{k});\n    store_dx4(ln, {r}u, u{r}, total, kept{k});\n"
-                )
-            });
+            writeln!(
+                w,
+                "    for (var r = 0u; r < {per_lane}u; r++) {{\n        var kept = 0u;\n        let u = load_y_dy4(ln, r, &kept);\n        store_dx4(ln, r, u, total, kept);\n    }}"
+            )
+            .unwrap();
         }
         // Σ dy·y of a chunk, summed as the units arrive: adjacent units pairwise, then pairs
         // of pairs (a binary counter of partial sums), so at most log2(per_lane) + 1 sums are
