@@ -23,6 +23,11 @@ fn load_y_dy4(ln: Lane, r: u32, kept: ptr<function, u32>) -> Unit4 {
     if (!ln.valid || k >= ln.len / 4u) {
         return Unit4(vec4<f32>(0.0), vec4<f32>(0.0));
     }
+    return load_y_dy4_in(ln, k, r, kept);
+}
+
+// load_y_dy4 of unit r, the row's vec4 k, known to lie in the row.
+fn load_y_dy4_in(ln: Lane, k: u32, r: u32, kept: ptr<function, u32>) -> Unit4 {
     let i = ln.first / 4u + k;
     let keep = kept4(i);
     *kept |= bits4(keep) << (4u * (r % 8u));

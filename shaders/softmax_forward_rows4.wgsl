@@ -27,6 +27,11 @@ fn load_x4(ln: Lane, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>)
     if (!ln.valid || k >= ln.len / 4u) {
         return vec4<f32>(neg_inf());
     }
+    return load_x4_in(ln, k, r, acc, kept);
+}
+
+// load_x4 of unit r, the row's vec4 k, known to lie in the row.
+fn load_x4_in(ln: Lane, k: u32, r: u32, acc: ptr<function, Acc4>, kept: ptr<function, u32>) -> vec4<f32> {
     let i = ln.first / 4u + k;
     let xv = ld_x(i);
     let keep = kept4(i);

@@ -574,6 +574,19 @@ const FOLD_PAIRS: &str = "    var pair = vec2<f32>(neg_inf(), 0.0);
     let mf = MaxFlags(pair.x, flags);
     let total = pair.y;
 ";
+/// The long CPU finishes' loop over the units of the lane that lie in the row (`per_lane`
+/// is replaced by the lane's units): one bounds test before the loop instead of one per unit
+/// per load and store.
+const FINISH_LOOP: &str = "    let k_first = ln.k0 / 4u + ln.j;
+    let len4 = ln.len / 4u;
+    var end = 0u;
+    if (ln.valid && k_first < len4) {
+        end = min({per_lane}u, (len4 - k_first + LANES - 1u) / LANES);
+    }
+    for (var r = 0u; r < end; r++) {
+        let k = k_first + r * LANES;
+        var kept = 0u;
+";
 /// Backward: the row's Σ dy·y.
 const FOLD_SUMS: &str = "    var total = 0.0;
     if (ln.valid) {
@@ -680,7 +693,8 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             );
             writeln!(
                 w,
-                "    for (var r = 0u; r < {per_lane}u; r++) {{\n        var kept = 0u;\n        let x = load_x4(ln, r, &acc, &kept);\n        store_y4(ln, r, {exp}(x - m) * inv, nan, kept);\n    }}"
+                "{}        let x = load_x4_in(ln, k, r, &acc, &kept);\n        store_y4_in(ln, k, r, {exp}(x - m) * inv, nan, kept);\n    }}",
+                FINISH_LOOP.replace("{per_lane}", &per_lane.to_string())
             )
             .unwrap();
         }
@@ -688,7 +702,8 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             w.push_str(FOLD_SUMS);
             writeln!(
                 w,
-                "    for (var r = 0u; r < {per_lane}u; r++) {{\n        var kept = 0u;\n        let u = load_y_dy4(ln, r, &kept);\n        store_dx4(ln, r, u, total, kept);\n    }}"
+                "{}        let u = load_y_dy4_in(ln, k, r, &kept);\n        store_dx4_in(ln, k, r, u, total, kept);\n    }}",
+                FINISH_LOOP.replace("{per_lane}", &per_lane.to_string())
             )
             .unwrap();
         }
