@@ -574,6 +574,9 @@ const FOLD_PAIRS: &str = "    var pair = vec2<f32>(neg_inf(), 0.0);
     let mf = MaxFlags(pair.x, flags);
     let total = pair.y;
 ";
+/// Units written out per block of the backward CPU partials' loop.
+const PARTIAL_BLOCK: u32 = 16;
+
 /// The long CPU finishes' loop over the units of the lane that lie in the row (`per_lane`
 /// is replaced by the lane's units): one bounds test before the loop instead of one per unit
 /// per load and store.
@@ -617,12 +620,14 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
     )
     .unwrap();
     w.push_str("    let ln = lane_of(ids);\n");
-    // The finishes loop (below) and keep their flags per unit.
-    let finish = matches!(
+    // The loops (the finishes, the backward partials) keep their flags per unit.
+    let looped = matches!(
         kernel,
-        SoftmaxEntry::ForwardFinish4 | SoftmaxEntry::BackwardFinish4
+        SoftmaxEntry::ForwardFinish4
+            | SoftmaxEntry::BackwardFinish4
+            | SoftmaxEntry::BackwardPartials4
     );
-    for k in 0..if finish {
+    for k in 0..if looped {
         0
     } else {
         per_lane.div_ceil(per_word)
@@ -713,12 +718,23 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
         // register kernels' halves-first order; rows of 32768 backward on lavapipe 12.84 ->
         // 11.73 ms, minimum of 6 interleaved runs).
         SoftmaxEntry::BackwardPartials4 => {
+            // Blocks of PARTIAL_BLOCK units written out, in a loop over the blocks; inside a
+            // block the stack below, across blocks the same carries as a binary counter, so
+            // the tree is the one a stack over all the units would build.
+            let block = per_lane.min(PARTIAL_BLOCK);
+            let blocks = per_lane / block;
+            let levels = blocks.trailing_zeros();
+            w.push_str("    var kept = 0u;\n");
+            for l in 0..levels {
+                writeln!(w, "    var c{l} = vec4<f32>(0.0);").unwrap();
+            }
+            writeln!(w, "    var t = vec4<f32>(0.0);").unwrap();
+            writeln!(w, "    for (var b = 0u; b < {blocks}u; b++) {{").unwrap();
             let mut stack: Vec<(u32, String)> = Vec::new();
-            for r in 0..per_lane {
+            for r in 0..block {
                 writeln!(
                     w,
-                    "    let u{r} = load_y_dy4(ln, {r}u, &kept{});\n    let p{r} = u{r}.{dy} * u{r}.{y};",
-                    words(r)
+                    "        let u{r} = load_y_dy4(ln, b * {block}u + {r}u, &kept);\n        let p{r} = u{r}.{dy} * u{r}.{y};"
                 )
                 .unwrap();
                 stack.push((0, format!("p{r}")));
@@ -726,14 +742,26 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
                     let (level, b) = stack.pop().unwrap();
                     let (_, a) = stack.pop().unwrap();
                     let sum = format!("s{}_{r}", level + 1);
-                    writeln!(w, "    let {sum} = {a} + {b};").unwrap();
+                    writeln!(w, "        let {sum} = {a} + {b};").unwrap();
                     stack.push((level + 1, sum));
                 }
             }
-            let t = &stack[0].1;
+            writeln!(w, "        var s = {};", stack[0].1).unwrap();
+            // Carry: block b's sum pairs with the pending sum of each level whose bit b has.
+            let mut close = String::new();
+            for l in 0..levels {
+                writeln!(
+                    w,
+                    "        if ((b & {}u) == 0u) {{ c{l} = s; }} else {{ s = c{l} + s;",
+                    1u32 << l
+                )
+                .unwrap();
+                close.push('}');
+            }
+            writeln!(w, "        t = s; {close}\n    }}").unwrap();
             writeln!(
                 w,
-                "    let total = reduce_sum(ln, ({t}.x + {t}.y) + ({t}.z + {t}.w));"
+                "    let total = reduce_sum(ln, (t.x + t.y) + (t.z + t.w));"
             )
             .unwrap();
             write_partial(&mut w, "vec4<f32>(total, 0.0, 0.0, 0.0)");
