@@ -4,7 +4,7 @@
 
 use crate::elementwise::Elementwise;
 use crate::error::Result;
-use crate::softmax::choice::{choose, Adapter, Kernels, Start};
+use crate::softmax::choice::{choose, Adapter, Kernels};
 use crate::softmax::plan::{axis_view, plan, resident_tail, Strategy};
 use crate::softmax::Softmax;
 use crate::{DType, Direction, Gpu};
@@ -116,7 +116,7 @@ impl Softmax {
         let plan = plan(view, BINDING / 4 - ALIGN, ALIGN, BINDING / 16)?;
         // The library's own tensors start on whole vec4s.
         let resident = gpu.is_none_or(|gpu| {
-            choose(Adapter::of(gpu), view, &plan, Start::Line, direction).kernels != Kernels::Long4
+            choose(Adapter::of(gpu), view, &plan, true).kernels != Kernels::Long4
         });
         let chunk_len = plan.strategy.chunk_len() as u64;
         let mut design_bytes = 0;

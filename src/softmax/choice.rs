@@ -11,16 +11,15 @@
 //! ran at 0.30 of the copy roof with their one barrier and at 0.83 with it removed).
 
 use super::plan::{AxisView, Plan, Strategy, LONG_CHUNK_CONTIGUOUS, REGS, WORKGROUP_SIZE};
-use crate::direction::Direction;
 
 /// vec4 units per lane of the vec4 register kernels where a row may span subgroups: REGS
 /// elements, as the scalar kernels.
 pub(crate) const UNITS: u32 = REGS / 4;
 /// The most vec4 units a lane holds in a CPU adapter's one-subgroup rows and chunks.
 pub(crate) const MAX_CPU_UNITS: u32 = 128;
-/// The most vec4 units a lane holds in the strided vec4 kernels (`Cols4`): the plan's 16, or
-/// up to this many where fewer lanes a row quad fill a cache line.
-pub(crate) const MAX_COLS_UNITS: u32 = 32;
+/// The vec4 units a lane of the strided vec4 kernels (`Cols4`) aims at; it holds at most
+/// 16 (rows that take the kernel are at most 16 a lane on a subgroup).
+pub(crate) const COLS_UNITS: u32 = 4;
 /// The most registers a lane holds in the one-lane strided rows of CPU adapters without
 /// subgroups.
 pub(crate) const MAX_CPU_REGS: u32 = 128;
@@ -86,28 +85,9 @@ impl Choice {
     }
 }
 
-/// Where every tensor of a call starts (the tensors' own offsets: a buffer itself is taken to
-/// start on a cache line, as the allocators of the adapters we know place it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Start {
-    /// Some tensor starts inside a vec4.
-    Unaligned,
-    /// On whole vec4s (16 bytes of f32).
-    Vec4,
-    /// On whole 64-byte lines, f32.
-    Line,
-}
-
-/// The kernels and layout of a call on `adapter` along `view`, cut as `plan`, in direction
-/// `pass`, its tensors starting at `start`.
-pub(crate) fn choose(
-    adapter: Adapter,
-    view: AxisView,
-    plan: &Plan,
-    start: Start,
-    pass: Direction,
-) -> Choice {
-    let aligned = start >= Start::Vec4;
+/// The kernels and layout of a call on `adapter` along `view`, cut as `plan`; `aligned`: every
+/// tensor starts on a whole vec4.
+pub(crate) fn choose(adapter: Adapter, view: AxisView, plan: &Plan, aligned: bool) -> Choice {
     let strided = view.inner > 1;
     let whole_vec4s = aligned && view.len.is_multiple_of(4);
     let registers = |lanes: u32| Strategy::Registers {
@@ -153,24 +133,20 @@ pub(crate) fn choose(
                         if aligned && view.inner.is_multiple_of(4) && fours {
                             choice.kernels = Kernels::Cols4;
                             choice.quad = 4;
-                            // Forward, f32 tensors on whole lines: fewer lanes a quad, so that a
-                            // subgroup's quads fill one 64-byte line per position, where a lane
-                            // then holds at most MAX_COLS_UNITS. Rows of 64 lying 64 KiB apart
-                            // (axis 1 of 4x64x128x128) on lavapipe's subgroups of 8, in one
-                            // process with controlled offsets: two lanes a quad, four quads a
-                            // subgroup, 32 vec4s a lane took 5.5 ms forward against 7.7 with four
-                            // lanes (two quads, half a line), but 9 ms when y was 16 – 48 bytes
-                            // off a line (each subgroup's quads then straddle two lines shared
-                            // with its neighbour), and backward (y and dy held: 64 vec4s a lane)
-                            // it was never faster (7.6 against 7.7 on lines, 10 – 15 against 8
-                            // off them). One lane a quad (64 vec4s) ran at half the speed.
-                            let line = (size / 4).max(1);
-                            let units = (view.len as u32).div_ceil(line).next_power_of_two();
-                            let wide = lanes > line && units <= MAX_COLS_UNITS;
-                            if wide && start == Start::Line && pass == Direction::Forward {
-                                choice.strategy = registers(line);
-                                choice.per_lane = units.max(REGS);
-                            }
+                            // About COLS_UNITS vec4s a lane: more lanes a quad (up to the
+                            // subgroup) than the plan's 16 elements a lane give. Axis 1 of
+                            // 4x64x128x128 on lavapipe (subgroups of 8), one process, tensors on
+                            // and off 64-byte lines, forward / backward ms: two lanes of 32 vec4s
+                            // 5.5 – 9.5 / 13 – 22, four of 16: 7.4 – 8.2 / 9 – 13, eight of 8:
+                            // 5.5 – 6.1 / 7.6 – 8.7. Rows of 16: four lanes of 4 (5.6 / 6.3)
+                            // against one of 16 (5.2 / 14 – 17); rows of 32: four or eight
+                            // lanes (about 5.8 / 6.5) against two (5.5 – 9 / 7 – 15). A lane
+                            // holding y and dy spills them, and the more it holds the more the
+                            // time depends on where the buffers lie.
+                            let len = view.len as u32;
+                            let lanes = len.div_ceil(COLS_UNITS).next_power_of_two().min(size);
+                            choice.strategy = registers(lanes);
+                            choice.per_lane = len.div_ceil(lanes).next_power_of_two();
                         }
                     }
                     // CPU without subgroups: rows of up to MAX_CPU_REGS one lane each, with
@@ -236,25 +212,9 @@ mod tests {
     };
 
     fn pick(adapter: Adapter, outer: usize, len: usize, inner: usize, aligned: bool) -> Choice {
-        let start = if aligned {
-            Start::Line
-        } else {
-            Start::Unaligned
-        };
-        pick_at(adapter, outer, len, inner, start, Direction::Forward)
-    }
-
-    fn pick_at(
-        adapter: Adapter,
-        outer: usize,
-        len: usize,
-        inner: usize,
-        start: Start,
-        pass: Direction,
-    ) -> Choice {
         let view = AxisView { outer, len, inner };
         let p = plan(view, 1 << 25, 64, 1 << 23).unwrap();
-        choose(adapter, view, &p, start, pass)
+        choose(adapter, view, &p, aligned)
     }
 
     #[test]
@@ -296,33 +256,15 @@ mod tests {
             (c.kernels, c.side_by_side, c.quad),
             (Kernels::Cols4, false, 4)
         );
-        // Rows of 33..64 forward, tensors on lines: two lanes a quad of up to 32 vec4s, four
-        // quads (a 64-byte line) a subgroup; backward, or off a line, the plan's four lanes of
-        // 16; rows of 65..128 keep the plan's lanes (8) of 16.
-        for len in [33, 64] {
+        // Strided vec4 rows: about four vec4s a lane, at most a subgroup of lanes.
+        for (len, lanes, units) in [(3, 1, 4), (16, 4, 4), (20, 8, 4), (64, 8, 8), (128, 8, 16)] {
             let c = pick(LAVAPIPE, 4, len, 16384, true);
             assert_eq!(
                 (c.kernels, c.strategy.lanes(), c.per_lane),
-                (Kernels::Cols4, 2, 32)
+                (Kernels::Cols4, lanes, units),
+                "rows of {len}"
             );
-            for (start, pass) in [
-                (Start::Vec4, Direction::Forward),
-                (Start::Line, Direction::Backward),
-            ] {
-                let c = pick_at(LAVAPIPE, 4, len, 16384, start, pass);
-                assert_eq!(
-                    (c.kernels, c.strategy.lanes(), c.per_lane),
-                    (Kernels::Cols4, 4, 16)
-                );
-            }
         }
-        let c = pick(LAVAPIPE, 4, 20, 16384, true);
-        assert_eq!((c.strategy.lanes(), c.per_lane), (2, 16));
-        let c = pick(LAVAPIPE, 4, 100, 16384, true);
-        assert_eq!(
-            (c.kernels, c.strategy.lanes(), c.per_lane),
-            (Kernels::Cols4, 8, 16)
-        );
         let c = pick(LAVAPIPE, 4, 64, 16383, true);
         assert_eq!(
             (c.kernels, c.side_by_side, c.quad),

@@ -14,9 +14,7 @@ use crate::error::Result;
 use crate::kernel::{Array, Arrays, KernelSource, Store};
 use crate::tensor::Tensor;
 
-use super::choice::{
-    self, Adapter, Choice, Kernels, Start, MAX_COLS_UNITS, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS,
-};
+use super::choice::{self, Adapter, Choice, Kernels, MAX_CPU_REGS, MAX_CPU_UNITS, UNITS};
 use super::plan::{self, Strategy, REGS, WORKGROUP_SIZE};
 
 const SOFTMAX_COMMON: &str = include_str!("../../shaders/softmax_common.wgsl");
@@ -315,7 +313,7 @@ impl SoftmaxEntry {
     /// contiguous, strided side by side, or strided with neighbouring lanes (CPU adapters), or
     /// (CPU adapters without usable subgroups) strided rows of one lane with up to
     /// MAX_CPU_REGS. The vec4 ones: contiguous rows, UNITS a lane, or (CPU adapters) more on
-    /// up to 64 lanes; strided (CPU adapters), REGS or MAX_COLS_UNITS a lane. The long kernels:
+    /// up to 64 lanes; strided (CPU adapters), 1 to REGS a lane. The long kernels:
     /// no registers.
     fn layouts(self) -> Vec<(u32, bool, bool, u32)> {
         let powers = |max: u32| (0..=max.trailing_zeros()).map(|b| 1u32 << b);
@@ -335,10 +333,7 @@ impl SoftmaxEntry {
             }
             SoftmaxEntry::ForwardCols4 | SoftmaxEntry::BackwardCols4 => {
                 for lanes in powers(64) {
-                    layouts.extend([
-                        (lanes, true, false, REGS),
-                        (lanes, true, false, MAX_COLS_UNITS),
-                    ]);
+                    layouts.extend(powers(REGS).map(|units| (lanes, true, false, units)));
                 }
             }
             SoftmaxEntry::ForwardPartials4
@@ -888,14 +883,7 @@ pub(crate) fn record(
         &["softmax input", "softmax input", "mask", "output"],
     )?);
     let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
-    let start = if !aligned {
-        Start::Unaligned
-    } else if store == Store::F32 && tensors.iter().all(|t| t.offset().is_multiple_of(16)) {
-        Start::Line
-    } else {
-        Start::Vec4
-    };
-    let choice = choice::choose(Adapter::of(gpu), view, &plan, start, pass);
+    let choice = choice::choose(Adapter::of(gpu), view, &plan, aligned);
     let Choice {
         strategy,
         per_lane,

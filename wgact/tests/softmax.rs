@@ -795,11 +795,14 @@ fn cpu_adapter_kernels_and_gpu_kernels_agree() {
         }
     }
     // Strided rows on a CPU adapter: a row's lanes inside one subgroup, four rows a lane in
-    // vec4s where the inner indices come in fours (two lanes of up to 32 vec4s for rows of
-    // 33..64: [3, 64, 40], [2, 37, 24]); 16 registers a lane, rows side by side, on a GPU.
+    // vec4s where the inner indices come in fours, about four vec4s a lane (lanes x vec4s:
+    // [5, 7, 8] 2 x 4, [2, 16, 12] 4 x 4, [2, 37, 24] 8 x 8, [3, 64, 40] 8 x 8, [4, 100, 8]
+    // 8 x 16); 16 registers a lane, rows side by side, on a GPU.
     for (shape, axis) in [
         (vec![3usize, 64, 40], 1i64),
         (vec![2, 37, 24], 1),
+        (vec![2, 16, 12], 1),
+        (vec![5, 7, 8], 1),
         (vec![4, 100, 8], 1),
         (vec![20, 12], 0),
         (vec![2, 5, 4], 1),
