@@ -672,36 +672,12 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {{
             contents: bytemuck::bytes_of(&op.activation_params_of(DType::F16)),
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: act.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: xs.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: dys.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: out.as_entire_binding(),
-                },
-            ],
-        });
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups((words as u32).div_ceil(64), 1, 1);
-        }
-        gpu.queue().submit([encoder.finish()]);
+        common::dispatch(
+            gpu,
+            &pipeline,
+            &[&act, &xs, &dys, &out],
+            [(words as u32).div_ceil(64), 1, 1],
+        );
         let n = c.x.len();
         let user_y = Tensor::view_of(gpu, &out, 0, &[n], DType::F16)
             .unwrap()

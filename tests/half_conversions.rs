@@ -68,29 +68,13 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
-    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: input.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: out.as_entire_binding(),
-            },
-        ],
-    });
     let groups = (padded.len() as u32 / 4).div_ceil(64);
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind, &[]);
-        pass.dispatch_workgroups(groups.min(65_535), groups.div_ceil(65_535), 1);
-    }
-    gpu.queue().submit([encoder.finish()]);
+    common::dispatch(
+        gpu,
+        &pipeline,
+        &[&input, &out],
+        [groups.min(65_535), groups.div_ceil(65_535), 1],
+    );
     let got = Tensor::view_of(gpu, &out, 0, &[padded.len()], DType::F32)
         .unwrap()
         .to_vec(gpu)

@@ -50,3 +50,35 @@ pub fn raw_pipeline(device: &wgpu::Device, label: &str, source: String) -> wgpu:
         cache: None,
     })
 }
+
+/// Binds `buffers` whole to bindings 0, 1, .. of group 0 of `pipeline`, dispatches `groups`
+/// workgroups in one pass and submits it.
+pub fn dispatch(
+    gpu: &Gpu,
+    pipeline: &wgpu::ComputePipeline,
+    buffers: &[&wgpu::Buffer],
+    groups: [u32; 3],
+) {
+    let device = gpu.device();
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: binding as u32,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    }
+    gpu.queue().submit([encoder.finish()]);
+}
