@@ -569,22 +569,6 @@ const FOLD_PAIRS: &str = "    var pair = vec2<f32>(neg_inf(), 0.0);
     let mf = MaxFlags(pair.x, flags);
     let total = pair.y;
 ";
-/// Units written out per block of the backward CPU partials' loop.
-const PARTIAL_BLOCK: u32 = 16;
-
-/// The long CPU finishes' loop over the units of the lane that lie in the row (`per_lane`
-/// is replaced by the lane's units): one bounds test before the loop instead of one per unit
-/// per load and store.
-const FINISH_LOOP: &str = "    let k_first = ln.k0 / 4u + ln.j;
-    let len4 = ln.len / 4u;
-    var end = 0u;
-    if (ln.valid && k_first < len4) {
-        end = min({per_lane}u, (len4 - k_first + LANES - 1u) / LANES);
-    }
-    for (var r = 0u; r < end; r++) {
-        let k = k_first + r * LANES;
-        var kept = 0u;
-";
 /// Backward: the row's Σ dy·y.
 const FOLD_SUMS: &str = "    var total = 0.0;
     if (ln.valid) {
@@ -593,6 +577,27 @@ const FOLD_SUMS: &str = "    var total = 0.0;
         }
     }
 ";
+
+/// The long CPU finishes' loop over the (at most `per_lane`) units of the lane that lie in the
+/// row, opened: one bounds test before the loop instead of one per unit per load and store.
+/// The body uses `r` (the unit), `k` (its vec4 in the row) and `kept`; the caller closes it.
+fn finish_loop(per_lane: u32) -> String {
+    format!(
+        "    let k_first = ln.k0 / 4u + ln.j;
+    let len4 = ln.len / 4u;
+    var end = 0u;
+    if (ln.valid && k_first < len4) {{
+        end = min({per_lane}u, (len4 - k_first + LANES - 1u) / LANES);
+    }}
+    for (var r = 0u; r < end; r++) {{
+        let k = k_first + r * LANES;
+        var kept = 0u;
+"
+    )
+}
+
+/// Units written out per block of the backward CPU partials' loop.
+const PARTIAL_BLOCK: u32 = 16;
 
 /// The entry point of a register kernel holding `per_lane` registers (scalar kernels) or vec4
 /// units (vec4 kernels) a lane, a power of two: the helpers of the kernel's file called once
@@ -622,12 +627,10 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             | SoftmaxEntry::BackwardFinish4
             | SoftmaxEntry::BackwardPartials4
     );
-    for k in 0..if looped {
-        0
-    } else {
-        per_lane.div_ceil(per_word)
-    } {
-        writeln!(w, "    var kept{k} = 0u;").unwrap();
+    if !looped {
+        for k in 0..per_lane.div_ceil(per_word) {
+            writeln!(w, "    var kept{k} = 0u;").unwrap();
+        }
     }
     // `let {p}{level}_{r}` lines summing `{p}0_0 ..` pairwise; returns the total's name
     // (a vec4 of four rows' sums in the strided vec4 kernels).
@@ -681,10 +684,10 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
         // load anything, so each unit is loaded, finished and stored in turn and nothing is
         // held: the same arithmetic as holding the chunk (same bits). And since nothing is
         // held, the units are a loop rather than written out: 128 units of straight-line
-        // gathers and scatters overflow the instruction cache. Rows of 32768 on lavapipe,
-        // minimum of 4 – 6 interleaved runs: held 8.85 / 11.73 ms (forward / backward),
-        // streamed 8.34 / 11.28, looped 7.16 / 9.24; the finish alone 5.36 -> 4.16 ms forward,
-        // 6.86 -> 4.70 backward.
+        // gathers and scatters overflow the instruction cache. The finish alone, rows of
+        // 32768 on lavapipe, minimum of 4 runs: written out 5.36 / 6.86 ms (forward /
+        // backward), looped 4.16 / 4.70; the whole call 8.85 / 12.84 ms held, 7.16 / 9.24
+        // looped (with the backward partials below).
         SoftmaxEntry::ForwardFinish4 => {
             writeln!(w, "    var acc = Acc4(neg_inf(), 0u);").unwrap();
             w.push_str(FOLD_PAIRS);
@@ -694,7 +697,7 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             writeln!(
                 w,
                 "{}        let x = load_x4_in(ln, k, r, &acc, &kept);\n        store_y4_in(ln, k, r, {exp}(x - m) * inv, nan, kept);\n    }}",
-                FINISH_LOOP.replace("{per_lane}", &per_lane.to_string())
+                finish_loop(per_lane)
             )
             .unwrap();
         }
@@ -703,7 +706,7 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
             writeln!(
                 w,
                 "{}        let u = load_y_dy4_in(ln, k, r, &kept);\n        store_dx4_in(ln, k, r, u, total, kept);\n    }}",
-                FINISH_LOOP.replace("{per_lane}", &per_lane.to_string())
+                finish_loop(per_lane)
             )
             .unwrap();
         }
@@ -711,7 +714,7 @@ fn rows_entry(kernel: SoftmaxEntry, per_lane: u32) -> String {
         // of pairs (a binary counter of partial sums), so at most log2(per_lane) + 1 sums are
         // live instead of every product (the same depth, and so the same bound, as the
         // register kernels' halves-first order; rows of 32768 backward on lavapipe 12.84 ->
-        // 11.73 ms, minimum of 6 interleaved runs).
+        // 11.73 ms, minimum of 6 interleaved runs, then 8.99 -> 8.16 ms as blocks in a loop).
         SoftmaxEntry::BackwardPartials4 => {
             // Blocks of PARTIAL_BLOCK units written out, in a loop over the blocks; inside a
             // block the stack below, across blocks the same carries as a binary counter, so
@@ -878,10 +881,6 @@ pub(crate) fn record(
     let max_groups = gpu.max_groups_per_dim();
     let max_partials = (gpu.max_binding_bytes() / 16) as usize;
     let plan = plan::plan(view, max_elems, align_elems, max_partials)?;
-    let store = gpu.store(crate::tensor::common_dtype(
-        &tensors,
-        &["softmax input", "softmax input", "mask", "output"],
-    )?);
     let aligned = tensors.iter().all(|t| t.vec4_aligned(0));
     let choice = choice::choose(Adapter::of(gpu), view, &plan, aligned);
     let Choice {
@@ -935,6 +934,10 @@ pub(crate) fn record(
         .subgroups()
         .then_some((info.min_subgroup_size, info.max_subgroup_size));
     let reduction = Reduction::pick(strategy, side_by_side, subgroup);
+    let store = gpu.store(crate::tensor::common_dtype(
+        &tensors,
+        &["softmax input", "softmax input", "mask", "output"],
+    )?);
     let load = |kernel: SoftmaxEntry| {
         let key = SoftmaxKernelKey {
             kernel,
